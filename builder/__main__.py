@@ -1,0 +1,82 @@
+"""The command line: python -m builder build | train
+
+    python -m builder build [--content content] [--out site] [--strict] [--debug]
+    python -m builder train [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--epochs N]
+
+Problems in the author's input print as one line, `file:line: what; how to fix`,
+and exit with status 1; --debug shows the traceback as well.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from builder.errors import BuildError
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except BuildError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _build(args):
+    from builder.build import build
+    result = build(args.content, args.out, strict=args.strict, data_dir=args.data)
+    print(f"built {result.out}/ with {len(result.figures)} figures in {result.seconds:.1f} s"
+          + (f", {len(result.warnings)} warning(s)" if result.warnings else ""))
+    return 0
+
+
+def _train(args):
+    from builder import network
+    from model import data, train
+    checkpoint = args.checkpoint
+    metrics_path = args.metrics or str(Path(checkpoint).with_name("metrics.json"))
+    model = network.build_model(args.model)
+    options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
+                                     train_subset=args.train_subset).items() if v is not None}
+    try:
+        metrics = train.train(model, checkpoint, metrics_path, data_dir=args.data, **options)
+    except data.DataNotFound as err:
+        raise BuildError(str(err)) from None
+    print(f"wrote {checkpoint} and {metrics_path}: test accuracy {metrics['test_accuracy']:.2%} "
+          f"in {metrics['train_seconds']:.0f} s")
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m builder", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name, run, help):
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
+        sub.add_argument("--data", metavar="DIR", help="FashionMNIST folder (holds FashionMNIST/raw/)")
+        return sub
+
+    build = command("build", _build, "build the site from the content folder")
+    build.add_argument("--content", default="content", metavar="DIR", help="the article's folder (default: content)")
+    build.add_argument("--out", default="site", metavar="DIR", help="where the site goes (default: site)")
+    build.add_argument("--strict", action="store_true", help="treat warnings as errors, all listed at the end")
+
+    train = command("train", _train, "train the network and write its checkpoint and metrics")
+    train.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")
+    train.add_argument("--checkpoint", default="model/cnn.pt", metavar="FILE")
+    train.add_argument("--metrics", metavar="FILE", help="default: metrics.json beside the checkpoint")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    train.add_argument("--train-subset", type=int, metavar="N", help="train on the first N images only")
+    train.add_argument("--seed", type=int)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

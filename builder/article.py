@@ -1,0 +1,212 @@
+"""Render the article's body: Jinja variables first, then Markdown with figures and maths.
+
+Two additions to Python-Markdown, both checked against the source's line numbers:
+
+- `![caption](layer:conv1)` standing alone in a paragraph becomes Figure N, an
+  element with id `fig-conv1`; `[](#fig-conv1)` becomes a link reading "Figure N".
+- `$…$` and `$$…$$` become MathML at build time (latex2mathml), so the page
+  needs no maths script. `\\$` is a literal dollar sign.
+"""
+import re
+import traceback
+from dataclasses import dataclass
+
+import jinja2
+import markdown
+from latex2mathml.converter import convert as latex_to_mathml
+from markdown.extensions import Extension
+from markdown.preprocessors import Preprocessor
+from markdown.treeprocessors import Treeprocessor
+
+from builder.errors import BuildError
+
+EXTENSIONS = ["tables", "footnotes", "attr_list", "fenced_code", "toc", "sane_lists", "smarty"]
+FIGURE_REF = re.compile(r"!\[([^\]]*)\]\(layer:([^)\s]*)\)")
+FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]*?\S)\$(?!\d)")
+UNKNOWN_COMMAND = re.compile(r"<mi>(\\[A-Za-z]+)</mi>")
+
+
+@dataclass
+class Figure:
+    number: int
+    layer: str
+    caption: str
+    line: int
+
+
+@dataclass
+class Rendered:
+    html: str
+    figures: list
+    toc: list        # Python-Markdown's toc_tokens: nested dicts of level, id, name, children
+
+
+def render(article, context, layer_ids, render_figure, problems):
+    """Return the body as HTML; `render_figure(Figure) -> html` draws each figure."""
+    body = _expand_variables(article, context)
+    source = _Source(article, layer_ids, problems)
+    md = markdown.Markdown(extensions=EXTENSIONS + [_Layerwise(source, render_figure)],
+                           extension_configs={"toc": {"toc_depth": "2-3"},
+                                              "smarty": {"smart_quotes": False}},
+                           output_format="html")
+    html = md.convert(body)
+    return Rendered(html, source.figures, md.toc_tokens)
+
+
+def _expand_variables(article, context):
+    """Fill in {{ … }} from the build (shapes, accuracy, predictions) before Markdown sees the text."""
+    # Comments are {## … ##}: Markdown's attribute lists already use {#id}.
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                             comment_start_string="{##", comment_end_string="##}")
+    try:
+        return env.from_string(article.body).render(context)
+    except jinja2.TemplateSyntaxError as err:
+        raise BuildError(f"template syntax: {err.message}", article.path, article.body_line + err.lineno - 1) from None
+    except jinja2.UndefinedError as err:
+        line = _jinja_error_line(err, article)
+        raise BuildError(f"{err.message}; the variables are {', '.join(sorted(context))} "
+                         "(see README, 'Numbers in the text')", article.path, line) from None
+    except Exception as err:  # a filter or attribute raised: still the author's expression
+        raise BuildError(f"cannot fill in a variable: {err}", article.path, _jinja_error_line(err, article)) from None
+
+
+def _jinja_error_line(err, article):
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        if frame.filename == "<template>":
+            return article.body_line + frame.lineno - 1
+    return None
+
+
+class _Source:
+    """The body's lines as the author wrote them, so every problem can name its line."""
+
+    def __init__(self, article, layer_ids, problems):
+        self.path, self.first_line = article.path, article.body_line
+        self.layer_ids, self.problems = layer_ids, problems
+        self.figures = []
+
+    def error(self, message, index):
+        return BuildError(message, self.path, self.first_line + index)
+
+    def warn(self, message, index):
+        self.problems.warn(message, self.path, self.first_line + index)
+
+
+class _Layerwise(Extension):
+    def __init__(self, source, render_figure):
+        super().__init__()
+        self.source, self.render_figure = source, render_figure
+
+    def extendMarkdown(self, md):
+        # After normalize_whitespace (30), which keeps lines but would strip the stash's markers,
+        # and before html_block (20), so list indices are still the source's lines.
+        md.preprocessors.register(_SourcePreprocessor(md, self.source), "layerwise_source", 25)
+        md.treeprocessors.register(_FigureTreeprocessor(md, self.source, self.render_figure),
+                                   "layerwise_figures", 5)
+
+
+class _SourcePreprocessor(Preprocessor):
+    """Find figure references and maths outside code; turn the maths into stashed MathML."""
+
+    def __init__(self, md, source):
+        super().__init__(md)
+        self.source = source
+
+    def run(self, lines):
+        out, fence, block = [], None, None
+        for index, line in enumerate(lines):
+            marker = FENCE.match(line)
+            if fence:
+                fence = None if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence) else fence
+                out.append(line)
+            elif marker:
+                fence = marker.group(1)
+                out.append(line)
+            elif block is not None:
+                block[1].append(line)
+                if line.rstrip().endswith("$$"):
+                    out.extend(self._display_math(block[0], block[1]))
+                    block = None
+            elif line.lstrip().startswith("$$"):
+                if line.strip() != "$$" and line.rstrip().endswith("$$"):
+                    out.extend(self._display_math(index, [line]))
+                else:
+                    block = (index, [line])
+            else:
+                self._check_figures(line, index)
+                out.append(self._inline_math(line, index))
+        if block is not None:
+            raise self.source.error("'$$' opens display maths that is never closed; end it with '$$'", block[0])
+        return out
+
+    def _check_figures(self, line, index):
+        for match in FIGURE_REF.finditer(CODE_SPAN.sub("", line)):
+            caption, layer = match.groups()
+            if layer not in self.source.layer_ids:
+                raise self.source.error(f"unknown layer '{layer}' (known: {', '.join(self.source.layer_ids)})", index)
+            if any(f.layer == layer for f in self.source.figures):
+                raise self.source.error(f"layer '{layer}' already has a figure (id fig-{layer}); show each layer once",
+                                        index)
+            if not caption.strip():
+                self.source.warn(f"the figure of '{layer}' has no caption; write one between the brackets", index)
+            self.source.figures.append(Figure(len(self.source.figures) + 1, layer, caption.strip(), index))
+
+    def _inline_math(self, line, index):
+        """Convert $…$ in the text between code spans; code spans stay as written."""
+        pieces, last = [], 0
+        for span in CODE_SPAN.finditer(line):
+            pieces += [self._math_in_text(line[last:span.start()], index), span.group(0)]
+            last = span.end()
+        return "".join(pieces + [self._math_in_text(line[last:], index)])
+
+    def _math_in_text(self, text, index):
+        text = INLINE_MATH.sub(lambda m: self._stash(m.group(1), "inline", index), text)
+        return text.replace("\\$", self.md.htmlStash.store("$"))
+
+    def _display_math(self, index, lines):
+        latex = "\n".join(lines).strip()[2:-2]
+        return ["", self._stash(latex, "block", index), ""]
+
+    def _stash(self, latex, display, index):
+        if latex.count("{") - latex.count("\\{") != latex.count("}") - latex.count("\\}"):
+            raise self.source.error(f"unbalanced braces in the maths '{latex.strip()}'", index)
+        try:
+            mathml = latex_to_mathml(latex.strip(), display=display)
+        except Exception as err:  # latex2mathml's own exception types carry no message
+            raise self.source.error(f"cannot convert the maths '{latex.strip()}' "
+                                    f"({type(err).__name__}); check the LaTeX", index) from None
+        for command in UNKNOWN_COMMAND.findall(mathml):
+            self.source.warn(f"unknown LaTeX command '{command}' in '{latex.strip()}'", index)
+        if display == "block":
+            mathml = f'<div class="lw-math">{mathml}</div>'
+        return self.md.htmlStash.store(mathml)
+
+
+class _FigureTreeprocessor(Treeprocessor):
+    """Replace each paragraph holding only a layer image with its rendered figure."""
+
+    def __init__(self, md, source, render_figure):
+        super().__init__(md)
+        self.source, self.render_figure = source, render_figure
+
+    def run(self, root):
+        figures = iter(self.source.figures)
+        for paragraph in list(root.iter("p")):
+            images = [img for img in paragraph.iter("img") if img.get("src", "").startswith("layer:")]
+            if not images:
+                continue
+            figure = next(figures)
+            if len(paragraph) != 1 or (paragraph.text or "").strip() or (images[0].tail or "").strip():
+                raise self.source.error("a figure must stand alone in its paragraph; "
+                                        "put a blank line before and after it", figure.line)
+            paragraph.remove(images[0])
+            paragraph.text = self.md.htmlStash.store(self.render_figure(figure))
+        self._name_references(root)
+
+    def _name_references(self, root):
+        numbers = {f"#fig-{f.layer}": f.number for f in self.source.figures}
+        for link in root.iter("a"):
+            if link.get("href") in numbers and not "".join(link.itertext()).strip():
+                link.text = f"Figure {numbers[link.get('href')]}"

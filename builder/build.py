@@ -1,0 +1,161 @@
+"""Build the site: gather and check everything, write it into a temporary folder, then swap it in.
+
+    python -m builder build [--content content] [--out site] [--strict]
+
+Stages, in order: read the article → load (or train) the network → resolve
+the inputs → run them through the network → render the article and the page
+(all in memory, so every mistake is found before anything is written) →
+write frames, numbers, static files and HTML into a sibling temporary
+folder → check its links → replace the old site with it. A build that
+fails at any point leaves the previous site exactly as it was.
+"""
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markupsafe import Markup
+
+from builder import activations, article as prose, checks, content, frames, inputs, network as nets, numbers, page
+from builder.errors import BuildError, Problems
+
+
+@dataclass
+class Result:
+    out: Path
+    warnings: list
+    figures: list
+    seconds: float
+    timings: dict = field(default_factory=dict)
+
+
+class StrictFailure(BuildError):
+    def __init__(self, warnings):
+        super().__init__(f"{len(warnings)} warning(s) with --strict; fix them or build without --strict")
+        self.warnings = warnings
+
+    def __str__(self):
+        return "\n".join([*map(str, self.warnings), self.message])
+
+
+def build(content_dir="content", out="site", *, strict=False, data_dir=None, log=None):
+    """Build content_dir into out; return a Result, or raise BuildError and leave out untouched."""
+    log = log or (lambda message: print(message, file=sys.stderr))
+    started, timings, problems = time.perf_counter(), {}, Problems()
+    out = Path(out)
+
+    def stage(name, fn, *args):
+        t = time.perf_counter()
+        value = fn(*args)
+        timings[name] = time.perf_counter() - t
+        return value
+
+    article = stage("read", content.load, content_dir)
+    network = stage("network", _network, article, data_dir, log)
+    chosen = stage("inputs", inputs.resolve, article, network.classes, network.layers[0].shape[1:],
+                   problems, data_dir)
+    traces = stage("activations", activations.compute, network, chosen)
+    scales = frames.scales(network, traces)
+    env = page.environment(article.settings.theme)
+    html, rendered = stage("render", _render_page, env, article, network, traces, scales, problems)
+    _check_writable(out)
+
+    temp = out.with_name(f".{out.name}.building-{os.getpid()}")
+    shutil.rmtree(temp, ignore_errors=True)
+    try:
+        temp.mkdir(parents=True)
+        stage("static", page.copy_static, article.settings.theme, temp)
+        stage("frames", frames.write, temp, network, traces, scales)
+        stage("numbers", numbers.write, temp, network, traces, scales)
+        (temp / "index.html").write_text(html, encoding="utf-8")
+        for problem in checks.links(temp):
+            problems.warn(problem, article.path)
+        if strict and problems.warnings:
+            raise StrictFailure(problems.warnings)
+        _replace(temp, out)
+    except OSError as err:
+        raise BuildError(f"cannot write the site ({err.strerror}: {err.filename}); "
+                         "free some space or choose another folder with --out", out) from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    for warning in problems:
+        log(f"warning: {warning}")
+    return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started, timings)
+
+
+def _network(article, data_dir, log):
+    """Load the checkpoint named in the front matter; train one only when there is none at all."""
+    settings = article.settings
+    where = (article.path, article.line_of("model"))
+    checkpoint = Path(settings.checkpoint)
+    metrics = Path(settings.metrics) if settings.metrics else checkpoint.with_name("metrics.json")
+    if not checkpoint.exists():
+        _train(settings.model, checkpoint, metrics, data_dir, where, log)
+    return nets.load(settings.model, checkpoint, metrics, where)
+
+
+def _train(spec, checkpoint, metrics, data_dir, where, log):
+    from model import data, train
+    model = nets.build_model(spec, where)
+    log(f"{checkpoint} not found: training {spec} (a few minutes)")
+    try:
+        train.train(model, checkpoint, metrics, data_dir=data_dir)
+    except data.DataNotFound as err:
+        raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",
+                         checkpoint) from None
+
+
+def _render_page(env, article, network, traces, scales, problems):
+    first = traces[0]
+    views = [_input_view(network, t) for t in traces]
+
+    def render_figure(figure):
+        view = page.figure_view(figure, network, first, scales[figure.layer])
+        return page.render(env, "figure.html", figure=view)
+
+    def live(name):
+        return Markup(page.render(env, "live.html", name=name, value=views[0][name]))
+
+    context = dict(net={layer.id: layer for layer in network.layers}, layers=network.layers,
+                   model=dict(name=network.name, params=network.params, classes=network.classes),
+                   metrics=network.metrics, inputs=views, first=views[0], live=live,
+                   percent=page.percent, num=page.number)
+    rendered = prose.render(article, context, [layer.id for layer in network.layers], render_figure, problems)
+    html = page.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
+                       toc=rendered.toc, figures=rendered.figures, inputs=views, network=network,
+                       metrics=network.metrics, summary=_summary_rows(network),
+                       thumbnail=lambda input_id: frames.map_url(input_id, "input", 0))
+    return html, rendered
+
+
+def _input_view(network, trace):
+    label = trace.input.label
+    return dict(id=trace.input.id, source=trace.input.source, label=label,
+                label_name=network.classes[label] if label is not None else "unlabelled",
+                predicted=trace.predicted, predicted_name=network.classes[trace.predicted],
+                confidence=page.percent(trace.probabilities[trace.predicted]),
+                correct=None if label is None else label == trace.predicted)
+
+
+def _summary_rows(network):
+    return [dict(id=layer.id, type=layer.type, dims=layer.dims, params=layer.params) for layer in network.layers]
+
+
+def _check_writable(out):
+    parent = out.resolve().parent
+    if out.exists() and not out.is_dir():
+        raise BuildError("the output path is a file, not a folder; remove it or choose another with --out", out)
+    if not parent.is_dir() or not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise BuildError("cannot write the output folder (permission denied or missing parent); "
+                         "choose another with --out", out)
+
+
+def _replace(temp, out):
+    """Swap the new site in; the old one is removed only once the new one is in place."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        out.rename(old)
+    temp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,172 @@
+"""Resolve the reader's input images: FashionMNIST test images and the author's own.
+
+Every input is an image file in content/inputs/. A FashionMNIST test image
+named in the front matter (`- test: 42`) is exported there once, as
+`test-00042.png` with its label in the PNG's text chunk, so later builds
+need no dataset. Any other PNG or JPEG there is the author's own: it is
+converted to look like a FashionMNIST image when it does not already.
+"""
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin
+
+from builder.errors import BuildError
+
+FOLDER = "inputs"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+LABEL_KEY, SOURCE_KEY = "layerwise:label", "layerwise:source"
+
+
+@dataclass
+class Input:
+    id: str               # URL-safe, unique: names frames and data files
+    path: Path
+    pixels: np.ndarray    # uint8 (H, W), 0 = background, as in FashionMNIST
+    label: int = None     # the true class, when known
+    source: str = ""      # where the image came from, for the reader
+
+
+def resolve(article, classes, size, problems, data_dir=None):
+    """Return the inputs the front matter asks for (or the default set), in order."""
+    folder = article.path.parent / FOLDER
+    where = (article.path, article.line_of("inputs"))
+    if article.settings.inputs:
+        inputs = [_entry(entry, folder, classes, size, problems, where, data_dir)
+                  for entry in article.settings.inputs]
+        _warn_unused(folder, inputs, problems)
+    else:
+        files = _images_in(folder) or _export_first_of_each_class(folder, classes, where, data_dir)
+        inputs = [_read(path, classes, size, problems) for path in files]
+    _check_unique(inputs, where)
+    return inputs
+
+
+def _entry(entry, folder, classes, size, problems, where, data_dir):
+    if isinstance(entry, dict) and set(entry) == {"test"}:
+        return _read(_export_test_image(entry["test"], folder, where, data_dir), classes, size, problems)
+    if isinstance(entry, str):
+        entry = {"file": entry}
+    if not isinstance(entry, dict) or "file" not in entry or not set(entry) <= {"file", "label"}:
+        raise BuildError(f"inputs: entry {entry!r} must be '- test: N' (a FashionMNIST test image), "
+                         "'- file: NAME' (an image in content/inputs/) or '- file: NAME' with 'label: CLASS'",
+                         *where)
+    path = folder / str(entry["file"])
+    if not path.is_file():
+        raise BuildError(f"inputs: image '{entry['file']}' not found in {folder}; add the file or fix the name",
+                         *where)
+    found = _read(path, classes, size, problems)
+    if "label" in entry:
+        found.label = _class_index(entry["label"], classes, where)
+    return found
+
+
+def _read(path, classes, size, problems):
+    try:
+        with Image.open(path) as image:
+            image.load()
+            text = dict(getattr(image, "text", {}))
+            pixels, changes = _as_fashion_mnist(image, size)
+    except (OSError, SyntaxError) as err:
+        raise BuildError(f"cannot read the image ({err}); replace it with a PNG or JPEG", path) from None
+    if changes:
+        problems.warn(f"converted to look like a FashionMNIST image: {', '.join(changes)}", path)
+    label = int(text[LABEL_KEY]) if text.get(LABEL_KEY, "").isdigit() else None
+    if label is not None and label >= len(classes):
+        label = None
+    return Input(_slug(path.stem), path, pixels, label, text.get(SOURCE_KEY) or path.name)
+
+
+def _as_fashion_mnist(image, size):
+    """Return (uint8 pixels of `size`, what had to change): grayscale, light object on dark, centred."""
+    height, width = size
+    changes = []
+    if image.mode not in ("L", "I;16", "I"):
+        changes.append(f"{image.mode} to grayscale")
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, "white")
+        image = Image.alpha_composite(background, image)
+    gray = image.convert("L")
+    pixels = np.asarray(gray)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    if border.mean() > 127:  # FashionMNIST draws a light garment on black
+        gray = ImageOps.invert(gray)
+        changes.append("inverted (light background)")
+    if gray.size != (width, height):
+        changes.append(f"{gray.size[0]}×{gray.size[1]} to {width}×{height}, centred")
+        box = gray.point(lambda v: 255 if v > 24 else 0).getbbox() or (0, 0, *gray.size)
+        gray = ImageOps.pad(gray.crop(box), (width, height), Image.Resampling.LANCZOS, color=0)
+    return np.asarray(gray, dtype=np.uint8).copy(), changes
+
+
+def _export_test_image(index, folder, where, data_dir):
+    path = folder / f"test-{index:05d}.png" if isinstance(index, int) else None
+    if path is not None and path.is_file():
+        return path
+    images, labels = _test_split(where, data_dir)
+    if not isinstance(index, int) or not 0 <= index < len(labels):
+        raise BuildError(f"inputs: test image {index!r} does not exist; FashionMNIST's test images are "
+                         f"numbered 0 to {len(labels) - 1}", *where)
+    _write_png(path, images[index], int(labels[index]), f"FashionMNIST test image {index}")
+    return path
+
+
+def _export_first_of_each_class(folder, classes, where, data_dir):
+    images, labels = _test_split(where, data_dir)
+    firsts = [int(np.flatnonzero(labels == c)[0]) for c in range(len(classes))]
+    for index in firsts:
+        _write_png(folder / f"test-{index:05d}.png", images[index], int(labels[index]),
+                   f"FashionMNIST test image {index}")
+    return sorted(folder / f"test-{index:05d}.png" for index in firsts)
+
+
+def _test_split(where, data_dir):
+    from model import data
+    try:
+        split = data.load("test", data_dir)
+    except data.DataNotFound as err:
+        raise BuildError(f"the chosen inputs must be exported from the dataset once, but {err}", *where) from None
+    return split.images.numpy(), split.labels.numpy()
+
+
+def _write_png(path, pixels, label, source):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(LABEL_KEY, str(label))
+    info.add_text(SOURCE_KEY, source)
+    Image.fromarray(pixels, "L").save(path, pnginfo=info)
+
+
+def _images_in(folder):
+    return sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+
+
+def _warn_unused(folder, inputs, problems):
+    used = {i.path.resolve() for i in inputs}
+    for path in _images_in(folder):
+        if path.resolve() not in used:
+            problems.warn("input image is never shown; list it under 'inputs:' or delete it", path)
+
+
+def _check_unique(inputs, where):
+    seen = {}
+    for found in inputs:
+        if found.id in seen:
+            raise BuildError(f"inputs: '{found.path.name}' and '{seen[found.id].path.name}' both become "
+                             f"input '{found.id}'; rename one", *where)
+        seen[found.id] = found
+
+
+def _class_index(name, classes, where):
+    if isinstance(name, int) and 0 <= name < len(classes):
+        return name
+    if name in classes:
+        return classes.index(name)
+    raise BuildError(f"inputs: label {name!r} is not a class (classes: {', '.join(classes)})", *where)
+
+
+def _slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "image"

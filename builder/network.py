@@ -1,0 +1,206 @@
+"""Load the article's network and describe its layers from the module itself.
+
+Nothing here lists layer names: they are the names of the model's children,
+in order, and their output shapes come from one dry run. A model with one
+more conv layer gets one more set of figures with no change here.
+"""
+import hashlib
+import importlib
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from builder.errors import BuildError
+
+# What the builder knows how to show; Dropout is the identity when evaluating.
+SUPPORTED = (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Linear, nn.Dropout)
+DEFAULT_INPUT_SHAPE = (1, 28, 28)
+
+
+@dataclass
+class Field:
+    """Which input pixels one cell of a spatial layer depends on, along one axis:
+    cell i sees input rows [start + i * jump, start + i * jump + size), clipped to the image."""
+    size: int
+    jump: int
+    start: int
+
+
+@dataclass
+class Layer:
+    id: str
+    type: str               # the module's class name, or "Input"
+    shape: tuple            # one sample's output shape: (C, H, W) or (N,)
+    params: int
+    module: nn.Module = field(default=None, repr=False)
+    receptive: Field = None  # receptive field, for spatial layers
+
+    @property
+    def spatial(self):
+        return len(self.shape) == 3
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    @property
+    def dims(self):
+        return " × ".join(map(str, self.shape))
+
+    def __getattr__(self, name):
+        # Lets the article say {{ net.conv1.out_channels }} or {{ net.fc1.in_features }}.
+        module = self.__dict__.get("module")
+        if module is not None and not name.startswith("_") and hasattr(module, name):
+            value = getattr(module, name)
+            return value[0] if isinstance(value, tuple) and len(set(value)) == 1 else value
+        raise AttributeError(name)
+
+
+@dataclass
+class Network:
+    model: nn.Module
+    name: str                # module:Class
+    layers: list             # input first, then each child in order
+    classes: list
+    normalisation: dict      # mean, std of the input pixels in [0, 1]
+    checkpoint: Path
+    weights_sha256: str
+    metrics: dict
+
+    def layer(self, layer_id):
+        return next(layer for layer in self.layers if layer.id == layer_id)
+
+    @property
+    def params(self):
+        return sum(layer.params for layer in self.layers)
+
+
+def model_class(spec, where=(None, None)):
+    """Import 'package.module:Class' with the project root on the path."""
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise BuildError(f"model '{spec}' must be written module:Class, for example model.cnn:FashionCNN",
+                         *where)
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as err:
+        raise BuildError(f"cannot import model '{spec}' ({err}); check the module path and class name",
+                         *where) from None
+    return cls
+
+
+def build_model(spec, where=(None, None)):
+    """Instantiate the model and check that every layer is one the builder can show."""
+    model = model_class(spec, where)()
+    for name, child in model.named_children():
+        if not isinstance(child, SUPPORTED):
+            raise BuildError(
+                f"layer '{name}' of {spec} is a {type(child).__name__}, which layerwise cannot show "
+                f"(supported: {', '.join(t.__name__ for t in SUPPORTED)})", *where)
+    if not list(model.named_children()):
+        raise BuildError(f"{spec} has no child modules; build it as a sequence of named layers", *where)
+    return model.eval()
+
+
+def load(spec, checkpoint, metrics_path, where=(None, None)):
+    """Build the model, load its checkpoint and metrics, and describe every layer."""
+    model = build_model(spec, where)
+    checkpoint = Path(checkpoint)
+    state = read_checkpoint(checkpoint)
+    check_state(model, state, spec, checkpoint)
+    model.load_state_dict(state)
+    metrics = read_metrics(Path(metrics_path), checkpoint)
+    classes = list(getattr(model, "classes", metrics.get("classes") or []))
+    return Network(model, spec, describe(model), classes, metrics["normalisation"], checkpoint,
+                   hashlib.sha256(checkpoint.read_bytes()).hexdigest(), metrics)
+
+
+def read_checkpoint(path):
+    fix = f"restore it (git checkout {path}) or retrain (python -m builder train)"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise BuildError(f"checkpoint not found; {fix}", path) from None
+    except Exception as err:  # torch raises many types for a damaged file
+        raise BuildError(f"cannot read the checkpoint, it is truncated or corrupt ({_first_line(err)}); {fix}",
+                         path) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise BuildError(f"not a state_dict (a dict of tensors); {fix}", path)
+    return state
+
+
+def check_state(model, state, spec, path):
+    """Name the first layer whose weights do not fit the model."""
+    expected = model.state_dict()
+    for key, tensor in expected.items():
+        layer = key.rpartition(".")[0]
+        if key not in state:
+            raise BuildError(f"layer '{layer}' of {spec} has no '{key}' in this checkpoint; "
+                             "it was made for another architecture: retrain or point checkpoint: at the right file",
+                             path)
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise BuildError(f"layer '{layer}' of {spec} expects {key} of shape {_dims(tensor.shape)}, "
+                             f"the checkpoint has {_dims(state[key].shape)}; it was made for another "
+                             "architecture: retrain or point checkpoint: at the right file", path)
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise BuildError(f"the checkpoint has weights {spec} lacks ({', '.join(extra[:3])}); it was made for "
+                         "another architecture: retrain or point checkpoint: at the right file", path)
+
+
+def read_metrics(path, checkpoint):
+    fix = f"it comes with {checkpoint}; restore both or retrain (python -m builder train)"
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BuildError(f"training metrics not found; {fix}", path) from None
+    except (ValueError, OSError) as err:
+        raise BuildError(f"cannot read the training metrics ({err}); {fix}", path) from None
+    if not isinstance(metrics.get("normalisation"), dict):
+        raise BuildError(f"no 'normalisation' recorded (mean and std of the inputs); {fix}", path)
+    return metrics
+
+
+def describe(model):
+    """One Layer per child, in order, after an input layer; shapes from a dry run."""
+    shape = tuple(getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
+    layers = [Layer("input", "Input", shape, 0, receptive=Field(1, 1, 0))]
+    x = torch.zeros((1, *shape))
+    with torch.no_grad():
+        for name, child in model.named_children():
+            x = child(x)
+            layers.append(Layer(name, type(child).__name__, tuple(x.shape[1:]),
+                                sum(p.numel() for p in child.parameters()), child,
+                                _field(child, layers[-1].receptive) if x.dim() == 4 else None))
+    return layers
+
+
+def _field(module, previous):
+    """Receptive field after `module`, from the standard recurrence for a sliding window."""
+    if not isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        return previous  # element-wise layers see exactly what their input saw
+    k, s, p, d = (_first(getattr(module, a, 1)) for a in ("kernel_size", "stride", "padding", "dilation"))
+    span = d * (k - 1) + 1
+    return Field(size=previous.size + (span - 1) * previous.jump,
+                 jump=previous.jump * s,
+                 start=previous.start - p * previous.jump)
+
+
+def _first(value):
+    return value[0] if isinstance(value, tuple) else value
+
+
+def _dims(shape):
+    return "×".join(map(str, shape))
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return text.splitlines()[0][:160] if text else type(err).__name__

@@ -1,0 +1,104 @@
+"""Render the theme's Jinja templates: each figure, then the page around the article.
+
+The templates get plain data (dicts, numbers, strings) shaped here; what the
+page looks like is entirely theirs.
+"""
+import shutil
+from pathlib import Path
+
+import jinja2
+
+from builder import frames
+from builder.errors import BuildError
+
+THEMES = Path(__file__).resolve().parent.parent / "themes"
+
+
+def environment(theme):
+    """The theme's template environment; an unknown variable is an error, not an empty string."""
+    folder = theme_folder(theme) / "templates"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined,
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["num"] = number
+    env.filters["percent"] = percent
+    return env
+
+
+def theme_folder(theme):
+    folder = THEMES / theme
+    if not (folder / "templates").is_dir():
+        known = sorted(p.name for p in THEMES.iterdir() if (p / "templates").is_dir())
+        raise BuildError(f"theme '{theme}' not found in {THEMES} (known: {', '.join(known)})")
+    return folder
+
+
+def render(env, template, /, **context):
+    """Render one template, turning template mistakes into file:line errors."""
+    try:
+        return env.get_template(template).render(**context)
+    except jinja2.TemplateNotFound as err:
+        raise BuildError(f"template '{err.name}' not found; restore it in the theme's templates/",
+                         Path(env.loader.searchpath[0]) / template) from None
+    except jinja2.TemplateSyntaxError as err:
+        raise BuildError(f"template syntax: {err.message}; fix the template", err.filename, err.lineno) from None
+    except jinja2.UndefinedError as err:
+        filename, line = _template_frame(err)
+        raise BuildError(f"template uses {err.message}; fix the template", filename, line) from None
+
+
+def _template_frame(err):
+    tb = err.__traceback__
+    found = (None, None)
+    while tb:
+        if tb.tb_frame.f_code.co_filename.endswith(".html"):
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def copy_static(theme, site):
+    shutil.copytree(theme_folder(theme) / "static", Path(site) / "static")
+
+
+def figure_view(figure, network, trace, scale):
+    """What a figure template needs, for the page's first input."""
+    layer = network.layer(figure.layer)
+    values = trace.values[layer.id]
+    view = dict(number=figure.number, caption=figure.caption, layer=layer, id=f"fig-{layer.id}",
+                scale=dict(cmap=scale.cmap, vmin=scale.vmin, vmax=scale.vmax, legend=frames.legend_url(scale.cmap),
+                           centred=scale.vmin < 0 < scale.vmax and scale.cmap == frames.DIVERGING),
+                input_id=trace.input.id)
+    if layer.spatial:
+        view["kind"] = "maps" if layer.shape[0] > 1 else "image"
+        view["maps"] = [dict(url=frames.map_url(trace.input.id, layer.id, k),
+                             alt=map_alt(layer.id, k, layer.shape[0], m.min(), m.max()))
+                        for k, m in enumerate(values)]
+    elif layer.size == len(network.classes) and layer is network.layers[-1]:
+        view["kind"] = "logits"
+        bound = float(abs(values).max()) or 1.0
+        view["rows"] = [dict(name=name, logit=float(v), probability=float(trace.probabilities[c]),
+                             bar_x=min(0.0, v / bound), bar_width=abs(v) / bound,
+                             predicted=c == trace.predicted, true=c == trace.input.label)
+                        for c, (name, v) in enumerate(zip(network.classes, values.tolist()))]
+    else:
+        view["kind"] = "vector"
+        rows, cols = frames.grid(network, layer)
+        view["vector"] = dict(url=frames.vector_url(trace.input.id, layer.id), rows=rows, cols=cols,
+                              alt=f"{layer.id}: {layer.size} values from {number(values.min())} "
+                                  f"to {number(values.max())}, in {rows} rows of {cols}")
+    return view
+
+
+def map_alt(layer_id, k, count, low, high):
+    """Alt text of one map; the page's script words it the same way."""
+    return f"{layer_id}, map {k + 1} of {count}, values from {number(low)} to {number(high)}"
+
+
+def number(value, digits=3):
+    """A number as the page prints it: `digits` significant digits and a true minus sign."""
+    text = f"{float(value) + 0.0:.{digits}g}"  # + 0.0 turns -0.0 into 0.0
+    return text.replace("-", "\u2212")
+
+
+def percent(value, digits=1):
+    return f"{float(value) * 100:.{digits}f}%"
