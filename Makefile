@@ -1,0 +1,39 @@
+# Two commands on a fresh machine:
+#   make site   set up .venv and build site/ from the committed checkpoint (offline)
+#   make test   set up the test tools too and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: site test serve train bench system-deps clean
+
+site: $(VENV)/.installed
+	$(BIN)/python -m builder build
+
+test: $(VENV)/.installed-test system-deps
+	$(BIN)/python -m pytest
+
+serve: $(VENV)/.installed
+	$(BIN)/python -m builder serve
+
+train: $(VENV)/.installed system-deps
+	$(BIN)/python -m builder train
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# Debian's Chromium for the browser tests, FashionMNIST for training, Java for the HTML validator.
+system-deps:
+	@[ -x /usr/bin/chromium ] && [ -d /usr/share/datasets/fashion-mnist ] && command -v java >/dev/null || \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    chromium chromium-driver dataset-fashion-mnist default-jre-headless
+
+clean:
+	rm -rf site .cache
