@@ -4,6 +4,7 @@ Two additions to Python-Markdown, both checked against the source's line numbers
 
 - `![caption](layer:conv1)` standing alone in a paragraph becomes Figure N, an
   element with id `fig-conv1`; `[](#fig-conv1)` becomes a link reading "Figure N".
+  `![caption](chart:training)` does the same for a chart of the training record.
 - `$…$` and `$$…$$` become MathML at build time (latex2mathml), so the page
   needs no maths script. `\\$` is a literal dollar sign.
 """
@@ -21,7 +22,8 @@ from markdown.treeprocessors import Treeprocessor
 from builder.errors import BuildError
 
 EXTENSIONS = ["tables", "footnotes", "attr_list", "fenced_code", "toc", "sane_lists", "smarty"]
-FIGURE_REF = re.compile(r"!\[([^\]]*)\]\(layer:([^)\s]*)\)")
+FIGURE_REF = re.compile(r"!\[([^\]]*)\]\((layer|chart):([^)\s]*)\)")
+SCHEMES = ("layer:", "chart:")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]*?\S)\$(?!\d)")
@@ -31,9 +33,14 @@ UNKNOWN_COMMAND = re.compile(r"<mi>(\\[A-Za-z]+)</mi>")
 @dataclass
 class Figure:
     number: int
-    layer: str
+    scheme: str     # "layer" or "chart"
+    target: str     # the layer id or chart name
     caption: str
     line: int
+
+    @property
+    def id(self):
+        return f"fig-{self.target}"
 
 
 @dataclass
@@ -43,10 +50,11 @@ class Rendered:
     toc: list        # Python-Markdown's toc_tokens: nested dicts of level, id, name, children
 
 
-def render(article, context, layer_ids, render_figure, problems):
-    """Return the body as HTML; `render_figure(Figure) -> html` draws each figure."""
+def render(article, context, targets, render_figure, problems):
+    """Return the body as HTML; `targets` maps "layer"/"chart" to the names a figure may show,
+    and `render_figure(Figure) -> html` draws each figure."""
     body = _expand_variables(article, context)
-    source = _Source(article, layer_ids, problems)
+    source = _Source(article, targets, problems)
     md = markdown.Markdown(extensions=EXTENSIONS + [_Layerwise(source, render_figure)],
                            extension_configs={"toc": {"toc_depth": "2-3"},
                                               "smarty": {"smart_quotes": False}},
@@ -82,9 +90,9 @@ def _jinja_error_line(err, article):
 class _Source:
     """The body's lines as the author wrote them, so every problem can name its line."""
 
-    def __init__(self, article, layer_ids, problems):
+    def __init__(self, article, targets, problems):
         self.path, self.first_line = article.path, article.body_line
-        self.layer_ids, self.problems = layer_ids, problems
+        self.targets, self.problems = targets, problems
         self.figures = []
 
     def error(self, message, index):
@@ -143,15 +151,16 @@ class _SourcePreprocessor(Preprocessor):
 
     def _check_figures(self, line, index):
         for match in FIGURE_REF.finditer(CODE_SPAN.sub("", line)):
-            caption, layer = match.groups()
-            if layer not in self.source.layer_ids:
-                raise self.source.error(f"unknown layer '{layer}' (known: {', '.join(self.source.layer_ids)})", index)
-            if any(f.layer == layer for f in self.source.figures):
-                raise self.source.error(f"layer '{layer}' already has a figure (id fig-{layer}); show each layer once",
-                                        index)
+            caption, scheme, target = match.groups()
+            known = self.source.targets[scheme]
+            if target not in known:
+                raise self.source.error(f"unknown {scheme} '{target}' (known: {', '.join(known)})", index)
+            if any(f.target == target for f in self.source.figures):
+                raise self.source.error(f"{scheme} '{target}' already has a figure (id fig-{target}); "
+                                        "show each once", index)
             if not caption.strip():
-                self.source.warn(f"the figure of '{layer}' has no caption; write one between the brackets", index)
-            self.source.figures.append(Figure(len(self.source.figures) + 1, layer, caption.strip(), index))
+                self.source.warn(f"the figure of '{target}' has no caption; write one between the brackets", index)
+            self.source.figures.append(Figure(len(self.source.figures) + 1, scheme, target, caption.strip(), index))
 
     def _inline_math(self, line, index):
         """Convert $…$ in the text between code spans; code spans stay as written."""
@@ -194,7 +203,7 @@ class _FigureTreeprocessor(Treeprocessor):
     def run(self, root):
         figures = iter(self.source.figures)
         for paragraph in list(root.iter("p")):
-            images = [img for img in paragraph.iter("img") if img.get("src", "").startswith("layer:")]
+            images = [img for img in paragraph.iter("img") if img.get("src", "").startswith(SCHEMES)]
             if not images:
                 continue
             figure = next(figures)
@@ -206,7 +215,7 @@ class _FigureTreeprocessor(Treeprocessor):
         self._name_references(root)
 
     def _name_references(self, root):
-        numbers = {f"#fig-{f.layer}": f.number for f in self.source.figures}
+        numbers = {f"#{f.id}": f.number for f in self.source.figures}
         for link in root.iter("a"):
             if link.get("href") in numbers and not "".join(link.itertext()).strip():
                 link.text = f"Figure {numbers[link.get('href')]}"

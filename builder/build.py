@@ -18,7 +18,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from builder import activations, article as prose, checks, content, frames, inputs, network as nets, numbers, page
+from builder import activations, article as prose, charts, checks, content, frames, inputs, network as nets, numbers, page
 from builder.errors import BuildError, Problems
 
 
@@ -59,7 +59,8 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
     traces = stage("activations", activations.compute, network, chosen)
     scales = frames.scales(network, traces)
     env = page.environment(article.settings.theme)
-    html, rendered = stage("render", _render_page, env, article, network, traces, scales, problems)
+    drawn = stage("charts", charts.draw, network.metrics, network.classes)
+    html, rendered = stage("render", _render_page, env, article, network, traces, scales, drawn, problems)
     _check_writable(out)
 
     temp = out.with_name(f".{out.name}.building-{os.getpid()}")
@@ -69,6 +70,7 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
         stage("static", page.copy_static, article.settings.theme, temp)
         stage("frames", frames.write, temp, network, traces, scales)
         stage("numbers", numbers.write, temp, network, traces, scales)
+        charts.write(temp, drawn)
         (temp / "index.html").write_text(html, encoding="utf-8")
         for problem in checks.links(temp):
             problems.warn(problem, article.path)
@@ -107,12 +109,14 @@ def _train(spec, checkpoint, metrics, data_dir, where, log):
                          checkpoint) from None
 
 
-def _render_page(env, article, network, traces, scales, problems):
+def _render_page(env, article, network, traces, scales, drawn, problems):
     first = traces[0]
     views = [_input_view(network, t) for t in traces]
 
     def render_figure(figure):
-        view = page.figure_view(figure, network, first, scales[figure.layer])
+        if figure.scheme == "chart":
+            return page.render(env, "chart.html", figure=page.chart_view(figure, drawn[figure.target]))
+        view = page.figure_view(figure, network, first, scales[figure.target])
         return page.render(env, "figure.html", figure=view)
 
     def live(name):
@@ -122,7 +126,8 @@ def _render_page(env, article, network, traces, scales, problems):
                    model=dict(name=network.name, params=network.params, classes=network.classes),
                    metrics=network.metrics, inputs=views, first=views[0], live=live,
                    percent=page.percent, num=page.number)
-    rendered = prose.render(article, context, [layer.id for layer in network.layers], render_figure, problems)
+    targets = dict(layer=[layer.id for layer in network.layers], chart=charts.available(network.metrics))
+    rendered = prose.render(article, context, targets, render_figure, problems)
     html = page.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
                        toc=rendered.toc, figures=rendered.figures, inputs=views, network=network,
                        metrics=network.metrics, summary=_summary_rows(network),

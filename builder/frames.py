@@ -59,6 +59,10 @@ def vector_url(input_id, layer_id):
     return f"frames/{input_id}/{layer_id}.png"
 
 
+def kernel_url(layer_id, k):
+    return f"frames/kernels/{layer_id}/{k}.png"
+
+
 def legend_url(cmap):
     return f"frames/legend-{cmap}.png"
 
@@ -74,8 +78,31 @@ def write(site, network, traces, layer_scales):
                     _save(site / map_url(trace.input.id, layer.id, k), channel, scale)
             else:
                 _save(site / vector_url(trace.input.id, layer.id), values.reshape(grid(network, layer)), scale)
+    for layer in network.layers:
+        if layer.type == "Conv2d":
+            _write_kernels(site, layer)
     for cmap in sorted({s.cmap for s in layer_scales.values()}):
         _save(site / legend_url(cmap), np.linspace(0, 1, 256)[None, :], Scale(cmap, 0, 1))
+
+
+def _write_kernels(site, layer):
+    """One PNG per filter: its kernel, or a tiled grid of its kernels when it reads several channels."""
+    weights = layer.module.weight.detach().numpy()
+    bound = float(np.abs(weights).max()) or 1.0
+    for k, kernels in enumerate(weights):
+        _save(site / kernel_url(layer.id, k), tile(kernels), Scale(DIVERGING, -bound, bound))
+
+
+def tile(kernels):
+    """Lay (C, h, w) kernels out in a near-square grid with one-pixel gaps of 0 (white)."""
+    count, h, w = kernels.shape
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    sheet = np.zeros((rows * (h + 1) - 1, cols * (w + 1) - 1), dtype=kernels.dtype)
+    for c, kernel in enumerate(kernels):
+        r, q = divmod(c, cols)
+        sheet[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = kernel
+    return sheet
 
 
 def _save(path, values, scale):

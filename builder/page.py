@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 
-from builder import frames
+from builder import charts, frames
 from builder.errors import BuildError
 
 THEMES = Path(__file__).resolve().parent.parent / "themes"
@@ -60,18 +60,25 @@ def copy_static(theme, site):
     shutil.copytree(theme_folder(theme) / "static", Path(site) / "static")
 
 
+def chart_view(figure, svg):
+    width, height = charts.size(svg)
+    return dict(number=figure.number, caption=figure.caption, id=figure.id, kind="chart",
+                url=charts.url(figure.target), width=width, height=height)
+
+
 def figure_view(figure, network, trace, scale):
-    """What a figure template needs, for the page's first input."""
-    layer = network.layer(figure.layer)
+    """What a layer's figure template needs, for the page's first input."""
+    layer = network.layer(figure.target)
     values = trace.values[layer.id]
-    view = dict(number=figure.number, caption=figure.caption, layer=layer, id=f"fig-{layer.id}",
+    view = dict(number=figure.number, caption=figure.caption, layer=layer, id=figure.id,
                 scale=dict(cmap=scale.cmap, vmin=scale.vmin, vmax=scale.vmax, legend=frames.legend_url(scale.cmap),
                            centred=scale.vmin < 0 < scale.vmax and scale.cmap == frames.DIVERGING),
                 input_id=trace.input.id)
     if layer.spatial:
         view["kind"] = "maps" if layer.shape[0] > 1 else "image"
         view["maps"] = [dict(url=frames.map_url(trace.input.id, layer.id, k),
-                             alt=map_alt(layer.id, k, layer.shape[0], m.min(), m.max()))
+                             alt=map_alt(layer.id, k, layer.shape[0], m.min(), m.max()),
+                             kernel=_kernel_view(layer, k))
                         for k, m in enumerate(values)]
     elif layer.size == len(network.classes) and layer is network.layers[-1]:
         view["kind"] = "logits"
@@ -87,6 +94,17 @@ def figure_view(figure, network, trace, scale):
                               alt=f"{layer.id}: {layer.size} values from {number(values.min())} "
                                   f"to {number(values.max())}, in {rows} rows of {cols}")
     return view
+
+
+def _kernel_view(layer, k):
+    """The filter that made map k, when the layer is a convolution."""
+    if layer.type != "Conv2d":
+        return None
+    channels, h, w = layer.module.weight.shape[1:]
+    tiled = frames.tile(layer.module.weight[k].detach().numpy())
+    what = f"its {h} × {w} kernel" if channels == 1 else f"its {channels} kernels of {h} × {w}, one per input map"
+    return dict(url=frames.kernel_url(layer.id, k), width=tiled.shape[1], height=tiled.shape[0],
+                alt=f"Filter {k + 1} of {layer.id}: {what}")
 
 
 def map_alt(layer_id, k, count, low, high):

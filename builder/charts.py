@@ -1,0 +1,96 @@
+"""Draw the training record (model/metrics.json) as SVG charts with matplotlib.
+
+    charts/training.svg    train loss and test accuracy per epoch
+    charts/confusion.svg   the 10×10 confusion matrix on the test set
+
+The SVGs carry no date and stable ids, so two builds write the same bytes.
+Colours are mid-tones that read on the light and the dark theme alike.
+"""
+import io
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+INK, LINE, ACCENT = "#7a7a7a", "#1f77b4", "#d95f02"
+STYLE = {"svg.hashsalt": "layerwise", "svg.fonttype": "none", "font.size": 9,
+         "text.color": INK, "axes.labelcolor": INK, "axes.edgecolor": INK,
+         "xtick.color": INK, "ytick.color": INK, "axes.facecolor": "none", "figure.facecolor": "none"}
+
+
+def url(name):
+    return f"charts/{name}.svg"
+
+
+def available(metrics):
+    """The charts this metrics file can draw, by name."""
+    names = []
+    if metrics.get("epochs"):
+        names.append("training")
+    if metrics.get("confusion_matrix"):
+        names.append("confusion")
+    return names
+
+
+def draw(metrics, classes):
+    """Return {name: SVG text} for every chart the metrics can draw."""
+    drawn = {}
+    for name in available(metrics):
+        with plt.rc_context(STYLE):
+            figure = DRAW[name](metrics, classes)
+            buffer = io.StringIO()
+            figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+            plt.close(figure)
+        drawn[name] = buffer.getvalue()
+    return drawn
+
+
+def size(svg):
+    """(width, height) in CSS pixels of a matplotlib SVG, for the <img> that shows it."""
+    found = dict(re.findall(r'\b(width|height)="([\d.]+)pt"', svg[:2000]))
+    return round(float(found["width"]) * 4 / 3), round(float(found["height"]) * 4 / 3)
+
+
+def write(site, drawn):
+    for name, svg in drawn.items():
+        path = Path(site) / url(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(svg, encoding="utf-8")
+
+
+def _training(metrics, classes):
+    epochs = [e["epoch"] for e in metrics["epochs"]]
+    figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(6.4, 2.4))
+    loss.plot(epochs, [e["train_loss"] for e in metrics["epochs"]], color=LINE, marker="o", markersize=3)
+    loss.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy")
+    accuracy.plot(epochs, [100 * e["test_accuracy"] for e in metrics["epochs"]], color=ACCENT,
+                  marker="o", markersize=3)
+    accuracy.set(title="Test accuracy", xlabel="epoch", ylabel="% correct")
+    for axes in (loss, accuracy):
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.xaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
+    return figure
+
+
+def _confusion(metrics, classes):
+    matrix = np.array(metrics["confusion_matrix"])
+    figure, axes = plt.subplots(figsize=(5.6, 5.0))
+    axes.imshow(matrix, cmap="Blues", norm=matplotlib.colors.LogNorm(vmin=1, vmax=matrix.max()))
+    for (row, col), count in np.ndenumerate(matrix):
+        if count:
+            axes.text(col, row, str(count), ha="center", va="center", fontsize=7,
+                      color="white" if count > matrix.max() / 8 else "#333333")
+    ticks = range(len(matrix))
+    axes.set_xticks(ticks, classes, rotation=45, ha="right")
+    axes.set_yticks(ticks, classes)
+    axes.set(xlabel="predicted class", ylabel="true class")
+    figure.tight_layout()
+    return figure
+
+
+DRAW = {"training": _training, "confusion": _confusion}
