@@ -1,6 +1,7 @@
-"""The command line: python -m builder build | train
+"""The command line: python -m builder build | serve | train
 
     python -m builder build [--content content] [--out site] [--strict] [--debug]
+    python -m builder serve [--port 8000] [--host 127.0.0.1]
     python -m builder train [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--epochs N]
 
 Problems in the author's input print as one line, `file:line: what; how to fix`,
@@ -31,6 +32,13 @@ def _build(args):
     result = build(args.content, args.out, strict=args.strict, data_dir=args.data)
     print(f"built {result.out}/ with {len(result.figures)} figures in {result.seconds:.1f} s"
           + (f", {len(result.warnings)} warning(s)" if result.warnings else ""))
+    return 0
+
+
+def _serve(args):
+    from builder.serve import serve
+    serve(args.content, args.out, host=args.host, port=args.port, prefix=args.prefix, strict=args.strict,
+          data_dir=args.data)
     return 0
 
 
@@ -66,6 +74,15 @@ def _parser():
     build.add_argument("--content", default="content", metavar="DIR", help="the article's folder (default: content)")
     build.add_argument("--out", default="site", metavar="DIR", help="where the site goes (default: site)")
     build.add_argument("--strict", action="store_true", help="treat warnings as errors, all listed at the end")
+
+    serve = command("serve", _serve, "build, serve on localhost, rebuild and reload the page on every change")
+    serve.add_argument("--content", default="content", metavar="DIR", help="the article's folder (default: content)")
+    serve.add_argument("--out", default="site", metavar="DIR", help="where the site goes (default: site)")
+    serve.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    serve.add_argument("--prefix", metavar="NAME",
+                       help="serve under /NAME/, as GitHub Pages does (default: this folder's name)")
 
     train = command("train", _train, "train the network and write its checkpoint and metrics")
     train.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")

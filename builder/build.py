@@ -3,22 +3,24 @@
     python -m builder build [--content content] [--out site] [--strict]
 
 Stages, in order: read the article → load (or train) the network → resolve
-the inputs → run them through the network → render the article and the page
-(all in memory, so every mistake is found before anything is written) →
-write frames, numbers, static files and HTML into a sibling temporary
-folder → check its links → replace the old site with it. A build that
-fails at any point leaves the previous site exactly as it was.
+the inputs → run them through the network → generate frames, numbers and
+charts (or find them in the cache) → render the article and the page (in
+memory, so every mistake is found before the site is touched) → put
+static files, generated files and HTML into a sibling temporary folder →
+check its links → replace the old site with it. A build that fails at any
+point leaves the previous site exactly as it was.
 """
 import os
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from markupsafe import Markup
 
-from builder import activations, article as prose, charts, checks, content, frames, inputs, network as nets, numbers, page
+from builder import activations, article as prose, cache, charts, checks, content, frames, inputs, network as nets, page
 from builder.errors import BuildError, Problems
 
 
@@ -56,10 +58,13 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
     network = stage("network", _network, article, data_dir, log)
     chosen = stage("inputs", inputs.resolve, article, network.classes, network.layers[0].shape[1:],
                    problems, data_dir)
-    traces = stage("activations", activations.compute, network, chosen)
+    traces = stage("activations", cache.remembered, "traces", cache.key(network, chosen),
+                   lambda: activations.compute(network, chosen))
     scales = frames.scales(network, traces)
+    generated = stage("generate", cache.generated, network, traces, scales)
+    drawn = {name: (generated / charts.url(name)).read_text(encoding="utf-8")
+             for name in charts.available(network.metrics)}
     env = page.environment(article.settings.theme)
-    drawn = stage("charts", charts.draw, network.metrics, network.classes)
     html, rendered = stage("render", _render_page, env, article, network, traces, scales, drawn, problems)
     _check_writable(out)
 
@@ -68,9 +73,7 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
     try:
         temp.mkdir(parents=True)
         stage("static", page.copy_static, article.settings.theme, temp)
-        stage("frames", frames.write, temp, network, traces, scales)
-        stage("numbers", numbers.write, temp, network, traces, scales)
-        charts.write(temp, drawn)
+        stage("link", cache.link_into, generated, temp)
         (temp / "index.html").write_text(html, encoding="utf-8")
         for problem in checks.links(temp):
             problems.warn(problem, article.path)
@@ -95,7 +98,16 @@ def _network(article, data_dir, log):
     metrics = Path(settings.metrics) if settings.metrics else checkpoint.with_name("metrics.json")
     if not checkpoint.exists():
         _train(settings.model, checkpoint, metrics, data_dir, where, log)
-    return nets.load(settings.model, checkpoint, metrics, where)
+    stamp = (settings.model, nets.model_class(settings.model, where), _stamp(checkpoint), _stamp(metrics))
+    return cache.remembered("network", stamp, lambda: nets.load(settings.model, checkpoint, metrics, where))
+
+
+def _stamp(path):
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), info.st_mtime_ns, info.st_size)
 
 
 def _train(spec, checkpoint, metrics, data_dir, where, log):
@@ -122,7 +134,9 @@ def _render_page(env, article, network, traces, scales, drawn, problems):
     def live(name):
         return Markup(page.render(env, "live.html", name=name, value=views[0][name]))
 
+    summary = Markup(page.render(env, "summary.html", name=network.name, layers=network.layers).strip())
     context = dict(net={layer.id: layer for layer in network.layers}, layers=network.layers,
+                   summary_table=summary, confusions=_confusions(network),
                    model=dict(name=network.name, params=network.params, classes=network.classes),
                    metrics=network.metrics, inputs=views, first=views[0], live=live,
                    percent=page.percent, num=page.number)
@@ -130,7 +144,7 @@ def _render_page(env, article, network, traces, scales, drawn, problems):
     rendered = prose.render(article, context, targets, render_figure, problems)
     html = page.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
                        toc=rendered.toc, figures=rendered.figures, inputs=views, network=network,
-                       metrics=network.metrics, summary=_summary_rows(network),
+                       metrics=network.metrics,
                        thumbnail=lambda input_id: frames.map_url(input_id, "input", 0))
     return html, rendered
 
@@ -144,8 +158,12 @@ def _input_view(network, trace):
                 correct=None if label is None else label == trace.predicted)
 
 
-def _summary_rows(network):
-    return [dict(id=layer.id, type=layer.type, dims=layer.dims, params=layer.params) for layer in network.layers]
+def _confusions(network):
+    """The test set's mistakes, most frequent first: dicts of true, predicted and count."""
+    matrix = network.metrics.get("confusion_matrix") or []
+    pairs = [dict(true=network.classes[t], predicted=network.classes[p], count=n)
+             for t, row in enumerate(matrix) for p, n in enumerate(row) if t != p and n]
+    return sorted(pairs, key=lambda pair: -pair["count"])
 
 
 def _check_writable(out):
@@ -158,9 +176,10 @@ def _check_writable(out):
 
 
 def _replace(temp, out):
-    """Swap the new site in; the old one is removed only once the new one is in place."""
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    """Swap the new site in; the old one is removed once the new one is in place,
+    in the background, so a live preview can reload the page meanwhile."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.monotonic_ns()}")
     if out.exists():
         out.rename(old)
     temp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    threading.Thread(target=shutil.rmtree, args=(old,), kwargs=dict(ignore_errors=True)).start()

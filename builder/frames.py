@@ -52,7 +52,7 @@ def grid(network, layer):
 
 
 def map_url(input_id, layer_id, k):
-    return f"frames/{input_id}/{layer_id}/{k}.png"
+    return f"frames/{input_id}/{layer_id}-{k}.png"
 
 
 def vector_url(input_id, layer_id):
@@ -60,7 +60,7 @@ def vector_url(input_id, layer_id):
 
 
 def kernel_url(layer_id, k):
-    return f"frames/kernels/{layer_id}/{k}.png"
+    return f"frames/kernels/{layer_id}-{k}.png"
 
 
 def legend_url(cmap):

@@ -4,6 +4,7 @@ The templates get plain data (dicts, numbers, strings) shaped here; what the
 page looks like is entirely theirs.
 """
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -14,8 +15,10 @@ from builder.errors import BuildError
 THEMES = Path(__file__).resolve().parent.parent / "themes"
 
 
+@lru_cache
 def environment(theme):
-    """The theme's template environment; an unknown variable is an error, not an empty string."""
+    """The theme's template environment; an unknown variable is an error, not an empty string.
+    One per theme and process: Jinja recompiles a template only when its file changes."""
     folder = theme_folder(theme) / "templates"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined,
                              autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)

@@ -246,7 +246,7 @@ function field(layer, r, c) {
   const top = f.start + r * f.jump, left = f.start + c * f.jump;
   const clip = (a, n) => `${clamp(a, 0, n - 1) + 1}–${clamp(a + f.size - 1, 0, n - 1) + 1}`;
   return `<div class="lw-receptive"><div class="lw-surface lw-field" data-rows="28" data-cols="28" data-box="${top},${left},${f.size},${f.size}">`
-    + `<img src="frames/${state.input}/input/0.png" width="28" height="28" alt=""><span class="lw-cursor" hidden></span></div>`
+    + `<img src="frames/${state.input}/input-0.png" width="28" height="28" alt=""><span class="lw-cursor" hidden></span></div>`
     + `<p>It depends on a ${f.size} × ${f.size} patch of the input: rows ${clip(top, 28)}, columns ${clip(left, 28)}.</p></div>`;
 }
 

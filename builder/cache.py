@@ -1,0 +1,73 @@
+"""Keep what a build derives from the network and the inputs, so a text edit re-renders only the HTML.
+
+Frames, data files and charts go into `.cache/build/<key>/`, where the key
+hashes the checkpoint, the training metrics, the model's name, every
+input's pixels and label, and the source of the code that draws them.
+A build with the same key links those files into the new site instead of
+computing them again. Only the few newest entries are kept.
+"""
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from builder import activations, charts, frames, numbers
+
+ROOT = Path(".cache") / "build"
+KEEP = 4
+GENERATORS = (activations, charts, frames, numbers)
+_memo = {}  # a live preview rebuilds in one process: keep the last network and activations
+
+
+def remembered(name, stamp, make):
+    """make(), unless the last call for `name` had the same stamp."""
+    if _memo.get(name, (None,))[0] != stamp:
+        _memo[name] = (stamp, make())
+    return _memo[name][1]
+
+
+def key(network, inputs):
+    digest = hashlib.sha256()
+    for part in (network.name, network.weights_sha256, json.dumps(network.metrics, sort_keys=True)):
+        digest.update(part.encode())
+    for found in inputs:
+        digest.update(f"{found.id}|{found.label}|{found.source}".encode())
+        digest.update(found.pixels.tobytes())
+    for module in GENERATORS:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def generated(network, traces, scales, root=ROOT):
+    """Return the folder holding frames/, data/ and charts/ for this network and these inputs."""
+    folder = Path(root) / key(network, [trace.input for trace in traces])
+    if folder.is_dir():
+        os.utime(folder)  # newest use first when pruning
+        return folder
+    partial = folder.with_name(folder.name + f".part-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    frames.write(partial, network, traces, scales)
+    numbers.write(partial, network, traces, scales)
+    charts.write(partial, charts.draw(network.metrics, network.classes))
+    partial.rename(folder)
+    _prune(folder.parent)
+    return folder
+
+
+def link_into(folder, site):
+    """Hard-link the cached files into the site (copy where links are impossible)."""
+    def link(source, target):
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+    shutil.copytree(folder, site, copy_function=link, dirs_exist_ok=True)
+
+
+def _prune(root):
+    entries = sorted((p for p in root.iterdir() if p.is_dir() and ".part-" not in p.name),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
