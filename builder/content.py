@@ -24,7 +24,7 @@ class Settings:
     checkpoint: str = "model/cnn.pt"      # state_dict, relative to the project root
     metrics: str = ""                     # training metrics; default: metrics.json beside the checkpoint
     inputs: list = field(default_factory=list)  # [] means every image in content/inputs/
-    theme: str = "default"                # a folder of themes/
+    theme: str = "default"                # a folder of themes/, or a path to one
 
 
 @dataclass

@@ -28,10 +28,12 @@ def environment(theme):
 
 
 def theme_folder(theme):
-    folder = THEMES / theme
+    """A theme is a folder of themes/ by name, or any folder by path (with a '/')."""
+    folder = Path(theme) if "/" in theme else THEMES / theme
     if not (folder / "templates").is_dir():
         known = sorted(p.name for p in THEMES.iterdir() if (p / "templates").is_dir())
-        raise BuildError(f"theme '{theme}' not found in {THEMES} (known: {', '.join(known)})")
+        raise BuildError(f"theme '{theme}' has no templates/ folder; use one of {', '.join(known)} "
+                         "or a path to a folder with templates/ and static/")
     return folder
 
 
