@@ -1,7 +1,8 @@
-"""The command line: python -m builder build | serve | train
+"""The command line: python -m builder build | serve | train | bench
 
     python -m builder build [--content content] [--out site] [--strict] [--debug]
     python -m builder serve [--port 8000] [--host 127.0.0.1]
+    python -m builder bench [--train]
     python -m builder train [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--epochs N]
 
 Problems in the author's input print as one line, `file:line: what; how to fix`,
@@ -39,6 +40,12 @@ def _serve(args):
     from builder.serve import serve
     serve(args.content, args.out, host=args.host, port=args.port, prefix=args.prefix, strict=args.strict,
           data_dir=args.data)
+    return 0
+
+
+def _bench(args):
+    from builder import bench
+    bench.run(args.content, train=args.train)
     return 0
 
 
@@ -83,6 +90,10 @@ def _parser():
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     serve.add_argument("--prefix", metavar="NAME",
                        help="serve under /NAME/, as GitHub Pages does (default: this folder's name)")
+
+    bench = command("bench", _bench, "measure build, page and training figures and print them as a table")
+    bench.add_argument("--content", default="content", metavar="DIR", help="the article's folder (default: content)")
+    bench.add_argument("--train", action="store_true", help="also retrain from scratch (about 2 minutes)")
 
     train = command("train", _train, "train the network and write its checkpoint and metrics")
     train.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")

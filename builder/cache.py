@@ -14,7 +14,7 @@ from pathlib import Path
 
 from builder import activations, charts, frames, numbers
 
-ROOT = Path(".cache") / "build"
+ROOT = Path(".cache") / "build"  # LAYERWISE_CACHE overrides it
 KEEP = 4
 GENERATORS = (activations, charts, frames, numbers)
 _memo = {}  # a live preview rebuilds in one process: keep the last network and activations
@@ -39,9 +39,10 @@ def key(network, inputs):
     return digest.hexdigest()[:20]
 
 
-def generated(network, traces, scales, root=ROOT):
+def generated(network, traces, scales):
     """Return the folder holding frames/, data/ and charts/ for this network and these inputs."""
-    folder = Path(root) / key(network, [trace.input for trace in traces])
+    root = Path(os.environ.get("LAYERWISE_CACHE") or ROOT)
+    folder = root / key(network, [trace.input for trace in traces])
     if folder.is_dir():
         os.utime(folder)  # newest use first when pruning
         return folder
