@@ -109,145 +109,115 @@ function point(layerId, k, top, left, h, w) {
 }
 
 // The inspector: the arithmetic behind the selected value, from the build's own numbers.
+// `s` describes the selection: layer, the layer before, the input's data, map k, row r, column c.
 const at = (values, shape, k, r, c) => values[(k * shape[1] + r) * shape[2] + c];
 const table = (rows, head) => `<table>${head ? `<caption>${head}</caption>` : ''}${rows.map(row =>
   `<tr>${row.map(v => `<td>${typeof v === 'number' ? num(v) : v}</td>`).join('')}</tr>`).join('')}</table>`;
+const equals = (sum, bias) => `${num(sum)} + bias ${num(bias)} = <b>${num(sum + bias)}</b>, the value shown.`;
+const relu = (id, z) => `<p>${id} gave ${num(z)}; max(0, ${num(z)}) = <b>${num(Math.max(0, z))}</b>.</p>`;
 
 async function inspect(figure, r, c) {
   const panel = $('.lw-inspector', figure);
   const [net, data] = await Promise.all([network(), load(`data/${state.input}.json`)]);
   const i = await layerIndex(figure.dataset.layer);
-  const layer = net.layers[i], before = net.layers[i - 1], out = data.layers[layer.id];
-  const k = figure.dataset.kind === 'maps' ? mapOf(figure) : 0;
-  let html, value;
+  const layer = net.layers[i], before = net.layers[i - 1], values = data.layers[layer.id].values;
+  const s = { layer, before, data, r, c, k: figure.dataset.kind === 'maps' ? mapOf(figure) : 0, image: net.layers[0].shape };
   if (layer.shape.length === 3) {
-    value = at(out.values, layer.shape, k, r, c);
-    html = `<p class="lw-where">${layer.id}, map ${k + 1}, row ${r + 1}, column ${c + 1}: <b>${num(value)}</b></p>`
-      + (explain[layer.type] || explain.Same)(layer, before, data, k, r, c, value, panel) + field(layer, r, c);
+    panel.innerHTML = `<p>${layer.id}, map ${s.k + 1}, row ${r + 1}, column ${c + 1}: `
+      + `<b>${num(at(values, layer.shape, s.k, r, c))}</b></p>${(explain[layer.type] || explain.Same)(s)}${field(s)}`;
   } else {
-    const index = r * layer.grid[1] + c;
-    value = out.values[index];
-    html = `<p class="lw-where">${layer.id}, element ${index + 1} of ${out.values.length}: <b>${num(value)}</b></p>`
-      + (vector[layer.type] || vector.Same)(layer, before, data, index, value);
+    s.index = r * layer.grid[1] + c;
+    panel.innerHTML = `<p>${layer.id}, element ${s.index + 1} of ${values.length}: <b>${num(values[s.index])}</b></p>`
+      + (vector[layer.type] || vector.Same)(s);
   }
-  panel.innerHTML = html;
   panel.hidden = false;
   $$('[data-channel]', panel).forEach(b => b.addEventListener('click', () => {
-    $('.lw-detail', panel).innerHTML = convDetail(layer, before, data, k, r, c, +b.dataset.channel);
+    $('.lw-detail', panel).innerHTML = conv(s, +b.dataset.channel, true).html;
   }));
   const rf = $('.lw-field', panel);
   if (rf) mark(rf, ...rf.dataset.box.split(',').map(Number));
 }
 
-// The values a sliding window of `layer` sees in one channel of the layer before, zero outside.
-function patchOf(layer, before, data, r, c, channel) {
+// The values a sliding window sees in one channel of the layer before (zero outside),
+// optionally outlined on that layer's figure.
+function patch({ layer, before, data, r, c }, channel, show) {
   const [kh, kw] = layer.kernel_size, [sh, sw] = layer.stride || [1, 1], [ph, pw] = layer.padding || [0, 0];
-  const inputs = data.layers[before.id], rows = [];
-  for (let u = 0; u < kh; u++) {
-    const row = [];
-    for (let v = 0; v < kw; v++) {
-      const y = r * sh - ph + u, x = c * sw - pw + v;
-      const inside = y >= 0 && x >= 0 && y < before.shape[1] && x < before.shape[2];
-      row.push(inside ? at(inputs.values, before.shape, channel, y, x) : 0);
-    }
-    rows.push(row);
-  }
-  return rows;
-}
-
-// Outline the window on the figure of the layer before.
-function pointWindow(layer, before, channel, r, c) {
-  const [kh, kw] = layer.kernel_size, [sh, sw] = layer.stride || [1, 1], [ph, pw] = layer.padding || [0, 0];
-  point(before.id, channel, r * sh - ph, c * sw - pw, kh, kw);
+  const top = r * sh - ph, left = c * sw - pw, [, h, w] = before.shape;
+  if (show) point(before.id, channel, top, left, kh, kw);
+  return [...Array(kh).keys()].map(u => [...Array(kw).keys()].map(v => {
+    const y = top + u, x = left + v;
+    return y >= 0 && x >= 0 && y < h && x < w ? at(data.layers[before.id].values, before.shape, channel, y, x) : 0;
+  }));
 }
 
 // One input channel's share of a convolution: patch × kernel = products, and their sum.
-function conv(layer, before, data, k, r, c, channel) {
-  const patch = patchOf(layer, before, data, r, c, channel);
-  const [kh, kw] = layer.kernel_size, channels = before.shape[0];
-  const kernel = patch.map((row, u) => row.map((_, v) => layer.weight[((k * channels + channel) * kh + u) * kw + v]));
-  const products = patch.map((row, u) => row.map((x, v) => x * kernel[u][v]));
+function conv(s, channel, show) {
+  const { layer, before, k } = s, [kh, kw] = layer.kernel_size, channels = before.shape[0];
+  const inputs = patch(s, channel, show);
+  const kernel = inputs.map((row, u) => row.map((_, v) => layer.weight[((k * channels + channel) * kh + u) * kw + v]));
+  const products = inputs.map((row, u) => row.map((x, v) => x * kernel[u][v]));
   const sum = products.flat().reduce((a, b) => a + b, 0);
-  const html = `<div class="lw-sum">${table(patch, `${before.id} map ${channel + 1}`)}<span>×</span>`
+  return { sum, html: `<div class="lw-sum">${table(inputs, `${before.id} map ${channel + 1}`)}<span>×</span>`
     + `${table(kernel, 'kernel')}<span>=</span>${table(products, 'products')}</div>`
-    + `<p>Sum of the ${kh * kw} products: ${num(sum)}</p>`;
-  return { html, sum };
+    + `<p>Sum of the ${kh * kw} products: ${num(sum)}</p>` };
 }
-const convDetail = (...args) => {
-  const [layer, before, , , r, c, channel] = args;
-  pointWindow(layer, before, channel, r, c);
-  return conv(...args).html;
-};
 
 const explain = {
-  Conv2d(layer, before, data, k, r, c, value) {
-    const bias = layer.bias ? layer.bias[k] : 0, channels = before.shape[0];
-    pointWindow(layer, before, 0, r, c);
+  Conv2d(s) {
+    const { layer, before } = s, bias = layer.bias ? layer.bias[s.k] : 0, channels = before.shape[0];
     if (channels === 1) {
-      const { html, sum } = conv(layer, before, data, k, r, c, 0);
-      return html + `<p>${num(sum)} + bias ${num(bias)} = <b>${num(sum + bias)}</b>, the value shown.</p>`;
+      const { html, sum } = conv(s, 0, true);
+      return `${html}<p>${equals(sum, bias)}</p>`;
     }
-    const parts = [...Array(channels).keys()].map(ch => conv(layer, before, data, k, r, c, ch).sum);
-    const total = parts.reduce((a, b) => a + b, 0);
-    const rows = parts.map((p, ch) => [`<button type="button" data-channel="${ch}">${before.id} map ${ch + 1}</button>`, p]);
-    return `<p>Each of the ${channels} input maps contributes the sum of its ${layer.kernel_size.join(' × ')} products; choose one to see them.</p>`
-      + table(rows, 'Contribution of each input map') + `<div class="lw-detail"></div>`
-      + `<p>Total ${num(total)} + bias ${num(bias)} = <b>${num(total + bias)}</b>, the value shown.</p>`;
+    patch(s, 0, true);
+    const parts = [...Array(channels).keys()].map(ch => conv(s, ch).sum);
+    const cols = Math.ceil(Math.sqrt(channels)), cells = parts.map((p, ch) =>
+      `<button type="button" data-channel="${ch}" aria-label="${before.id} map ${ch + 1}: ${num(p)}">${num(p)}</button>`);
+    const rows = [...Array(Math.ceil(channels / cols)).keys()].map(i => cells.slice(i * cols, i * cols + cols));
+    return `<p>Each of the ${channels} maps of ${before.id} adds the sum of its products; choose one to see them.</p>`
+      + `${table(rows, `map 1 to ${channels}, row by row`)}<div class="lw-detail"></div>`
+      + `<p>Total ${equals(parts.reduce((a, b) => a + b, 0), bias)}</p>`;
   },
-  MaxPool2d(layer, before, data, k, r, c, value) {
-    const rows = patchOf(layer, before, data, r, c, k);
-    pointWindow(layer, before, k, r, c);
-    const best = Math.max(...rows.flat());
-    return `<p>The largest of the ${rows.flat().length} values in its window of ${before.id}, map ${k + 1}:</p>`
+  MaxPool2d(s) {
+    const rows = patch(s, s.k, true), best = Math.max(...rows.flat());
+    return `<p>The largest value in its window of ${s.before.id}, map ${s.k + 1}:</p>`
       + table(rows.map(row => row.map(v => v === best ? `<mark>${num(v)}</mark>` : v)));
   },
-  AvgPool2d(layer, before, data, k, r, c, value) {
-    const rows = patchOf(layer, before, data, r, c, k);
-    pointWindow(layer, before, k, r, c);
-    return `<p>The mean of the values in its window of ${before.id}, map ${k + 1}:</p>` + table(rows);
+  AvgPool2d: s => `<p>The mean of its window of ${s.before.id}, map ${s.k + 1}:</p>${table(patch(s, s.k, true))}`,
+  ReLU(s) {
+    point(s.before.id, s.k, s.r, s.c, 1, 1);
+    return relu(s.before.id, at(s.data.layers[s.before.id].values, s.before.shape, s.k, s.r, s.c));
   },
-  ReLU(layer, before, data, k, r, c, value) {
-    const z = at(data.layers[before.id].values, before.shape, k, r, c);
-    point(before.id, k, r, c, 1, 1);
-    return `<p>${before.id} gave ${num(z)}; max(0, ${num(z)}) = <b>${num(Math.max(0, z))}</b>.</p>`;
-  },
-  Input(layer, before, data, k, r, c, value) {
-    return '<p>The pixel after normalisation: (brightness − mean) / standard deviation.</p>';
-  },
-  Same(layer, before, data, k, r, c, value) {
-    point(before.id, k, r, c, 1, 1);
-    return `<p>${layer.type} passes ${before.id}'s value through unchanged when the network is evaluated.</p>`;
+  Input: () => '<p>The pixel after normalisation: (brightness − mean) / standard deviation.</p>',
+  Same(s) {
+    point(s.before.id, s.k, s.r, s.c, 1, 1);
+    return `<p>${s.layer.type} passes on ${s.before.id}'s value unchanged when evaluating.</p>`;
   },
 };
 
 const vector = {
-  Flatten(layer, before, data, index) {
-    if (before.shape.length !== 3) return vector.Same(layer, before, data, index);
+  Flatten(s) {
+    const { before, index } = s;
+    if (before.shape.length !== 3) return vector.Same(s);
     const [, h, w] = before.shape, k = Math.floor(index / (h * w)), r = Math.floor(index / w) % h, c = index % w;
     point(before.id, k, r, c, 1, 1);
-    return `<p>It is ${before.id}, map ${k + 1}, row ${r + 1}, column ${c + 1}, moved into place: element ${index + 1} = ${k} × ${h * w} + ${r} × ${w} + ${c} + 1.</p>`;
+    return `<p>It is ${before.id}, map ${k + 1}, row ${r + 1}, column ${c + 1}, moved into place: `
+      + `element ${index + 1} = ${k} × ${h * w} + ${r} × ${w} + ${c} + 1.</p>`;
   },
-  Linear(layer, before, data, index) {
-    return `<p>A weighted sum of all ${data.layers[before.id].values.length} values of ${before.id}, plus a bias.</p>`;
-  },
-  ReLU(layer, before, data, index) {
-    const z = data.layers[before.id].values[index];
-    return `<p>${before.id} gave ${num(z)}; max(0, ${num(z)}) = <b>${num(Math.max(0, z))}</b>.</p>`;
-  },
-  Same(layer, before, data, index) {
-    return `<p>${layer.type} rearranges or passes on ${before.id}'s values.</p>`;
-  },
+  Linear: s => `<p>A weighted sum of all ${s.data.layers[s.before.id].values.length} values of ${s.before.id}, plus a bias.</p>`,
+  ReLU: s => relu(s.before.id, s.data.layers[s.before.id].values[s.index]),
+  Same: s => `<p>${s.layer.type} passes on ${s.before.id}'s values.</p>`,
 };
 
 // The input pixels a spatial value depends on, from the layer's receptive field.
-function field(layer, r, c) {
+function field({ layer, r, c, image: [, h, w] }) {
   const f = layer.receptive;
   if (!f || layer.type === 'Input') return '';
   const top = f.start + r * f.jump, left = f.start + c * f.jump;
-  const clip = (a, n) => `${clamp(a, 0, n - 1) + 1}–${clamp(a + f.size - 1, 0, n - 1) + 1}`;
-  return `<div class="lw-receptive"><div class="lw-surface lw-field" data-rows="28" data-cols="28" data-box="${top},${left},${f.size},${f.size}">`
-    + `<img src="frames/${state.input}/input-0.png" width="28" height="28" alt=""><span class="lw-cursor" hidden></span></div>`
-    + `<p>It depends on a ${f.size} × ${f.size} patch of the input: rows ${clip(top, 28)}, columns ${clip(left, 28)}.</p></div>`;
+  const span = (a, n) => `${clamp(a, 0, n - 1) + 1}–${clamp(a + f.size - 1, 0, n - 1) + 1}`;
+  return `<div class="lw-receptive"><div class="lw-surface lw-field" data-rows="${h}" data-cols="${w}" data-box="${top},${left},${f.size},${f.size}">`
+    + `<img src="frames/${state.input}/input-0.png" width="${w}" height="${h}" alt=""><span class="lw-cursor" hidden></span></div>`
+    + `<p>It depends on a ${f.size} × ${f.size} patch of the input: rows ${span(top, h)}, columns ${span(left, w)}.</p></div>`;
 }
 
 // Switching the input: every frame URL names its input, so the figures swap in place.
