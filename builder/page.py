@@ -107,7 +107,7 @@ def _kernel_view(layer, k):
         return None
     channels, h, w = layer.module.weight.shape[1:]
     tiled = frames.tile(layer.module.weight[k].detach().numpy())
-    what = f"its {h} × {w} kernel" if channels == 1 else f"its {channels} kernels of {h} × {w}, one per input map"
+    what = f"{h} × {w} kernel" if channels == 1 else f"{channels} kernels of {h} × {w}"
     return dict(url=frames.kernel_url(layer.id, k), width=tiled.shape[1], height=tiled.shape[0],
                 alt=f"Filter {k + 1} of {layer.id}: {what}")
 

@@ -24,7 +24,6 @@ const load = url => fetched[url] ??= fetch(url).then(r => {
   return r.json();
 });
 const network = () => load('data/network.json');
-const layerIndex = async id => (await network()).layers.findIndex(l => l.id === id);
 
 const picker = $('.lw-picker');
 const state = { input: $('input:checked', picker)?.value, carousels: {} };
@@ -61,13 +60,15 @@ function carousel(figure) {
 }
 const mapOf = figure => state.carousels[figure.dataset.layer]?.index() ?? 0;
 
-// Surfaces: every pixel of a map (or cell of a vector) can be selected to see where it came from.
+// Surfaces: any pixel of a map, or cell of a vector, can be selected.
+const size = area => { const img = $('img', area); return [+img.getAttribute('height'), +img.getAttribute('width')]; };
+
 function surface(area, figure) {
-  const rows = +area.dataset.rows, cols = +area.dataset.cols;
+  const [rows, cols] = size(area);
   let at = [0, 0];
   area.tabIndex = 0;
   area.setAttribute('role', 'group');
-  area.setAttribute('aria-label', 'Select a value with the arrow keys or the pointer');
+  area.setAttribute('aria-label', 'Arrow keys select a value');
   const select = (r, c) => {
     at = [clamp(r, 0, rows - 1), clamp(c, 0, cols - 1)];
     mark(area, at[0], at[1], 1, 1);
@@ -91,7 +92,8 @@ function surface(area, figure) {
 
 // Outline rows [top, top + h) and columns [left, left + w) of a surface, clipped to it.
 function mark(area, top, left, h, w) {
-  const rows = +area.dataset.rows, cols = +area.dataset.cols, box = $('.lw-cursor', area);
+  const [rows, cols] = size(area);
+  const box = $('.lw-cursor', area) || area.appendChild(Object.assign(document.createElement('span'), { className: 'lw-cursor' }));
   const t = clamp(top, 0, rows), l = clamp(left, 0, cols);
   const b = clamp(top + h, 0, rows), r = clamp(left + w, 0, cols);
   Object.assign(box.style, { top: `${100 * t / rows}%`, left: `${100 * l / cols}%`,
@@ -119,7 +121,7 @@ const relu = (id, z) => `<p>${id} gave ${num(z)}; max(0, ${num(z)}) = <b>${num(M
 async function inspect(figure, r, c) {
   const panel = $('.lw-inspector', figure);
   const [net, data] = await Promise.all([network(), load(`data/${state.input}.json`)]);
-  const i = await layerIndex(figure.dataset.layer);
+  const i = net.layers.findIndex(l => l.id === figure.dataset.layer);
   const layer = net.layers[i], before = net.layers[i - 1], values = data.layers[layer.id].values;
   const s = { layer, before, data, r, c, k: figure.dataset.kind === 'maps' ? mapOf(figure) : 0, image: net.layers[0].shape };
   if (layer.shape.length === 3) {
@@ -188,7 +190,7 @@ const explain = {
     point(s.before.id, s.k, s.r, s.c, 1, 1);
     return relu(s.before.id, at(s.data.layers[s.before.id].values, s.before.shape, s.k, s.r, s.c));
   },
-  Input: () => '<p>The pixel after normalisation: (brightness − mean) / standard deviation.</p>',
+  Input: () => '<p>The pixel, normalised: (brightness − mean) / std.</p>',
   Same(s) {
     point(s.before.id, s.k, s.r, s.c, 1, 1);
     return `<p>${s.layer.type} passes on ${s.before.id}'s value unchanged when evaluating.</p>`;
@@ -215,8 +217,8 @@ function field({ layer, r, c, image: [, h, w] }) {
   if (!f || layer.type === 'Input') return '';
   const top = f.start + r * f.jump, left = f.start + c * f.jump;
   const span = (a, n) => `${clamp(a, 0, n - 1) + 1}–${clamp(a + f.size - 1, 0, n - 1) + 1}`;
-  return `<div class="lw-receptive"><div class="lw-surface lw-field" data-rows="${h}" data-cols="${w}" data-box="${top},${left},${f.size},${f.size}">`
-    + `<img src="frames/${state.input}/input-0.png" width="${w}" height="${h}" alt=""><span class="lw-cursor" hidden></span></div>`
+  return `<div class="lw-receptive"><div class="lw-surface lw-field" data-box="${top},${left},${f.size},${f.size}">`
+    + `<img src="frames/${state.input}/input-0.png" width="${w}" height="${h}" alt=""></div>`
     + `<p>It depends on a ${f.size} × ${f.size} patch of the input: rows ${span(top, h)}, columns ${span(left, w)}.</p></div>`;
 }
 
