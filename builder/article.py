@@ -93,13 +93,14 @@ class _Source:
     def __init__(self, article, targets, problems):
         self.path, self.first_line = article.path, article.body_line
         self.targets, self.problems = targets, problems
+        self.written = {}  # (scheme, target) → indices of the lines that reference it
         self.figures = []
 
     def error(self, message, index):
-        return BuildError(message, self.path, self.first_line + index)
+        return BuildError(message, self.path, None if index is None else self.first_line + index)
 
     def warn(self, message, index):
-        self.problems.warn(message, self.path, self.first_line + index)
+        self.problems.warn(message, self.path, None if index is None else self.first_line + index)
 
 
 class _Layerwise(Extension):
@@ -143,24 +144,16 @@ class _SourcePreprocessor(Preprocessor):
                 else:
                     block = (index, [line])
             else:
-                self._check_figures(line, index)
+                self._note_figures(line, index)
                 out.append(self._inline_math(line, index))
         if block is not None:
             raise self.source.error("'$$' opens display maths that is never closed; end it with '$$'", block[0])
         return out
 
-    def _check_figures(self, line, index):
+    def _note_figures(self, line, index):
+        """Remember where each figure reference is written; the tree decides which are real."""
         for match in FIGURE_REF.finditer(CODE_SPAN.sub("", line)):
-            caption, scheme, target = match.groups()
-            known = self.source.targets[scheme]
-            if target not in known:
-                raise self.source.error(f"unknown {scheme} '{target}' (known: {', '.join(known)})", index)
-            if any(f.target == target for f in self.source.figures):
-                raise self.source.error(f"{scheme} '{target}' already has a figure (id fig-{target}); "
-                                        "show each once", index)
-            if not caption.strip():
-                self.source.warn(f"the figure of '{target}' has no caption; write one between the brackets", index)
-            self.source.figures.append(Figure(len(self.source.figures) + 1, scheme, target, caption.strip(), index))
+            self.source.written.setdefault(match.group(2, 3), []).append(index)
 
     def _inline_math(self, line, index):
         """Convert $…$ in the text between code spans; code spans stay as written."""
@@ -201,18 +194,33 @@ class _FigureTreeprocessor(Treeprocessor):
         self.source, self.render_figure = source, render_figure
 
     def run(self, root):
-        figures = iter(self.source.figures)
-        for paragraph in list(root.iter("p")):
-            images = [img for img in paragraph.iter("img") if img.get("src", "").startswith(SCHEMES)]
-            if not images:
-                continue
-            figure = next(figures)
-            if len(paragraph) != 1 or (paragraph.text or "").strip() or (images[0].tail or "").strip():
+        parents = {child: parent for parent in root.iter() for child in parent}
+        for image in [img for img in root.iter("img") if img.get("src", "").startswith(SCHEMES)]:
+            scheme, _, target = image.get("src").partition(":")
+            lines = self.source.written.get((scheme, target)) or [None]
+            figure = self._figure(scheme, target, (image.get("alt") or "").strip(), lines.pop(0))
+            paragraph = parents[image]
+            if paragraph.tag != "p" or len(paragraph) != 1 or (paragraph.text or "").strip() \
+                    or (image.tail or "").strip():
                 raise self.source.error("a figure must stand alone in its paragraph; "
                                         "put a blank line before and after it", figure.line)
-            paragraph.remove(images[0])
+            paragraph.remove(image)
             paragraph.text = self.md.htmlStash.store(self.render_figure(figure))
         self._name_references(root)
+
+    def _figure(self, scheme, target, caption, line):
+        """Check one figure reference and number it in the order the page shows it."""
+        known = self.source.targets[scheme]
+        if target not in known:
+            raise self.source.error(f"unknown {scheme} '{target}' (known: {', '.join(known)})", line)
+        if any(f.target == target for f in self.source.figures):
+            raise self.source.error(f"{scheme} '{target}' already has a figure (id fig-{target}); show each once",
+                                    line)
+        if not caption:
+            self.source.warn(f"the figure of '{target}' has no caption; write one between the brackets", line)
+        figure = Figure(len(self.source.figures) + 1, scheme, target, caption, line)
+        self.source.figures.append(figure)
+        return figure
 
     def _name_references(self, root):
         numbers = {f"#{f.id}": f.number for f in self.source.figures}

@@ -52,7 +52,12 @@ def generated(network, traces, scales):
     frames.write(partial, network, traces, scales)
     numbers.write(partial, network, traces, scales)
     charts.write(partial, charts.draw(network.metrics, network.classes))
-    partial.rename(folder)
+    try:
+        partial.rename(folder)
+    except OSError:  # another build made the same entry meanwhile: use theirs
+        shutil.rmtree(partial, ignore_errors=True)
+        if not folder.is_dir():
+            raise
     _prune(folder.parent)
     return folder
 

@@ -91,7 +91,12 @@ def _settings(front, path):
     if not isinstance(values, dict):
         raise BuildError("front matter must be 'key: value' lines", path, 2)
     known = {f.name: f for f in fields(Settings)}
-    lines = {key.value: key.start_mark.line + 2 for key, _ in node.value}
+    lines = {}
+    for key, _ in node.value:
+        if key.value in lines:
+            raise BuildError(f"front matter key '{key.value}' is given twice (lines {lines[key.value]} and "
+                             f"{key.start_mark.line + 2}); keep one", path, key.start_mark.line + 2)
+        lines[key.value] = key.start_mark.line + 2
     for key, value in values.items():
         if key not in known:
             raise BuildError(f"unknown front matter key '{key}' (known: {', '.join(known)})",

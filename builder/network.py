@@ -117,8 +117,12 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
     check_state(model, state, spec, checkpoint)
     model.load_state_dict(state)
     metrics = read_metrics(Path(metrics_path), checkpoint)
-    classes = list(getattr(model, "classes", metrics.get("classes") or []))
-    return Network(model, spec, describe(model), classes, metrics["normalisation"], checkpoint,
+    layers = describe(model)
+    classes = list(getattr(model, "classes", None) or metrics.get("classes") or [])
+    if len(classes) != layers[-1].size:
+        raise BuildError(f"{spec} has {layers[-1].size} outputs but {len(classes)} class names; give the class "
+                         "a 'classes' attribute or list them under 'classes' in the metrics", *where)
+    return Network(model, spec, layers, classes, metrics["normalisation"], checkpoint,
                    hashlib.sha256(checkpoint.read_bytes()).hexdigest(), metrics)
 
 
