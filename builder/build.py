@@ -132,7 +132,7 @@ def _render_page(env, article, network, traces, scales, drawn, problems):
         return page.render(env, "figure.html", figure=view)
 
     def live(name):
-        return Markup(page.render(env, "live.html", name=name, value=views[0][name]))
+        return Markup(page.render(env, "live.html", name=name, value=views[0][name]).strip())
 
     summary = Markup(page.render(env, "summary.html", name=network.name, layers=network.layers).strip())
     context = dict(net={layer.id: layer for layer in network.layers}, layers=network.layers,

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 
 INK, LINE, ACCENT = "#7a7a7a", "#1f77b4", "#d95f02"
-STYLE = {"svg.hashsalt": "layerwise", "svg.fonttype": "none", "font.size": 9,
+STYLE = {"svg.hashsalt": "layerwise", "svg.fonttype": "none", "font.size": 10.5,
          "text.color": INK, "axes.labelcolor": INK, "axes.edgecolor": INK,
          "xtick.color": INK, "ytick.color": INK, "axes.facecolor": "none", "figure.facecolor": "none"}
 
@@ -64,9 +64,9 @@ def write(site, drawn):
 
 def _training(metrics, classes):
     epochs = [e["epoch"] for e in metrics["epochs"]]
-    figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(6.4, 2.4))
+    figure, (loss, accuracy) = plt.subplots(2, 1, figsize=(4.8, 4.6), sharex=True)  # narrow: reads on a phone
     loss.plot(epochs, [e["train_loss"] for e in metrics["epochs"]], color=LINE, marker="o", markersize=3)
-    loss.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy")
+    loss.set(title="Training loss", ylabel="cross-entropy")
     accuracy.plot(epochs, [100 * e["test_accuracy"] for e in metrics["epochs"]], color=ACCENT,
                   marker="o", markersize=3)
     accuracy.set(title="Test accuracy", xlabel="epoch", ylabel="% correct")

@@ -1,7 +1,7 @@
 """Write the model's real numbers as JSON, for the page's script and for any reader to check.
 
     data/<input>.json   every layer's output for one input (layout in README.md)
-    data/inputs.json    per input: label, prediction, probabilities, each map's range
+    data/inputs.json    per input: label, prediction, probabilities, the range of each map (or vector)
     data/network.json   the layers, their receptive fields, the conv weights
 """
 import json
@@ -32,8 +32,8 @@ def input_record(network, trace):
 def inputs_record(network, traces):
     """What the page needs to switch input without fetching every layer's values."""
     return [dict(_summary(network, t), ranges={
-        layer.id: [rounded([m.min(), m.max()]) for m in t.values[layer.id]]
-        for layer in network.layers if layer.spatial}) for t in traces]
+        layer.id: [rounded([m.min(), m.max()]) for m in (t.values[layer.id] if layer.spatial else [t.values[layer.id]])]
+        for layer in network.layers}) for t in traces]
 
 
 def network_record(network, layer_scales):

@@ -96,8 +96,8 @@ def figure_view(figure, network, trace, scale):
         view["kind"] = "vector"
         rows, cols = frames.grid(network, layer)
         view["vector"] = dict(url=frames.vector_url(trace.input.id, layer.id), rows=rows, cols=cols,
-                              alt=f"{layer.id}: {layer.size} values from {number(values.min())} "
-                                  f"to {number(values.max())}, in {rows} rows of {cols}")
+                              alt=f"{layer.id}: {layer.size} {value_range(values.min(), values.max())}, "
+                                  f"in {rows} rows of {cols}")
     return view
 
 
@@ -113,8 +113,12 @@ def _kernel_view(layer, k):
 
 
 def map_alt(layer_id, k, count, low, high):
-    """Alt text of one map; the page's script words it the same way."""
-    return f"{layer_id}, map {k + 1} of {count}, values from {number(low)} to {number(high)}"
+    return f"{layer_id}, map {k + 1} of {count}, {value_range(low, high)}"
+
+
+def value_range(low, high):
+    """Part of every alt text; the page's script rewrites it when the reader picks another input."""
+    return f"values from {number(low)} to {number(high)}"
 
 
 def number(value, digits=3):

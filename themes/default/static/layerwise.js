@@ -13,7 +13,7 @@ function num(value) {
   const text = exponent < -4 || exponent >= 3
     ? v.toExponential(2).replace(/\.?0+e/, 'e').replace(/e([+-])(\d)$/, 'e$10$2')
     : String(v);
-  return text.replace('-', '\u2212');
+  return text.replaceAll('-', '\u2212');
 }
 const percent = p => (100 * p).toFixed(1) + '%';
 
@@ -232,10 +232,10 @@ async function chooseInput(id) {
   for (const img of $$('.lw-figure img:not(.lw-legend img, .lw-kernel img)')) {
     img.src = img.getAttribute('src').replace(/^frames\/[^/]+\//, `frames/${id}/`);
   }
-  for (const figure of $$('.lw-figure[data-kind="maps"], .lw-figure[data-kind="image"]')) {
-    const layer = figure.dataset.layer, ranges = input.ranges[layer];
+  for (const figure of $$('.lw-figure[data-layer]')) {
+    const ranges = input.ranges[figure.dataset.layer];
     $$('.lw-surface > img', figure).forEach((img, k) => {
-      img.alt = `${layer}, map ${k + 1} of ${ranges.length}, values from ${num(ranges[k][0])} to ${num(ranges[k][1])}`;
+      img.alt = img.alt.replace(/from \S+ to \S+/, `from ${num(ranges[k][0])} to ${num(ranges[k][1])}`);
     });
   }
   $$('.lw-figure[data-kind="logits"]').forEach(figure => showOutputs(figure, input));
