@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make site   set up .venv and build site/ from the committed checkpoint (offline)
-#   make test   set up the test tools too and run the whole test suite
+#   make test   set up the test tools too (pip, npm, apt) and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 site: $(VENV)/.installed
 	$(BIN)/python -m builder build
 
-test: $(VENV)/.installed-test system-deps
+test: $(VENV)/.installed-test node_modules/.installed system-deps
 	$(BIN)/python -m pytest
 
 serve: $(VENV)/.installed
@@ -27,6 +27,11 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# Lighthouse, for the page-quality test (tests/test_lighthouse.py).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Debian's Chromium for the browser tests, FashionMNIST for training, Java for the HTML validator.
