@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 site: $(VENV)/.installed
 	$(BIN)/python -m builder build
 
-test: $(VENV)/.installed-test node_modules/.installed system-deps
+test: system-deps $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/python -m pytest
 
 serve: $(VENV)/.installed
@@ -34,11 +34,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's Chromium for the browser tests, FashionMNIST for training, Java for the HTML validator.
+# Debian's Chromium for the browser tests, FashionMNIST for training, Java for the HTML validator,
+# npm for Lighthouse (only when the machine has none of its own).
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 system-deps:
 	@[ -x /usr/bin/chromium ] && [ -d /usr/share/datasets/fashion-mnist ] && command -v java >/dev/null || \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	    chromium chromium-driver dataset-fashion-mnist default-jre-headless
+	  $(APT) chromium chromium-driver dataset-fashion-mnist default-jre-headless
+	@command -v npm >/dev/null || $(APT) npm
 
 clean:
 	rm -rf site .cache
