@@ -1,6 +1,7 @@
 """Write the model's real numbers as JSON, for the page's script and for any reader to check.
 
     data/<input>.json   every layer's output for one input (layout in README.md)
+    data/<input>.f32    the same outputs exactly: float32, little-endian, layers in order, for the page
     data/inputs.json    per input: label, prediction, probabilities, the range of each map (or vector)
     data/network.json   the layers, their receptive fields, the conv weights
 """
@@ -29,6 +30,12 @@ def input_record(network, trace):
     return record
 
 
+def exact(network, trace):
+    """Every layer's output as the network computed it: float32 little-endian, layer after layer.
+    The page's arithmetic uses these, so its sums come out as the network's own values."""
+    return np.concatenate([trace.values[layer.id].ravel() for layer in network.layers]).astype("<f4").tobytes()
+
+
 def inputs_record(network, traces):
     """What the page needs to switch input without fetching every layer's values."""
     return [dict(_summary(network, t), ranges={
@@ -50,9 +57,9 @@ def network_record(network, layer_scales):
         for attr in ("kernel_size", "stride", "padding"):
             if hasattr(layer.module, attr):
                 entry[attr] = _pair(getattr(layer.module, attr))
-        if layer.type == "Conv2d":
-            entry["weight"] = rounded(layer.module.weight.detach())
-            entry["bias"] = rounded(layer.module.bias.detach()) if layer.module.bias is not None else None
+        if layer.type == "Conv2d":  # exact: the page's sums must reproduce the network's values
+            entry["weight"] = _float32(layer.module.weight.detach())
+            entry["bias"] = _float32(layer.module.bias.detach()) if layer.module.bias is not None else None
         layers.append(entry)
     return dict(model=network.name, classes=network.classes, normalisation=network.normalisation,
                 weights_sha256=network.weights_sha256, layers=layers)
@@ -63,6 +70,7 @@ def write(site, network, traces, layer_scales):
     folder.mkdir(parents=True, exist_ok=True)
     for trace in traces:
         _dump(folder / f"{trace.input.id}.json", input_record(network, trace))
+        (folder / f"{trace.input.id}.f32").write_bytes(exact(network, trace))
     _dump(folder / "inputs.json", inputs_record(network, traces))
     _dump(folder / "network.json", network_record(network, layer_scales))
 
@@ -74,6 +82,12 @@ def _summary(network, trace):
                 predicted=trace.predicted, predicted_name=network.classes[trace.predicted],
                 classes=network.classes, probabilities=rounded(trace.probabilities),
                 logits=rounded(trace.values[network.layers[-1].id]))
+
+
+def _float32(values):
+    """Each float32 as the shortest decimal that reads back as the same float32."""
+    return [float(np.format_float_positional(v, unique=True, trim="-"))
+            for v in np.asarray(values, dtype=np.float32).ravel()]
 
 
 def _round(value):

@@ -1,10 +1,11 @@
-// layerwise.js: carousels, the input picker, deep links, and the arithmetic behind each value.
-// The page works without it: every map is in the HTML, shown as a grid.
+// layerwise.js: carousels, input picker, deep links and the arithmetic behind each value.
+// Without it the page still works: every map is in the HTML, as a grid.
 'use strict';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 const clamp = (v, low, high) => Math.max(low, Math.min(high, v));
+const range = n => [...Array(n).keys()];
 
 // Numbers as the build prints them (Python's '.3g' with a true minus sign).
 function num(value) {
@@ -19,20 +20,28 @@ const percent = p => (100 * p).toFixed(1) + '%';
 
 // Data files, each fetched once, when first needed.
 const fetched = {};
-const load = url => fetched[url] ??= fetch(url).then(r => {
+const load = (url, type = 'json') => fetched[url] ??= fetch(url).then(r => {
   if (!r.ok) throw new Error(`${url}: ${r.status}`);
-  return r.json();
+  return r[type]();
 });
 const network = () => load('data/network.json');
+// An input's exact float32 outputs: {layer id: Float32Array}.
+async function outputs(id) {
+  const [net, buffer] = await Promise.all([network(), load(`data/${id}.f32`, 'arrayBuffer')]);
+  let offset = 0;
+  return Object.fromEntries(net.layers.map(l => {
+    const n = l.shape.reduce((a, b) => a * b), view = new Float32Array(buffer, 4 * offset, n);
+    offset += n;
+    return [l.id, view];
+  }));
+}
 
 const picker = $('.lw-picker');
 const state = { input: $('input:checked', picker)?.value, carousels: {} };
 
 // Carousels: one map at a time; buttons, arrow keys and swipes step through them.
 function carousel(figure) {
-  const items = $$('.lw-maps > li', figure);
-  const counter = $('.lw-counter', figure);
-  const box = $('.lw-carousel', figure);
+  const items = $$('.lw-maps > li', figure), counter = $('.lw-counter', figure), box = $('.lw-carousel', figure);
   let current = 0;
   const show = (k, quiet) => {
     current = (k + items.length) % items.length;
@@ -58,7 +67,6 @@ function carousel(figure) {
   });
   state.carousels[figure.dataset.layer] = { show, index: () => current };
 }
-const mapOf = figure => state.carousels[figure.dataset.layer]?.index() ?? 0;
 
 // Surfaces: any pixel of a map, or cell of a vector, can be selected.
 const size = area => { const img = $('img', area); return [+img.getAttribute('height'), +img.getAttribute('width')]; };
@@ -90,7 +98,7 @@ function surface(area, figure) {
   area.addEventListener('focus', () => select(...at));
 }
 
-// Outline rows [top, top + h) and columns [left, left + w) of a surface, clipped to it.
+// Outline rows [top, top + h) and columns [left, left + w) of a surface, clipped.
 function mark(area, top, left, h, w) {
   const [rows, cols] = size(area);
   const box = $('.lw-cursor', area) || area.appendChild(Object.assign(document.createElement('span'), { className: 'lw-cursor' }));
@@ -110,8 +118,8 @@ function point(layerId, k, top, left, h, w) {
   if (area) mark(area, top, left, h, w);
 }
 
-// The inspector: the arithmetic behind the selected value, from the build's own numbers.
-// `s` describes the selection: layer, the layer before, the input's data, map k, row r, column c.
+// The inspector: the arithmetic behind a value. `s` is the selection: layer, the layer
+// before, every layer's outputs v, map k, row r, column c.
 const at = (values, shape, k, r, c) => values[(k * shape[1] + r) * shape[2] + c];
 const table = (rows, head) => `<table>${head ? `<caption>${head}</caption>` : ''}${rows.map(row =>
   `<tr>${row.map(v => `<td>${typeof v === 'number' ? num(v) : v}</td>`).join('')}</tr>`).join('')}</table>`;
@@ -120,10 +128,10 @@ const relu = (id, z) => `<p>${id} gave ${num(z)}; max(0, ${num(z)}) = <b>${num(M
 
 async function inspect(figure, r, c) {
   const panel = $('.lw-inspector', figure);
-  const [net, data] = await Promise.all([network(), load(`data/${state.input}.json`)]);
+  const [net, v] = await Promise.all([network(), outputs(state.input)]);
   const i = net.layers.findIndex(l => l.id === figure.dataset.layer);
-  const layer = net.layers[i], before = net.layers[i - 1], values = data.layers[layer.id].values;
-  const s = { layer, before, data, r, c, k: figure.dataset.kind === 'maps' ? mapOf(figure) : 0, image: net.layers[0].shape };
+  const layer = net.layers[i], before = net.layers[i - 1], values = v[layer.id];
+  const s = { layer, before, v, r, c, k: state.carousels[layer.id]?.index() ?? 0, image: net.layers[0].shape };
   if (layer.shape.length === 3) {
     panel.innerHTML = `<p>${layer.id}, map ${s.k + 1}, row ${r + 1}, column ${c + 1}: `
       + `<b>${num(at(values, layer.shape, s.k, r, c))}</b></p>${(explain[layer.type] || explain.Same)(s)}${field(s)}`;
@@ -140,15 +148,14 @@ async function inspect(figure, r, c) {
   if (rf) mark(rf, ...rf.dataset.box.split(',').map(Number));
 }
 
-// The values a sliding window sees in one channel of the layer before (zero outside),
-// optionally outlined on that layer's figure.
-function patch({ layer, before, data, r, c }, channel, show) {
+// What a sliding window sees in one channel of the layer before (0 outside); `show` outlines it.
+function patch({ layer, before, v, r, c }, channel, show) {
   const [kh, kw] = layer.kernel_size, [sh, sw] = layer.stride || [1, 1], [ph, pw] = layer.padding || [0, 0];
   const top = r * sh - ph, left = c * sw - pw, [, h, w] = before.shape;
   if (show) point(before.id, channel, top, left, kh, kw);
-  return [...Array(kh).keys()].map(u => [...Array(kw).keys()].map(v => {
-    const y = top + u, x = left + v;
-    return y >= 0 && x >= 0 && y < h && x < w ? at(data.layers[before.id].values, before.shape, channel, y, x) : 0;
+  return range(kh).map(u => range(kw).map(q => {
+    const y = top + u, x = left + q;
+    return y >= 0 && x >= 0 && y < h && x < w ? at(v[before.id], before.shape, channel, y, x) : 0;
   }));
 }
 
@@ -172,10 +179,10 @@ const explain = {
       return `${html}<p>${equals(sum, bias)}</p>`;
     }
     patch(s, 0, true);
-    const parts = [...Array(channels).keys()].map(ch => conv(s, ch).sum);
+    const parts = range(channels).map(ch => conv(s, ch).sum);
     const cols = Math.ceil(Math.sqrt(channels)), cells = parts.map((p, ch) =>
       `<button type="button" data-channel="${ch}" aria-label="${before.id} map ${ch + 1}: ${num(p)}">${num(p)}</button>`);
-    const rows = [...Array(Math.ceil(channels / cols)).keys()].map(i => cells.slice(i * cols, i * cols + cols));
+    const rows = range(Math.ceil(channels / cols)).map(i => cells.slice(i * cols, i * cols + cols));
     return `<p>Each of the ${channels} maps of ${before.id} adds the sum of its products; choose one to see them.</p>`
       + `${table(rows, `map 1 to ${channels}, row by row`)}<div class="lw-detail"></div>`
       + `<p>Total ${equals(parts.reduce((a, b) => a + b, 0), bias)}</p>`;
@@ -188,12 +195,12 @@ const explain = {
   AvgPool2d: s => `<p>The mean of its window of ${s.before.id}, map ${s.k + 1}:</p>${table(patch(s, s.k, true))}`,
   ReLU(s) {
     point(s.before.id, s.k, s.r, s.c, 1, 1);
-    return relu(s.before.id, at(s.data.layers[s.before.id].values, s.before.shape, s.k, s.r, s.c));
+    return relu(s.before.id, at(s.v[s.before.id], s.before.shape, s.k, s.r, s.c));
   },
   Input: () => '<p>The pixel, normalised: (brightness − mean) / std.</p>',
   Same(s) {
     point(s.before.id, s.k, s.r, s.c, 1, 1);
-    return `<p>${s.layer.type} passes on ${s.before.id}'s value unchanged when evaluating.</p>`;
+    return `<p>${s.layer.type}: ${s.before.id}'s value, unchanged.</p>`;
   },
 };
 
@@ -206,9 +213,9 @@ const vector = {
     return `<p>It is ${before.id}, map ${k + 1}, row ${r + 1}, column ${c + 1}, moved into place: `
       + `element ${index + 1} = ${k} × ${h * w} + ${r} × ${w} + ${c} + 1.</p>`;
   },
-  Linear: s => `<p>A weighted sum of all ${s.data.layers[s.before.id].values.length} values of ${s.before.id}, plus a bias.</p>`,
-  ReLU: s => relu(s.before.id, s.data.layers[s.before.id].values[s.index]),
-  Same: s => `<p>${s.layer.type} passes on ${s.before.id}'s values.</p>`,
+  Linear: s => `<p>A weighted sum of all ${s.v[s.before.id].length} values of ${s.before.id}, plus a bias.</p>`,
+  ReLU: s => relu(s.before.id, s.v[s.before.id][s.index]),
+  Same: s => `<p>${s.layer.type}: ${s.before.id}'s value, unchanged.</p>`,
 };
 
 // The input pixels a spatial value depends on, from the layer's receptive field.
@@ -239,8 +246,7 @@ async function chooseInput(id) {
     });
   }
   $$('.lw-figure[data-kind="logits"]').forEach(figure => showOutputs(figure, input));
-  $$('.lw-inspector').forEach(panel => { panel.hidden = true; });
-  $$('.lw-cursor').forEach(box => { box.hidden = true; });
+  $$('.lw-inspector, .lw-cursor').forEach(e => { e.hidden = true; });
   const fields = { ...input, label_name: input.label_name ?? 'unlabelled',
     confidence: percent(input.probabilities[input.predicted]) };
   $$('[data-live]').forEach(element => { element.textContent = fields[element.dataset.live]; });
@@ -255,9 +261,9 @@ function showOutputs(figure, input) {
     const rect = $('rect', row);
     rect.setAttribute('x', Math.min(0, logit / bound));
     rect.setAttribute('width', Math.abs(logit) / bound);
-    const [logitText, pText] = $$('.lw-value', row);
-    logitText.textContent = num(logit);
-    pText.textContent = percent(p);
+    const text = $$('.lw-value', row);
+    text[0].textContent = num(logit);
+    text[1].textContent = percent(p);
     $('meter', row).value = p;
     row.classList.toggle('is-predicted', c === input.predicted);
     row.classList.toggle('is-true', c === input.label);
@@ -283,8 +289,7 @@ async function readHash() {
 $$('.lw-figure[data-kind="maps"]').forEach(carousel);
 $$('.lw-figure .lw-surface').forEach(area => surface(area, area.closest('.lw-figure')));
 $$('.lw-figure').forEach(figure => figure.addEventListener('lw-map', () => {
-  $$('.lw-cursor', figure).forEach(box => { box.hidden = true; });
-  $('.lw-inspector', figure).hidden = true;
+  $$('.lw-cursor, .lw-inspector', figure).forEach(e => { e.hidden = true; });
 }));
 picker?.addEventListener('change', async event => {
   if (event.target.name !== 'input') return;
