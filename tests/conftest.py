@@ -91,9 +91,18 @@ def network_json(site):
 
 @pytest.fixture(scope="session")
 def input_records(site):
-    """data/<input>.json of every input the page offers, in the picker's order."""
+    """data/<input>.json of every input the page offers, in the picker's order, each with an
+    "exact" entry: its layers read from data/<input>.f32 (float32, layer after layer), as the page reads them."""
     summaries = json.loads((site / "data" / "inputs.json").read_text(encoding="utf-8"))
-    return [json.loads((site / "data" / f"{s['id']}.json").read_text(encoding="utf-8")) for s in summaries]
+    records = [json.loads((site / "data" / f"{s['id']}.json").read_text(encoding="utf-8")) for s in summaries]
+    for record in records:
+        flat = np.frombuffer((site / "data" / f"{record['id']}.f32").read_bytes(), dtype="<f4")
+        sizes = [int(np.prod(layer["shape"])) for layer in record["layers"].values()]
+        assert flat.size == sum(sizes), record["id"]
+        pieces = np.split(flat, np.cumsum(sizes)[:-1])
+        record["exact"] = {layer: piece.reshape(entry["shape"]).astype(np.float64)
+                           for (layer, entry), piece in zip(record["layers"].items(), pieces)}
+    return records
 
 
 @pytest.fixture(scope="session")

@@ -55,9 +55,9 @@ def layer_of(network_json, layer_id):
 
 
 def maps(record, layer_id):
-    """One layer's output for one input as an array shaped like the layer (C, H, W) or (N,)."""
-    entry = record["layers"][layer_id]
-    return np.array(entry["values"], dtype=np.float64).reshape(entry["shape"])
+    """One layer's output for one input, exactly as the page reads it (data/<input>.f32),
+    as an array shaped like the layer (C, H, W) or (N,)."""
+    return record["exact"][layer_id]
 
 
 def conv_weights(network_json, layer_id):
