@@ -4,11 +4,12 @@
 
 The site is served at http://HOST:PORT/<project>/, as GitHub Pages serves a
 project site, so a root-absolute URL breaks here before it breaks there.
-content/, themes/ and model/ are watched; after each successful rebuild the
-open pages reload themselves through a small script that only this server
-adds. A failed rebuild prints its error and the last good site stays up.
+The content, the theme, the model's code and its checkpoint are watched;
+after each successful rebuild the open pages reload themselves through a
+small script that only this server adds. A failed rebuild prints its error and the last good site stays up.
 """
 import importlib
+import importlib.util
 import sys
 import threading
 import time
@@ -17,6 +18,9 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from watchfiles import DefaultFilter, watch
+
+from builder import cache, content, page
 from builder.build import build
 from builder.errors import BuildError
 
@@ -25,7 +29,6 @@ RELOAD_JS = "/__layerwise/reload.js"
 RELOADER = b"""// Added by 'python -m builder serve' only: reload when a rebuild finishes.
 new EventSource('/__layerwise/events').addEventListener('reload', () => location.reload());
 """
-WATCHED = ("content", "themes", "model")
 
 
 class Generations:
@@ -73,7 +76,7 @@ class Handler(SimpleHTTPRequestHandler):
         return super().translate_path("/" + path[len(self.prefix):] if path.startswith(self.prefix) else "/-")
 
     def _html(self, path):
-        file = Path(self.directory) / path[len(self.prefix):]
+        file = Path(self.translate_path(path))  # the parent's cleaning: no way out of the site
         file = file / "index.html" if path.endswith("/") else file
         try:
             html = file.read_bytes()
@@ -121,21 +124,26 @@ def serve(content_dir="content", out="site", *, host="127.0.0.1", port=8000, pre
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://{host}:{server.server_port}{prefix}"
-    print(f"serving {url} (Ctrl-C to stop); watching {', '.join(_watched(content_dir))}", flush=True)
+    watched = _watched(content_dir)
+    print(f"serving {url} (Ctrl-C to stop); watching {', '.join(watched)}", flush=True)
     if ready:
         ready(url)
     try:
-        _watch(content_dir, out, strict, data_dir, generations, stop)
+        _watch(watched, content_dir, out, strict, data_dir, generations, stop)
     finally:
         server.shutdown()
         server.server_close()
 
 
-def _watch(content_dir, out, strict, data_dir, generations, stop):
-    from watchfiles import DefaultFilter, watch
-    out_path, usual = Path(out).resolve(), DefaultFilter()  # DefaultFilter skips __pycache__, .git, editor swaps
-    for changes in watch(*_watched(content_dir), stop_event=stop, debounce=400, step=30,
-                         watch_filter=lambda change, path: usual(change, path) and out_path not in Path(path).parents):
+def _watch(watched, content_dir, out, strict, data_dir, generations, stop):
+    usual = DefaultFilter()  # skips __pycache__, .git, editor swap files
+    # The build's own writes (the site, its temporary folders, the cache) are not the author's edits.
+    own = [Path(out).resolve().parent / f".{Path(out).name}", Path(out).resolve(), cache.root().resolve()]
+
+    def edited(change, path):
+        return usual(change, path) and not any(str(path).startswith(str(mine)) for mine in own)
+
+    for changes in watch(*watched, stop_event=stop, debounce=400, step=30, watch_filter=edited):
         names = sorted({Path(path).name for _, path in changes})
         print(f"changed: {', '.join(names)}", flush=True)
         _reload_code({Path(path).resolve() for _, path in changes})
@@ -169,5 +177,16 @@ def _rebuild(content_dir, out, strict, data_dir, first=False):
 
 
 def _watched(content_dir):
-    folders = [Path(content_dir)] + [Path(name) for name in WATCHED[1:]]
-    return [str(folder) for folder in folders if folder.is_dir()]
+    """The folders a build reads: the content, the theme, the model's code and its checkpoint."""
+    folders = [Path(content_dir)]
+    try:
+        settings = content.load(content_dir).settings
+        folders.append(page.theme_folder(settings.theme))
+        spec = importlib.util.find_spec(settings.model.partition(":")[0])
+        if spec and spec.origin:
+            folders.append(Path(spec.origin).parent)
+        folders.append(Path(settings.checkpoint).parent)
+    except (BuildError, ImportError, ValueError):
+        folders += [Path("themes"), Path("model")]  # the article is broken now: watch the usual places
+    unique = dict.fromkeys(folder.resolve() for folder in folders if folder.is_dir())
+    return [str(folder) for folder in unique]
