@@ -20,7 +20,8 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from builder import activations, article as prose, cache, charts, checks, content, frames, inputs, network as nets, page
+from builder import (activations, article as prose, cache, charts, checks, content, frames, inputs,
+                     network as nets, numbers, page)
 from builder.errors import BuildError, Problems
 
 
@@ -58,12 +59,13 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
     network = stage("network", _network, article, data_dir, log)
     chosen = stage("inputs", inputs.resolve, article, network.classes, network.layers[0].shape[1:],
                    problems, data_dir)
-    traces = stage("activations", cache.remembered, "traces", cache.key(network, chosen),
-                   lambda: activations.compute(network, chosen))
+    entry = cache.key(network, chosen)
+    traces = stage("activations", cache.remembered, "traces", entry, lambda: activations.compute(network, chosen))
     scales = frames.scales(network, traces)
-    generated = stage("generate", cache.generated, network, traces, scales)
+    generated = stage("generate", cache.generated, network, traces, scales, entry)
     drawn = {name: (generated / charts.url(name)).read_text(encoding="utf-8")
              for name in charts.available(network.metrics)}
+    page.theme_folder(article.settings.theme, (article.path, article.line_of("theme")))
     env = page.environment(article.settings.theme)
     html, rendered = stage("render", _render_page, env, article, network, traces, scales, drawn, problems)
     _check_writable(out)
@@ -95,7 +97,7 @@ def _network(article, data_dir, log):
     settings = article.settings
     where = (article.path, article.line_of("model"))
     checkpoint = Path(settings.checkpoint)
-    metrics = Path(settings.metrics) if settings.metrics else checkpoint.with_name("metrics.json")
+    metrics = nets.metrics_path(checkpoint, settings.metrics)
     if not checkpoint.exists():
         _train(settings.model, checkpoint, metrics, data_dir, where, log)
     stamp = (settings.model, nets.model_class(settings.model, where), _stamp(checkpoint), _stamp(metrics))
@@ -127,35 +129,38 @@ def _render_page(env, article, network, traces, scales, drawn, problems):
 
     def render_figure(figure):
         if figure.scheme == "chart":
-            return page.render(env, "chart.html", figure=page.chart_view(figure, drawn[figure.target]))
+            return page.render(env, "chart.html", figure=page.chart_view(figure, drawn[figure.target], network))
         view = page.figure_view(figure, network, first, scales[figure.target])
         return page.render(env, "figure.html", figure=view)
 
     def live(name):
         return Markup(page.render(env, "live.html", name=name, value=views[0][name]).strip())
 
-    summary = Markup(page.render(env, "summary.html", name=network.name, layers=network.layers).strip())
+    rows = [dict(id=layer.id, type=layer.type, dims=layer.dims, params=layer.params) for layer in network.layers]
+    summary = Markup(page.render(env, "summary.html", name=network.name, layers=rows).strip())
     context = dict(net={layer.id: layer for layer in network.layers}, layers=network.layers,
                    summary_table=summary, confusions=_confusions(network),
                    model=dict(name=network.name, params=network.params, classes=network.classes),
-                   metrics=network.metrics, inputs=views, first=views[0], live=live,
-                   percent=page.percent, num=page.number)
+                   metrics=network.metrics, inputs=views, first=views[0], live=live)
     targets = dict(layer=[layer.id for layer in network.layers], chart=charts.available(network.metrics))
     rendered = prose.render(article, context, targets, render_figure, problems)
+    _, height, width = network.layers[0].shape
     html = page.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
-                       toc=rendered.toc, figures=rendered.figures, inputs=views, network=network,
-                       metrics=network.metrics,
-                       thumbnail=lambda input_id: frames.map_url(input_id, "input", 0))
+                       toc=rendered.toc, inputs=views, thumbnail=dict(width=width, height=height),
+                       reproduce=page.reproduce_view(network))
     return html, rendered
 
 
 def _input_view(network, trace):
-    label = trace.input.label
-    return dict(id=trace.input.id, source=trace.input.source, label=label,
-                label_name=network.classes[label] if label is not None else "unlabelled",
-                predicted=trace.predicted, predicted_name=network.classes[trace.predicted],
+    """One input for the templates and the article: the data file's summary, plus what reads well."""
+    view = numbers.summary(network, trace)
+    known = view["label"] is not None
+    view.update(name=view["label_name"] if known else view["source"],
+                label_name=view["label_name"] if known else page.UNKNOWN_LABEL,
                 confidence=page.percent(trace.probabilities[trace.predicted]),
-                correct=None if label is None else label == trace.predicted)
+                correct=view["label"] == view["predicted"] if known else None,
+                thumbnail=frames.map_url(view["id"], "input", 0))
+    return view
 
 
 def _confusions(network):

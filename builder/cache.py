@@ -1,8 +1,9 @@
 """Keep what a build derives from the network and the inputs, so a text edit re-renders only the HTML.
 
-Frames, data files and charts go into `.cache/build/<key>/`, where the key
-hashes the checkpoint, the training metrics, the model's name, every
-input's pixels and label, and the source of the code that draws them.
+Frames, data files and charts go into `.cache/build/<key>/` (or under
+$LAYERWISE_CACHE), where the key hashes the model (its name and every
+layer's settings), the checkpoint, the training metrics, every input's
+pixels and label, and the source of the code that shapes them.
 A build with the same key links those files into the new site instead of
 computing them again. Only the few newest entries are kept.
 """
@@ -12,11 +13,12 @@ import os
 import shutil
 from pathlib import Path
 
-from builder import activations, charts, frames, numbers
+import model.data
+from builder import activations, charts, frames, network as nets, numbers
 
 ROOT = Path(".cache") / "build"  # LAYERWISE_CACHE overrides it
 KEEP = 4
-GENERATORS = (activations, charts, frames, numbers)
+GENERATORS = (activations, charts, frames, nets, numbers, model.data)  # the code that shapes the output
 _memo = {}  # a live preview rebuilds in one process: keep the last network and activations
 
 
@@ -29,7 +31,10 @@ def remembered(name, stamp, make):
 
 def key(network, inputs):
     digest = hashlib.sha256()
-    for part in (network.name, network.weights_sha256, json.dumps(network.metrics, sort_keys=True)):
+    # repr(model) spells out every layer and its settings: a new ReLU or padding changes the key
+    # even when the weights stay the same.
+    for part in (network.name, repr(network.model), network.weights_sha256,
+                 json.dumps(network.metrics, sort_keys=True)):
         digest.update(part.encode())
     for found in inputs:
         digest.update(f"{found.id}|{found.label}|{found.source}".encode())
@@ -39,10 +44,14 @@ def key(network, inputs):
     return digest.hexdigest()[:20]
 
 
-def generated(network, traces, scales):
-    """Return the folder holding frames/, data/ and charts/ for this network and these inputs."""
-    root = Path(os.environ.get("LAYERWISE_CACHE") or ROOT)
-    folder = root / key(network, [trace.input for trace in traces])
+def root():
+    return Path(os.environ.get("LAYERWISE_CACHE") or ROOT)
+
+
+def generated(network, traces, scales, entry):
+    """Return the folder holding frames/, data/ and charts/ for this network and these inputs;
+    `entry` is their key()."""
+    folder = root() / entry
     if folder.is_dir():
         os.utime(folder)  # newest use first when pruning
         return folder

@@ -6,6 +6,7 @@ more conv layer gets one more set of figures with no change here.
 """
 import hashlib
 import importlib
+import io
 import json
 import math
 import sys
@@ -23,9 +24,10 @@ DEFAULT_INPUT_SHAPE = (1, 28, 28)
 
 
 @dataclass
-class Field:
-    """Which input pixels one cell of a spatial layer depends on, along one axis:
-    cell i sees input rows [start + i * jump, start + i * jump + size), clipped to the image."""
+class ReceptiveField:
+    """Which input pixels one cell of a spatial layer depends on, along one axis: cell i sees the
+    input rows [start + i * jump, start + i * jump + size) that lie in the image (near the edges,
+    padding inside the network can hide a few more)."""
     size: int
     jump: int
     start: int
@@ -38,7 +40,7 @@ class Layer:
     shape: tuple            # one sample's output shape: (C, H, W) or (N,)
     params: int
     module: nn.Module = field(default=None, repr=False)
-    receptive: Field = None  # receptive field, for spatial layers
+    receptive: ReceptiveField = None  # for spatial layers
 
     @property
     def spatial(self):
@@ -97,39 +99,91 @@ def model_class(spec, where=(None, None)):
 
 
 def build_model(spec, where=(None, None)):
-    """Instantiate the model and check that every layer is one the builder can show."""
+    """Instantiate the model and check that the builder can show it, layer by layer."""
     model = model_class(spec, where)()
+    if not list(model.named_children()):
+        raise BuildError(f"{spec} has no child modules; build it as a sequence of named layers", *where)
     for name, child in model.named_children():
         if not isinstance(child, SUPPORTED):
             raise BuildError(
                 f"layer '{name}' of {spec} is a {type(child).__name__}, which layerwise cannot show "
                 f"(supported: {', '.join(t.__name__ for t in SUPPORTED)})", *where)
-    if not list(model.named_children()):
-        raise BuildError(f"{spec} has no child modules; build it as a sequence of named layers", *where)
-    return model.eval()
+        setting = _unsupported_setting(child)
+        if setting:
+            raise BuildError(f"layer '{name}' of {spec} uses {setting}, which layerwise cannot explain yet; "
+                             "use the default for it", *where)
+    shape = tuple(getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
+    if len(shape) != 3 or shape[0] != 1:
+        raise BuildError(f"{spec} takes inputs of shape {shape}; layerwise shows grayscale images, (1, H, W)",
+                         *where)
+    _check_runs_in_order(model.eval(), spec, where)
+    return model
+
+
+def _unsupported_setting(child):
+    """A setting the page's arithmetic (and its receptive fields) would get wrong, in words."""
+    if isinstance(child, nn.Conv2d):
+        if isinstance(child.padding, str):
+            return f"padding='{child.padding}'"
+        for name, default in (("dilation", (1, 1)), ("groups", 1), ("padding_mode", "zeros")):
+            if getattr(child, name) != default:
+                return f"{name}={getattr(child, name)!r}"
+    if isinstance(child, (nn.MaxPool2d, nn.AvgPool2d)):
+        for name, default in (("padding", 0), ("dilation", 1), ("ceil_mode", False)):
+            if _first(getattr(child, name, default)) != default:
+                return f"{name}={getattr(child, name)!r}"
+    return None
+
+
+def _check_runs_in_order(model, spec, where):
+    """The page shows the children as a chain: forward() must call each once, in order, and nothing else."""
+    calls = []
+    hooks = [child.register_forward_hook(lambda module, args, out, name=name: calls.append((name, out)))
+             for name, child in model.named_children()]
+    x = torch.rand(2, *getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
+    try:
+        with torch.no_grad():
+            result = model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    names = [name for name, _ in model.named_children()]
+    if [name for name, _ in calls] != names or not torch.equal(result, calls[-1][1]):
+        raise BuildError(f"{spec}.forward() must run its children once each, in the order they are defined "
+                         f"({', '.join(names)}), and return the last one's output", *where)
+
+
+def metrics_path(checkpoint, given=""):
+    """The training metrics that go with a checkpoint: `given`, or metrics.json beside it."""
+    return Path(given) if given else Path(checkpoint).with_name("metrics.json")
 
 
 def load(spec, checkpoint, metrics_path, where=(None, None)):
     """Build the model, load its checkpoint and metrics, and describe every layer."""
     model = build_model(spec, where)
     checkpoint = Path(checkpoint)
-    state = read_checkpoint(checkpoint)
+    state, sha256 = read_checkpoint(checkpoint)
     check_state(model, state, spec, checkpoint)
     model.load_state_dict(state)
     metrics = read_metrics(Path(metrics_path), checkpoint)
+    if metrics.get("weights_sha256", sha256) != sha256:
+        raise BuildError(f"these metrics were written for other weights (sha256 {metrics['weights_sha256'][:12]}…, "
+                         f"the checkpoint's is {sha256[:12]}…), so their normalisation and accuracy would be "
+                         "wrong; restore both files together or retrain", metrics_path)
     layers = describe(model)
     classes = list(getattr(model, "classes", None) or metrics.get("classes") or [])
     if len(classes) != layers[-1].size:
         raise BuildError(f"{spec} has {layers[-1].size} outputs but {len(classes)} class names; give the class "
                          "a 'classes' attribute or list them under 'classes' in the metrics", *where)
-    return Network(model, spec, layers, classes, metrics["normalisation"], checkpoint,
-                   hashlib.sha256(checkpoint.read_bytes()).hexdigest(), metrics)
+    return Network(model, spec, layers, classes, metrics["normalisation"], checkpoint, sha256, metrics)
 
 
 def read_checkpoint(path):
+    """Return (state_dict, sha256 of the file), or stop with what to do."""
     fix = f"restore it (git checkout {path}) or retrain (python -m builder train)"
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        raw = Path(path).read_bytes()
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise BuildError(f"checkpoint not found; {fix}", path) from None
     except Exception as err:  # torch raises many types for a damaged file
@@ -137,7 +191,7 @@ def read_checkpoint(path):
                          path) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BuildError(f"not a state_dict (a dict of tensors); {fix}", path)
-    return state
+    return state, hashlib.sha256(raw).hexdigest()
 
 
 def check_state(model, state, spec, path):
@@ -175,7 +229,7 @@ def read_metrics(path, checkpoint):
 def describe(model):
     """One Layer per child, in order, after an input layer; shapes from a dry run."""
     shape = tuple(getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
-    layers = [Layer("input", "Input", shape, 0, receptive=Field(1, 1, 0))]
+    layers = [Layer("input", "Input", shape, 0, receptive=ReceptiveField(1, 1, 0))]
     x = torch.zeros((1, *shape))
     with torch.no_grad():
         for name, child in model.named_children():
@@ -192,7 +246,7 @@ def _field(module, previous):
         return previous  # element-wise layers see exactly what their input saw
     k, s, p, d = (_first(getattr(module, a, 1)) for a in ("kernel_size", "stride", "padding", "dilation"))
     span = d * (k - 1) + 1
-    return Field(size=previous.size + (span - 1) * previous.jump,
+    return ReceptiveField(size=previous.size + (span - 1) * previous.jump,
                  jump=previous.jump * s,
                  start=previous.start - p * previous.jump)
 
