@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: site test serve train bench system-deps clean
+.PHONY: site test serve train bench system-deps dataset clean
 
 site: $(VENV)/.installed
 	$(BIN)/python -m builder build
@@ -17,8 +17,11 @@ test: system-deps $(VENV)/.installed-test node_modules/.installed
 serve: $(VENV)/.installed
 	$(BIN)/python -m builder serve
 
-train: $(VENV)/.installed system-deps
+train: $(VENV)/.installed dataset
 	$(BIN)/python -m builder train
+
+bench: $(VENV)/.installed-test system-deps
+	$(BIN)/python -m builder bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +40,12 @@ node_modules/.installed: package.json package-lock.json
 # Debian's Chromium for the browser tests, FashionMNIST for training, Java for the HTML validator,
 # npm for Lighthouse (only when the machine has none of its own).
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
-system-deps:
-	@[ -x /usr/bin/chromium ] && [ -d /usr/share/datasets/fashion-mnist ] && command -v java >/dev/null || \
-	  $(APT) chromium chromium-driver dataset-fashion-mnist default-jre-headless
+system-deps: dataset
+	@[ -x /usr/bin/chromium ] && command -v java >/dev/null || $(APT) chromium chromium-driver default-jre-headless
 	@command -v npm >/dev/null || $(APT) npm
+
+dataset:
+	@[ -d /usr/share/datasets/fashion-mnist ] || $(APT) dataset-fashion-mnist
 
 clean:
 	rm -rf site .cache

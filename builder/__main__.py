@@ -10,7 +10,6 @@ and exit with status 1; --debug shows the traceback as well.
 """
 import argparse
 import sys
-from pathlib import Path
 
 from builder.errors import BuildError
 
@@ -45,7 +44,7 @@ def _serve(args):
 
 def _bench(args):
     from builder import bench
-    bench.run(args.content, train=args.train)
+    bench.run(args.content, train=args.train, data_dir=args.data)
     return 0
 
 
@@ -53,7 +52,7 @@ def _train(args):
     from builder import network
     from model import data, train
     checkpoint = args.checkpoint
-    metrics_path = args.metrics or str(Path(checkpoint).with_name("metrics.json"))
+    metrics_path = network.metrics_path(checkpoint, args.metrics)
     model = network.build_model(args.model)
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
                                      train_subset=args.train_subset).items() if v is not None}

@@ -20,6 +20,7 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 
 from builder.errors import BuildError
+from builder.page import FILTERS
 
 EXTENSIONS = ["tables", "footnotes", "attr_list", "fenced_code", "toc", "sane_lists", "smarty"]
 FIGURE_REF = re.compile(r"!\[([^\]]*)\]\((layer|chart):([^)\s]*)\)")
@@ -56,7 +57,7 @@ def render(article, context, targets, render_figure, problems):
     body = _expand_variables(article, context)
     source = _Source(article, targets, problems)
     md = markdown.Markdown(extensions=EXTENSIONS + [_Layerwise(source, render_figure)],
-                           extension_configs={"toc": {"toc_depth": "2-3"},
+                           extension_configs={"toc": {"toc_depth": 2},  # the contents list the ## sections
                                               "smarty": {"smart_quotes": False}},
                            output_format="html")
     html = md.convert(body)
@@ -68,6 +69,7 @@ def _expand_variables(article, context):
     # Comments are {## … ##}: Markdown's attribute lists already use {#id}.
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                              comment_start_string="{##", comment_end_string="##}")
+    env.filters.update(FILTERS)
     try:
         return env.from_string(article.body).render(context)
     except jinja2.TemplateSyntaxError as err:

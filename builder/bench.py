@@ -1,6 +1,6 @@
 """Measure the figures the README quotes and print them as a Markdown table.
 
-    python -m builder bench            # builds and the site (about half a minute)
+    python -m builder bench            # builds, serves and measures the site (about half a minute)
     python -m builder bench --train    # also retrains from scratch (about 2 minutes more)
 
 Everything runs on a copy of content/ in a temporary folder, with its own
@@ -22,13 +22,16 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from builder import network as nets
+from builder.content import load as load_article
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EDIT_MARKER = "layerwise-bench-edit"
 
 
-def run(content="content", train=False):
+def run(content="content", train=False, data_dir=None):
     rows = []
     with tempfile.TemporaryDirectory(prefix="layerwise-bench-") as tmp:
         tmp = Path(tmp)
@@ -48,9 +51,11 @@ def run(content="content", train=False):
         rows.append(("hand-written JavaScript", f"{sum(p.stat().st_size for p in site.glob('static/*.js')):,} B"))
         rows.append(("first load: requests, bytes", _first_load(site)))
         rows.append(("edit to page, live preview (median of 5)", _edit_to_page(tmp, env)))
-        metrics = json.loads(Path("model/metrics.json").read_text())
         if train:
-            metrics = _train(tmp)
+            metrics = _train(tmp, data_dir)
+        else:
+            settings = load_article(content).settings
+            metrics = json.loads(nets.metrics_path(settings.checkpoint, settings.metrics).read_text())
         rows += _training_rows(metrics)
     _print(rows)
 
@@ -144,8 +149,9 @@ def _served_url(server):
     raise RuntimeError("the live preview stopped before serving")
 
 
-def _train(tmp):
-    subprocess.run([sys.executable, "-m", "builder", "train", "--checkpoint", str(tmp / "cnn.pt")], check=True)
+def _train(tmp, data_dir):
+    extra = ["--data", str(data_dir)] if data_dir else []
+    subprocess.run([sys.executable, "-m", "builder", "train", "--checkpoint", str(tmp / "cnn.pt"), *extra], check=True)
     return json.loads((tmp / "metrics.json").read_text())
 
 

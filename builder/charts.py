@@ -49,6 +49,22 @@ def draw(metrics, classes):
     return drawn
 
 
+def describe(name, metrics, classes):
+    """Alt text: what the chart shows, in numbers, for a reader who cannot see it."""
+    if name == "training":
+        losses = [e["train_loss"] for e in metrics["epochs"]]
+        accuracies = [e["test_accuracy"] for e in metrics["epochs"]]
+        return (f"Two line charts over {len(losses)} epochs: the training loss goes from {losses[0]:.3g} "
+                f"to {losses[-1]:.3g}, and the test accuracy from {accuracies[0]:.1%} to {accuracies[-1]:.1%}.")
+    matrix = np.array(metrics["confusion_matrix"])
+    mistakes = matrix - np.diag(np.diag(matrix))
+    true, predicted = np.unravel_index(mistakes.argmax(), matrix.shape)
+    return (f"A {len(matrix)} × {len(matrix)} table of counts, true class by row and predicted class by "
+            f"column: {np.trace(matrix):,} of {matrix.sum():,} test images lie on the diagonal, correctly "
+            f"classified; the most frequent mistake is {classes[true]} taken for {classes[predicted]}, "
+            f"{mistakes.max():,} times.")
+
+
 def size(svg):
     """(width, height) in CSS pixels of a matplotlib SVG, for the <img> that shows it."""
     found = dict(re.findall(r'\b(width|height)="([\d.]+)pt"', svg[:2000]))

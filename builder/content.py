@@ -78,8 +78,9 @@ def _split_front_matter(text, path):
 def _settings(front, path):
     """Parse the front matter into (Settings, key → line), naming the line of any mistake."""
     try:
-        node = yaml.compose(front, Loader=yaml.SafeLoader)
-        values = yaml.safe_load(front) if node else {}
+        loader = yaml.SafeLoader(front)
+        node = loader.get_single_node()  # the node keeps each key's line; the values come from it
+        values = loader.construct_document(node) if node else None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 2 if mark else 1  # +1 for 1-based, +1 for the opening '---'
@@ -90,7 +91,7 @@ def _settings(front, path):
         return Settings(), {}
     if not isinstance(values, dict):
         raise BuildError("front matter must be 'key: value' lines", path, 2)
-    known = {f.name: f for f in fields(Settings)}
+    known = {f.name: type(getattr(Settings(), f.name)) for f in fields(Settings)}
     lines = {}
     for key, _ in node.value:
         if key.value in lines:
@@ -101,8 +102,7 @@ def _settings(front, path):
         if key not in known:
             raise BuildError(f"unknown front matter key '{key}' (known: {', '.join(known)})",
                              path, lines.get(key))
-        expected = list if key == "inputs" else str
-        if not isinstance(value, expected):
-            raise BuildError(f"front matter key '{key}' must be a {'list' if expected is list else 'string'}",
+        if not isinstance(value, known[key]):
+            raise BuildError(f"front matter key '{key}' must be a {'list' if known[key] is list else 'string'}",
                              path, lines.get(key))
     return Settings(**values), lines

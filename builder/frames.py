@@ -42,7 +42,8 @@ def scales(network, traces):
 
 
 def grid(network, layer):
-    """(rows, cols) to lay out a vector: one row per channel of the map it flattens, else near-square."""
+    """(rows, cols) to lay out a vector: one row per channel of the map it flattens, else a block
+    about twice as wide as tall."""
     n = layer.size
     before = network.layers[network.layers.index(layer) - 1]
     if before.spatial and before.size == n:
@@ -70,6 +71,7 @@ def legend_url(cmap):
 def write(site, network, traces, layer_scales):
     """Write every frame of every input, and a legend per colormap used."""
     site = Path(site)
+    layouts = {layer.id: grid(network, layer) for layer in network.layers if not layer.spatial}
     for trace in traces:
         for layer in network.layers:
             values, scale = trace.values[layer.id], layer_scales[layer.id]
@@ -77,7 +79,7 @@ def write(site, network, traces, layer_scales):
                 for k, channel in enumerate(values):
                     _save(site / map_url(trace.input.id, layer.id, k), channel, scale)
             else:
-                _save(site / vector_url(trace.input.id, layer.id), values.reshape(grid(network, layer)), scale)
+                _save(site / vector_url(trace.input.id, layer.id), values.reshape(layouts[layer.id]), scale)
     for layer in network.layers:
         if layer.type == "Conv2d":
             _write_kernels(site, layer)
@@ -93,12 +95,17 @@ def _write_kernels(site, layer):
         _save(site / kernel_url(layer.id, k), tile(kernels), Scale(DIVERGING, -bound, bound))
 
 
+def tile_shape(count, h, w):
+    """(height, width) of `count` h × w kernels laid out by tile()."""
+    cols = math.ceil(math.sqrt(count))
+    return math.ceil(count / cols) * (h + 1) - 1, cols * (w + 1) - 1
+
+
 def tile(kernels):
     """Lay (C, h, w) kernels out in a near-square grid with one-pixel gaps of 0 (white)."""
     count, h, w = kernels.shape
     cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    sheet = np.zeros((rows * (h + 1) - 1, cols * (w + 1) - 1), dtype=kernels.dtype)
+    sheet = np.zeros(tile_shape(count, h, w), dtype=kernels.dtype)
     for c, kernel in enumerate(kernels):
         r, q = divmod(c, cols)
         sheet[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = kernel

@@ -103,11 +103,14 @@ def _as_fashion_mnist(image, size):
 
 
 def _export_test_image(index, folder, where, data_dir):
-    path = folder / f"test-{index:05d}.png" if isinstance(index, int) else None
-    if path is not None and path.is_file():
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise BuildError(f"inputs: test image {index!r} must be a whole number, the image's index in "
+                         "FashionMNIST's test set", *where)
+    path = folder / f"test-{index:05d}.png"
+    if path.is_file():
         return path
     images, labels = _test_split(where, data_dir)
-    if not isinstance(index, int) or not 0 <= index < len(labels):
+    if not 0 <= index < len(labels):
         raise BuildError(f"inputs: test image {index!r} does not exist; FashionMNIST's test images are "
                          f"numbered 0 to {len(labels) - 1}", *where)
     _write_png(path, images[index], int(labels[index]), f"FashionMNIST test image {index}")

@@ -20,7 +20,7 @@ def rounded(values, digits=4):
 
 def input_record(network, trace):
     """Everything one input did, layer by layer: the contents of data/<input>.json."""
-    record = _summary(network, trace)
+    record = summary(network, trace)
     record["layers"] = {
         layer.id: dict(type=layer.type, shape=list(layer.shape),
                        min=_round(trace.values[layer.id].min()),
@@ -38,7 +38,7 @@ def exact(network, trace):
 
 def inputs_record(network, traces):
     """What the page needs to switch input without fetching every layer's values."""
-    return [dict(_summary(network, t), ranges={
+    return [dict(summary(network, t), ranges={
         layer.id: [rounded([m.min(), m.max()]) for m in (t.values[layer.id] if layer.spatial else [t.values[layer.id]])]
         for layer in network.layers}) for t in traces]
 
@@ -75,7 +75,8 @@ def write(site, network, traces, layer_scales):
     _dump(folder / "network.json", network_record(network, layer_scales))
 
 
-def _summary(network, trace):
+def summary(network, trace):
+    """What every view of one input starts from: who it is, what the network said."""
     label = trace.input.label
     return dict(id=trace.input.id, source=trace.input.source,
                 label=label, label_name=None if label is None else network.classes[label],

@@ -13,6 +13,7 @@ from builder import charts, frames
 from builder.errors import BuildError
 
 THEMES = Path(__file__).resolve().parent.parent / "themes"
+UNKNOWN_LABEL = "not known"  # an author's image without a label; the page's script says the same
 
 
 @lru_cache
@@ -22,18 +23,17 @@ def environment(theme):
     folder = theme_folder(theme) / "templates"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined,
                              autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["num"] = number
-    env.filters["percent"] = percent
+    env.filters.update(FILTERS)
     return env
 
 
-def theme_folder(theme):
+def theme_folder(theme, where=(None, None)):
     """A theme is a folder of themes/ by name, or any folder by path (with a '/')."""
     folder = Path(theme) if "/" in theme else THEMES / theme
     if not (folder / "templates").is_dir():
         known = sorted(p.name for p in THEMES.iterdir() if (p / "templates").is_dir())
         raise BuildError(f"theme '{theme}' has no templates/ folder; use one of {', '.join(known)} "
-                         "or a path to a folder with templates/ and static/")
+                         "or a path to a folder with templates/ and static/", *where)
     return folder
 
 
@@ -43,7 +43,7 @@ def render(env, template, /, **context):
         return env.get_template(template).render(**context)
     except jinja2.TemplateNotFound as err:
         raise BuildError(f"template '{err.name}' not found; restore it in the theme's templates/",
-                         Path(env.loader.searchpath[0]) / template) from None
+                         Path(env.loader.searchpath[0]) / err.name) from None
     except jinja2.TemplateSyntaxError as err:
         raise BuildError(f"template syntax: {err.message}; fix the template", err.filename, err.lineno) from None
     except jinja2.UndefinedError as err:
@@ -65,10 +65,23 @@ def copy_static(theme, site):
     shutil.copytree(theme_folder(theme) / "static", Path(site) / "static")
 
 
-def chart_view(figure, svg):
+def chart_view(figure, svg, network):
     width, height = charts.size(svg)
     return dict(number=figure.number, caption=figure.caption, id=figure.id, kind="chart",
-                url=charts.url(figure.target), width=width, height=height)
+                url=charts.url(figure.target), width=width, height=height,
+                alt=charts.describe(figure.target, network.metrics, network.classes))
+
+
+def reproduce_view(network):
+    """The facts a reader needs to check the page: which weights, how trained, how good."""
+    metrics, settings = network.metrics, network.metrics.get("hyperparameters", {})
+    return dict(checkpoint=network.checkpoint.as_posix(), model=network.name, params=network.params,
+                sha256=network.weights_sha256, seed=metrics.get("seed", "not recorded"),
+                epochs=len(metrics.get("epochs", [])), seconds=metrics.get("train_seconds"),
+                method=" ".join(str(settings[key]) for key in ("optimiser", "schedule") if key in settings),
+                batch_size=settings.get("batch_size"), accuracy=metrics["test_accuracy"],
+                test_images=metrics.get("test_images"), date=metrics.get("trained_on"),
+                versions=[f"{name} {version}" for name, version in metrics.get("versions", {}).items()])
 
 
 def figure_view(figure, network, trace, scale):
@@ -85,7 +98,7 @@ def figure_view(figure, network, trace, scale):
                              alt=map_alt(layer.id, k, layer.shape[0], m.min(), m.max()),
                              kernel=_kernel_view(layer, k))
                         for k, m in enumerate(values)]
-    elif layer.size == len(network.classes) and layer is network.layers[-1]:
+    elif layer is network.layers[-1]:  # the classifier's output: one logit per class
         view["kind"] = "logits"
         bound = float(abs(values).max()) or 1.0
         view["rows"] = [dict(name=name, logit=float(v), probability=float(trace.probabilities[c]),
@@ -106,9 +119,9 @@ def _kernel_view(layer, k):
     if layer.type != "Conv2d":
         return None
     channels, h, w = layer.module.weight.shape[1:]
-    tiled = frames.tile(layer.module.weight[k].detach().numpy())
+    height, width = frames.tile_shape(channels, h, w)
     what = f"{h} × {w} kernel" if channels == 1 else f"{channels} kernels of {h} × {w}"
-    return dict(url=frames.kernel_url(layer.id, k), width=tiled.shape[1], height=tiled.shape[0],
+    return dict(url=frames.kernel_url(layer.id, k), width=width, height=height,
                 alt=f"Filter {k + 1} of {layer.id}: {what}")
 
 
@@ -129,3 +142,10 @@ def number(value, digits=3):
 
 def percent(value, digits=1):
     return f"{float(value) * 100:.{digits}f}%"
+
+
+def thousands(value):
+    return f"{value:,}"
+
+
+FILTERS = dict(num=number, percent=percent, thousands=thousands)  # for the templates and the article

@@ -62,6 +62,12 @@ def load(split, data_dir=None):
         "Tried: " + "; ".join(tried))
 
 
+def classes():
+    """The dataset's class names, in label order."""
+    from torchvision.datasets import FashionMNIST
+    return list(FashionMNIST.classes)
+
+
 def as_input(images, mean, std):
     """uint8 images (N, H, W) → the normalised float tensor (N, 1, H, W) a network sees."""
     return torch.as_tensor(images).float().div(255).sub(mean).div(std).unsqueeze(1)

@@ -1,4 +1,4 @@
-// layerwise.js: carousels, input picker, deep links and the arithmetic behind each value.
+// layerwise.js: carousels, picker, deep links, the arithmetic behind each value.
 // Without it the page still works: every map is in the HTML, as a grid.
 'use strict';
 
@@ -7,23 +7,21 @@ const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 const clamp = (v, low, high) => Math.max(low, Math.min(high, v));
 const range = n => [...Array(n).keys()];
 
-// Numbers as the build prints them (Python's '.3g' with a true minus sign).
+// Numbers as the build prints them: Python's '.3g', true minus signs.
 function num(value) {
-  const v = Number(Number(value).toPrecision(3)) + 0;
-  const exponent = v === 0 ? 0 : Math.floor(Math.log10(Math.abs(v)));
-  const text = exponent < -4 || exponent >= 3
-    ? v.toExponential(2).replace(/\.?0+e/, 'e').replace(/e([+-])(\d)$/, 'e$10$2')
-    : String(v);
+  const v = +(+value).toPrecision(3) + 0, exponent = v && Math.floor(Math.log10(Math.abs(v)));
+  const text = exponent < -4 || exponent > 2
+    ? v.toExponential(2).replace(/\.?0+e/, 'e').replace(/e(.)(\d)$/, 'e$10$2') : String(v);
   return text.replaceAll('-', '\u2212');
 }
 const percent = p => (100 * p).toFixed(1) + '%';
 
-// Data files, each fetched once, when first needed.
+// Data files, fetched once, when first needed (again if that failed).
 const fetched = {};
 const load = (url, type = 'json') => fetched[url] ??= fetch(url).then(r => {
   if (!r.ok) throw new Error(`${url}: ${r.status}`);
   return r[type]();
-});
+}).catch(e => { delete fetched[url]; throw e; });
 const network = () => load('data/network.json');
 // An input's exact float32 outputs: {layer id: Float32Array}.
 async function outputs(id) {
@@ -39,7 +37,7 @@ async function outputs(id) {
 const picker = $('.lw-picker');
 const state = { input: $('input:checked', picker)?.value, carousels: {} };
 
-// Carousels: one map at a time; buttons, arrow keys and swipes step through them.
+// Carousels: one map at a time, stepped by buttons, arrow keys and swipes.
 function carousel(figure) {
   const items = $$('.lw-maps > li', figure), counter = $('.lw-counter', figure), box = $('.lw-carousel', figure);
   let current = 0;
@@ -62,8 +60,8 @@ function carousel(figure) {
   let start;
   box.addEventListener('pointerdown', e => { start = e.pointerType === 'touch' && [e.clientX, e.clientY]; });
   box.addEventListener('pointerup', e => {
-    const dx = start && e.clientX - start[0], dy = start && e.clientY - start[1];
-    if (start && Math.abs(dx) > 40 && Math.abs(dx) > 2 * Math.abs(dy)) show(current - Math.sign(dx));
+    const dx = e.clientX - start?.[0], dy = e.clientY - start?.[1];
+    if (Math.abs(dx) > 40 && Math.abs(dx) > 2 * Math.abs(dy)) show(current - Math.sign(dx));
   });
   state.carousels[figure.dataset.layer] = { show, index: () => current };
 }
@@ -76,7 +74,7 @@ function surface(area, figure) {
   let at = [0, 0];
   area.tabIndex = 0;
   area.setAttribute('role', 'group');
-  area.setAttribute('aria-label', 'Arrow keys select a value');
+  area.setAttribute('aria-label', `${figure.dataset.layer}: arrow keys select a value`);
   const select = (r, c) => {
     at = [clamp(r, 0, rows - 1), clamp(c, 0, cols - 1)];
     mark(area, at[0], at[1], 1, 1);
@@ -141,6 +139,7 @@ async function inspect(figure, r, c) {
       + (vector[layer.type] || vector.Same)(s);
   }
   panel.hidden = false;
+  $('.lw-said', figure).textContent = $('p', panel).textContent;
   $$('[data-channel]', panel).forEach(b => b.addEventListener('click', () => {
     $('.lw-detail', panel).innerHTML = conv(s, +b.dataset.channel, true).html;
   }));
@@ -224,12 +223,12 @@ function field({ layer, r, c, image: [, h, w] }) {
   if (!f || layer.type === 'Input') return '';
   const top = f.start + r * f.jump, left = f.start + c * f.jump;
   const span = (a, n) => `${clamp(a, 0, n - 1) + 1}–${clamp(a + f.size - 1, 0, n - 1) + 1}`;
-  return `<div class="lw-receptive"><div class="lw-surface lw-field" data-box="${top},${left},${f.size},${f.size}">`
+  return `<div class="lw-receptive"><div class="lw-field" data-box="${top},${left},${f.size},${f.size}">`
     + `<img src="frames/${state.input}/input-0.png" width="${w}" height="${h}" alt=""></div>`
     + `<p>It depends on a ${f.size} × ${f.size} patch of the input: rows ${span(top, h)}, columns ${span(left, w)}.</p></div>`;
 }
 
-// Switching the input: every frame URL names its input, so the figures swap in place.
+// Picking an input: frame URLs name their input, so figures swap in place.
 async function chooseInput(id) {
   const input = (await load('data/inputs.json')).find(entry => entry.id === id);
   if (!input) return;
@@ -242,12 +241,12 @@ async function chooseInput(id) {
   for (const figure of $$('.lw-figure[data-layer]')) {
     const ranges = input.ranges[figure.dataset.layer];
     $$('.lw-surface > img', figure).forEach((img, k) => {
-      img.alt = img.alt.replace(/from \S+ to \S+/, `from ${num(ranges[k][0])} to ${num(ranges[k][1])}`);
+      img.alt = img.alt.replace(/from \S+ to [^\s,]+/, `from ${num(ranges[k][0])} to ${num(ranges[k][1])}`);
     });
   }
   $$('.lw-figure[data-kind="logits"]').forEach(figure => showOutputs(figure, input));
   $$('.lw-inspector, .lw-cursor').forEach(e => { e.hidden = true; });
-  const fields = { ...input, label_name: input.label_name ?? 'unlabelled',
+  const fields = { ...input, label_name: input.label_name ?? 'not known',
     confidence: percent(input.probabilities[input.predicted]) };
   $$('[data-live]').forEach(element => { element.textContent = fields[element.dataset.live]; });
   $('.lw-status', picker).textContent = `Showing ${fields.label_name} (${input.source}): `
@@ -270,7 +269,7 @@ function showOutputs(figure, input) {
   });
 }
 
-// Deep links: #input=<id or position>&conv1=5 restores the input and each carousel's map.
+// Deep links: #input=<id or position>&conv1=5 restores the input and the maps shown.
 function writeHash() {
   const params = new URLSearchParams({ input: state.input });
   for (const [id, c] of Object.entries(state.carousels)) if (c.index()) params.set(id, c.index() + 1);
@@ -283,7 +282,7 @@ async function readHash() {
   let input = params.get('input');
   if (/^\d+$/.test(input || '')) input = radios[input - 1]?.value;
   if (input && input !== state.input) await chooseInput(input);
-  for (const [id, position] of params) state.carousels[id]?.show(position - 1, true);
+  for (const [id, position] of params) if (+position) state.carousels[id]?.show(position - 1, true);
 }
 
 $$('.lw-figure[data-kind="maps"]').forEach(carousel);
