@@ -335,3 +335,24 @@ def test_unsupported_layer_type_is_named(make_content, old_site):
     article = make_content("Text.\n", front=["model: tests.models.threeconv:WithBatchNorm"])
     fails_cleanly(build(article.parent, old_site[0]), old_site, "layer 'norm'", "BatchNorm2d",
                   "supported: Conv2d")
+
+
+def test_metrics_of_other_weights_are_refused(make_content, old_site, tmp_path):
+    """A checkpoint whose metrics.json records another sha256 would get the wrong normalisation: refused."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(CHECKPOINT, folder / "cnn.pt")
+    metrics = json.loads(CHECKPOINT.with_name("metrics.json").read_text())
+    metrics["weights_sha256"] = "0" * 64
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    article = make_content("Text.\n", checkpoint=folder / "cnn.pt")
+    fails_cleanly(build(article.parent, old_site[0]), old_site, f"{folder / 'metrics.json'}:",
+                  "written for other weights", "restore both files together or retrain")
+
+
+@pytest.mark.parametrize("model, named", [("PaddedSame", "padding='same'"), ("SkipsALayer", "forward()")])
+def test_layers_the_page_would_explain_wrongly_are_refused(model, named, make_content, old_site):
+    """Settings the page's arithmetic does not model, and a forward() that is not the chain of children,
+    stop the build with a message naming them."""
+    article = make_content("Text.\n", front=[f"model: tests.models.threeconv:{model}"])
+    fails_cleanly(build(article.parent, old_site[0]), old_site, named)

@@ -99,7 +99,7 @@ def _oracle_field(model, layer_id, height):
 
 @pytest.mark.parametrize("make", [FashionCNN, deeper_cnn, strided_cnn])
 def test_receptive_fields_match_autograd(make):
-    """Each spatial layer's Field (size, jump, start) equals what autograd measures in the middle of the map."""
+    """Each spatial layer's ReceptiveField (size, jump, start) equals what autograd measures in the middle of the map."""
     torch.manual_seed(0)
     model = make()
     oracle = _with_average_pools(model)

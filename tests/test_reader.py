@@ -827,3 +827,20 @@ def test_screenshots_of_the_page_and_figure_2_with_its_inspector(new_context, se
     page.mouse.move(0, 0)
     figure.screenshot(path=ARTIFACTS / f"figure2-{width}.png")
     assert (ARTIFACTS / f"figure2-{width}.png").stat().st_size > 0
+
+
+def test_choosing_an_input_after_inspecting_a_value_updates_every_figure(opened, network_json, input_records):
+    """With an inspector open (and its small input image inside the figure), picking another input
+    still updates the outputs, the alt texts and the URL, without a script error."""
+    select(opened, network_json, "conv1", 0, 10, 10)
+    expect(inspector(opened, "conv1")).to_be_visible()
+    chosen = input_records[-1]
+    opened.locator(f'.lw-picker input[value="{chosen["id"]}"]').check()
+    expect(opened.locator("#fig-fc2 tbody tr.is-predicted th")).to_contain_text(
+        chosen["classes"][predicted(chosen)])
+    expect(inspector(opened, "conv1")).to_be_hidden()
+    low, high = chosen["exact"]["conv1"][0].min(), chosen["exact"]["conv1"][0].max()
+    alt = current_surface(opened, "conv1").locator("img").get_attribute("alt")
+    assert alt == f"conv1, map 1 of {len(chosen['exact']['conv1'])}, values from {printed(low)} to {printed(high)}"
+    assert f"input={chosen['id']}" in opened.url
+    assert opened.errors == []

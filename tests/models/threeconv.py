@@ -33,3 +33,23 @@ class WithBatchNorm(nn.Sequential):
     def __init__(self):
         super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 3), norm=nn.BatchNorm2d(4), flat=nn.Flatten(),
                                      out=nn.Linear(4 * 26 * 26, 10)))
+
+
+class PaddedSame(nn.Sequential):
+    """A convolution with padding='same', which the page's window arithmetic does not model."""
+
+    def __init__(self):
+        super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 3, padding="same"), flat=nn.Flatten(),
+                                     out=nn.Linear(4 * 28 * 28, 10)))
+
+
+class SkipsALayer(nn.Module):
+    """Children defined in one order, run in another: the page could not show it as a chain."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__()
+        self.flat, self.out, self.unused = nn.Flatten(), nn.Linear(28 * 28, 10), nn.ReLU()
+
+    def forward(self, x):
+        return self.out(self.flat(x))
