@@ -15,7 +15,7 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from markupsafe import Markup
@@ -31,7 +31,6 @@ class Result:
     warnings: list
     figures: list
     seconds: float
-    timings: dict = field(default_factory=dict)
 
 
 class StrictFailure(BuildError):
@@ -46,36 +45,27 @@ class StrictFailure(BuildError):
 def build(content_dir="content", out="site", *, strict=False, data_dir=None, log=None):
     """Build content_dir into out; return a Result, or raise BuildError and leave out untouched."""
     log = log or (lambda message: print(message, file=sys.stderr))
-    started, timings, problems = time.perf_counter(), {}, Problems()
-    out = Path(out)
-
-    def stage(name, fn, *args):
-        t = time.perf_counter()
-        value = fn(*args)
-        timings[name] = time.perf_counter() - t
-        return value
-
-    article = stage("read", content.load, content_dir)
-    network = stage("network", _network, article, data_dir, log)
-    chosen = stage("inputs", inputs.resolve, article, network.classes, network.layers[0].shape[1:],
-                   problems, data_dir)
+    started, problems, out = time.perf_counter(), Problems(), Path(out)
+    article = content.load(content_dir)
+    network = _network(article, data_dir, log)
+    chosen = inputs.resolve(article, network.classes, network.layers[0].shape[1:], problems, data_dir)
     entry = cache.key(network, chosen)
-    traces = stage("activations", cache.remembered, "traces", entry, lambda: activations.compute(network, chosen))
+    traces = cache.remembered("traces", entry, lambda: activations.compute(network, chosen))
     scales = frames.scales(network, traces)
-    generated = stage("generate", cache.generated, network, traces, scales, entry)
+    generated = cache.generated(network, traces, scales, entry)
     drawn = {name: (generated / charts.url(name)).read_text(encoding="utf-8")
              for name in charts.available(network.metrics)}
     page.theme_folder(article.settings.theme, (article.path, article.line_of("theme")))
     env = page.environment(article.settings.theme)
-    html, rendered = stage("render", _render_page, env, article, network, traces, scales, drawn, problems)
+    html, rendered = _render_page(env, article, network, traces, scales, drawn, problems)
     _check_writable(out)
 
     temp = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(temp, ignore_errors=True)
     try:
         temp.mkdir(parents=True)
-        stage("static", page.copy_static, article.settings.theme, temp)
-        stage("link", cache.link_into, generated, temp)
+        page.copy_static(article.settings.theme, temp)
+        cache.link_into(generated, temp)
         (temp / "index.html").write_text(html, encoding="utf-8")
         for problem in checks.links(temp):
             problems.warn(problem, article.path)
@@ -89,7 +79,7 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
         shutil.rmtree(temp, ignore_errors=True)
     for warning in problems:
         log(f"warning: {warning}")
-    return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started, timings)
+    return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started)
 
 
 def _network(article, data_dir, log):

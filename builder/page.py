@@ -67,7 +67,7 @@ def copy_static(theme, site):
 
 def chart_view(figure, svg, network):
     width, height = charts.size(svg)
-    return dict(number=figure.number, caption=figure.caption, id=figure.id, kind="chart",
+    return dict(number=figure.number, caption=figure.caption, id=figure.id,
                 url=charts.url(figure.target), width=width, height=height,
                 alt=charts.describe(figure.target, network.metrics, network.classes))
 
@@ -90,8 +90,7 @@ def figure_view(figure, network, trace, scale):
     values = trace.values[layer.id]
     view = dict(number=figure.number, caption=figure.caption, layer=layer, id=figure.id,
                 scale=dict(cmap=scale.cmap, vmin=scale.vmin, vmax=scale.vmax, legend=frames.legend_url(scale.cmap),
-                           centred=scale.vmin < 0 < scale.vmax and scale.cmap == frames.DIVERGING),
-                input_id=trace.input.id)
+                           centred=scale.vmin < 0 < scale.vmax and scale.cmap == frames.DIVERGING))
     if layer.spatial:
         view["kind"] = "maps" if layer.shape[0] > 1 else "image"
         view["maps"] = [dict(url=frames.map_url(trace.input.id, layer.id, k),
