@@ -50,9 +50,10 @@ def _bench(args):
 
 def _train(args):
     from builder import network
+    from builder.content import metrics_path as metrics_beside
     from model import data, train
     checkpoint = args.checkpoint
-    metrics_path = network.metrics_path(checkpoint, args.metrics)
+    metrics_path = metrics_beside(checkpoint, args.metrics)
     model = network.build_model(args.model)
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
                                      train_subset=args.train_subset).items() if v is not None}

@@ -20,7 +20,7 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 
 from builder.errors import BuildError
-from builder.page import FILTERS
+from builder.variables import FILTERS
 
 EXTENSIONS = ["tables", "footnotes", "attr_list", "fenced_code", "toc", "sane_lists", "smarty"]
 FIGURE_REF = re.compile(r"!\[([^\]]*)\]\((layer|chart):([^)\s]*)\)")

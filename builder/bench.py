@@ -22,8 +22,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from builder import network as nets
-from builder.content import load as load_article
+from builder.content import load as load_article, metrics_path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -55,7 +54,7 @@ def run(content="content", train=False, data_dir=None):
             metrics = _train(tmp, data_dir)
         else:
             settings = load_article(content).settings
-            metrics = json.loads(nets.metrics_path(settings.checkpoint, settings.metrics).read_text())
+            metrics = json.loads(metrics_path(settings.checkpoint, settings.metrics).read_text())
         rows += _training_rows(metrics)
     _print(rows)
 

@@ -2,14 +2,20 @@
 
     python -m builder build [--content content] [--out site] [--strict]
 
-Stages, in order: read the article → load (or train) the network → resolve
-the inputs → run them through the network → generate frames, numbers and
-charts (or find them in the cache) → render the article and the page (in
-memory, so every mistake is found before the site is touched) → put
-static files, generated files and HTML into a sibling temporary folder →
-check its links → replace the old site with it. A build that fails at any
-point leaves the previous site exactly as it was.
+Stages, in order: read the article → describe the network (load or train
+it, unless the cache already holds its description) → resolve the inputs
+→ generate frames, data files and charts by running the inputs through
+the network (unless the cache holds them) → render the article and the
+page (in memory, so every mistake is found before the site is touched) →
+put static files, generated files and HTML into a sibling temporary folder
+→ check its links → replace the old site with it. A build that fails at
+any point leaves the previous site exactly as it was.
+
+When only the prose changed, every cache entry is found and the build
+never imports PyTorch or matplotlib.
 """
+import functools
+import json
 import os
 import shutil
 import sys
@@ -20,9 +26,10 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from builder import (activations, article as prose, cache, charts, checks, content, frames, inputs,
-                     network as nets, numbers, page)
+import model as model_package
+from builder import article as prose, cache, charts, checks, content, contract, inputs, theme, variables, views
 from builder.errors import BuildError, Problems
+from builder.layers import Description
 
 
 @dataclass
@@ -47,24 +54,110 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
     log = log or (lambda message: print(message, file=sys.stderr))
     started, problems, out = time.perf_counter(), Problems(), Path(out)
     article = content.load(content_dir)
-    network = _network(article, data_dir, log)
-    chosen = inputs.resolve(article, network.classes, network.layers[0].shape[1:], problems, data_dir)
-    entry = cache.key(network, chosen)
-    traces = cache.remembered("traces", entry, lambda: activations.compute(network, chosen))
-    scales = frames.scales(network, traces)
-    generated = cache.generated(network, traces, scales, entry)
-    drawn = {name: (generated / charts.url(name)).read_text(encoding="utf-8")
-             for name in charts.available(network.metrics)}
-    page.theme_folder(article.settings.theme, (article.path, article.line_of("theme")))
-    env = page.environment(article.settings.theme)
-    html, rendered = _render_page(env, article, network, traces, scales, drawn, problems)
-    _check_writable(out)
+    theme.folder_of(article.settings.theme, (article.path, article.line_of("theme")))
+    network_key, network, trained = _network(article, data_dir, log)
+    chosen = inputs.resolve(article, network.classes, network.input_size, problems, data_dir)
+    generated = cache.remembered_folder(_inputs_key(network_key, chosen),
+                                        lambda folder: _generate(folder, trained(), chosen))
+    html, rendered = _render_page(article, network, generated, problems)
+    _write_site(out, article, generated, html, strict, problems)
+    for warning in problems:
+        log(f"warning: {warning}")
+    return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started)
 
+
+def _network(article, data_dir, log):
+    """(cache key, Description, a function returning the trained builder.network.Network).
+    The description comes from the cache when the checkpoint, the metrics and the code are
+    unchanged; the network itself is loaded only when something asks for it."""
+    settings, where = article.settings, (article.path, article.line_of("model"))
+    checkpoint = Path(settings.checkpoint)
+    metrics = content.metrics_path(checkpoint, settings.metrics)
+    if not checkpoint.exists():
+        _train(settings.model, checkpoint, metrics, data_dir, where, log)
+    key = cache.digest(settings.model, settings.checkpoint, metrics, *_code(settings.model),
+                       *(_contents(path) for path in (checkpoint, metrics)))
+
+    @functools.cache
+    def trained():
+        from builder import network as nets  # PyTorch: only when the network must run
+        return nets.load(settings.model, checkpoint, metrics, where)
+
+    record = cache.remembered_json("network", key, lambda: trained().description.record())
+    return key, Description.from_record(record), trained
+
+
+def _code(spec):
+    """The source files whose change can change what a build generates: the builder's, the
+    model package's and those beside the author's model."""
+    folders = {Path(__file__).parent, Path(model_package.__file__).parent, content.model_folder(spec)}
+    return sorted(path for folder in folders if folder for path in folder.glob("*.py"))
+
+
+def _contents(path):
+    return path.read_bytes() if path.is_file() else b"missing"
+
+
+def _inputs_key(network_key, chosen):
+    parts = [network_key]
+    for found in chosen:
+        parts += [f"{found.id}|{found.label}|{found.source}", found.pixels.tobytes()]
+    return cache.digest(*parts)
+
+
+def _generate(folder, network, chosen):
+    from builder.generate import generate  # PyTorch and matplotlib: only when the cache has no entry
+    generate(folder, network, chosen)
+
+
+def _train(spec, checkpoint, metrics, data_dir, where, log):
+    from builder import network as nets
+    from model import data, train
+    model = nets.build_model(spec, where)
+    log(f"{checkpoint} not found: training {spec} (a few minutes)")
+    try:
+        train.train(model, checkpoint, metrics, data_dir=data_dir)
+    except data.DataNotFound as err:
+        raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",
+                         checkpoint) from None
+
+
+def _render_page(article, network, generated, problems):
+    """Render the article and the page around it from the generated data files."""
+    env = theme.environment(article.settings.theme)
+    entries = json.loads((generated / contract.url("inputs")).read_text(encoding="utf-8"))
+    scales = json.loads((generated / contract.PATH).read_text(encoding="utf-8"))["scales"]
+    shown = [views.input_view(entry) for entry in entries]
+
+    def render_figure(figure):
+        if figure.scheme == "chart":
+            svg = (generated / charts.url(figure.target)).read_text(encoding="utf-8")
+            return theme.render(env, "chart.html", figure=views.chart_view(figure, svg, network))
+        view = views.figure_view(figure, network, shown[0], scales[figure.target])
+        return theme.render(env, "figure.html", figure=view)
+
+    def live(name):
+        return Markup(theme.render(env, "live.html", name=name, value=shown[0][name]).strip())
+
+    summary = theme.render(env, "summary.html", name=network.name, layers=views.summary_rows(network)).strip()
+    context = variables.article_variables(network, shown, summary, live)
+    targets = dict(layer=[layer.id for layer in network.layers], chart=charts.available(network.metrics))
+    rendered = prose.render(article, context, targets, render_figure, problems)
+    _, height, width = network.layers[0].shape
+    html = theme.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
+                        toc=rendered.toc, inputs=shown, thumbnail=dict(width=width, height=height),
+                        reproduce=views.reproduce_view(network, shown), contract_url=contract.PATH)
+    return html, rendered
+
+
+def _write_site(out, article, generated, html, strict, problems):
+    """Assemble the site in a sibling temporary folder, check it, then swap it in."""
+    _check_writable(out)
     temp = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(temp, ignore_errors=True)
     try:
         temp.mkdir(parents=True)
-        page.copy_static(article.settings.theme, temp)
+        theme.copy_static(article.settings.theme, temp)
         cache.link_into(generated, temp)
         (temp / "index.html").write_text(html, encoding="utf-8")
         for problem in checks.links(temp):
@@ -77,97 +170,21 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
                          "free some space or choose another folder with --out", out) from None
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-    for warning in problems:
-        log(f"warning: {warning}")
-    return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started)
-
-
-def _network(article, data_dir, log):
-    """Load the checkpoint named in the front matter; train one only when there is none at all."""
-    settings = article.settings
-    where = (article.path, article.line_of("model"))
-    checkpoint = Path(settings.checkpoint)
-    metrics = nets.metrics_path(checkpoint, settings.metrics)
-    if not checkpoint.exists():
-        _train(settings.model, checkpoint, metrics, data_dir, where, log)
-    stamp = (settings.model, nets.model_class(settings.model, where), _stamp(checkpoint), _stamp(metrics))
-    return cache.remembered("network", stamp, lambda: nets.load(settings.model, checkpoint, metrics, where))
-
-
-def _stamp(path):
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (str(path.resolve()), info.st_mtime_ns, info.st_size)
-
-
-def _train(spec, checkpoint, metrics, data_dir, where, log):
-    from model import data, train
-    model = nets.build_model(spec, where)
-    log(f"{checkpoint} not found: training {spec} (a few minutes)")
-    try:
-        train.train(model, checkpoint, metrics, data_dir=data_dir)
-    except data.DataNotFound as err:
-        raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",
-                         checkpoint) from None
-
-
-def _render_page(env, article, network, traces, scales, drawn, problems):
-    first = traces[0]
-    views = [_input_view(network, t) for t in traces]
-
-    def render_figure(figure):
-        if figure.scheme == "chart":
-            return page.render(env, "chart.html", figure=page.chart_view(figure, drawn[figure.target], network))
-        view = page.figure_view(figure, network, first, scales[figure.target])
-        return page.render(env, "figure.html", figure=view)
-
-    def live(name):
-        return Markup(page.render(env, "live.html", name=name, value=views[0][name]).strip())
-
-    rows = [dict(id=layer.id, type=layer.type, dims=layer.dims, params=layer.params) for layer in network.layers]
-    summary = Markup(page.render(env, "summary.html", name=network.name, layers=rows).strip())
-    context = dict(net={layer.id: layer for layer in network.layers}, layers=network.layers,
-                   summary_table=summary, confusions=_confusions(network),
-                   model=dict(name=network.name, params=network.params, classes=network.classes),
-                   metrics=network.metrics, inputs=views, first=views[0], live=live)
-    targets = dict(layer=[layer.id for layer in network.layers], chart=charts.available(network.metrics))
-    rendered = prose.render(article, context, targets, render_figure, problems)
-    _, height, width = network.layers[0].shape
-    html = page.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
-                       toc=rendered.toc, inputs=views, thumbnail=dict(width=width, height=height),
-                       reproduce=page.reproduce_view(network))
-    return html, rendered
-
-
-def _input_view(network, trace):
-    """One input for the templates and the article: the data file's summary, plus what reads well."""
-    view = numbers.summary(network, trace)
-    known = view["label"] is not None
-    view.update(name=view["label_name"] if known else view["source"],
-                label_name=view["label_name"] if known else page.UNKNOWN_LABEL,
-                confidence=page.percent(trace.probabilities[trace.predicted]),
-                correct=view["label"] == view["predicted"] if known else None,
-                thumbnail=frames.map_url(view["id"], "input", 0))
-    return view
-
-
-def _confusions(network):
-    """The test set's mistakes, most frequent first: dicts of true, predicted and count."""
-    matrix = network.metrics.get("confusion_matrix") or []
-    pairs = [dict(true=network.classes[t], predicted=network.classes[p], count=n)
-             for t, row in enumerate(matrix) for p, n in enumerate(row) if t != p and n]
-    return sorted(pairs, key=lambda pair: -pair["count"])
 
 
 def _check_writable(out):
-    parent = out.resolve().parent
+    """Refuse an output that is a file or cannot be written; make a missing parent, as other
+    generators do."""
     if out.exists() and not out.is_dir():
         raise BuildError("the output path is a file, not a folder; remove it or choose another with --out", out)
-    if not parent.is_dir() or not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise BuildError("cannot write the output folder (permission denied or missing parent); "
-                         "choose another with --out", out)
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BuildError(f"cannot create the output folder's parent ({err.strerror}); choose another with --out",
+                         out) from None
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise BuildError("cannot write the output folder (permission denied); choose another with --out", out)
 
 
 def _replace(temp, out):

@@ -1,11 +1,10 @@
-"""Keep what a build derives from the network and the inputs, so a text edit re-renders only the HTML.
+"""Remember what a build derived, keyed on the contents it was derived from.
 
-Frames, data files and charts go into `.cache/build/<key>/` (or under
-$LAYERWISE_CACHE), where the key hashes the model (its name and every
-layer's settings), the checkpoint, the training metrics, every input's
-pixels and label, and the source of the code that shapes them.
-A build with the same key links those files into the new site instead of
-computing them again. Only the few newest entries are kept.
+Entries live in `.cache/build/` (or under $LAYERWISE_CACHE): a JSON file for a
+network's description, a folder for the files generated from a network and
+its inputs. A key is a hash of contents (the checkpoint's bytes, the code's
+source, the inputs' pixels), never of names or times, so an entry cannot
+outlive what it was made from. Only the few newest folders are kept.
 """
 import hashlib
 import json
@@ -13,60 +12,55 @@ import os
 import shutil
 from pathlib import Path
 
-import model.data
-from builder import activations, charts, frames, network as nets, numbers
-
 ROOT = Path(".cache") / "build"  # LAYERWISE_CACHE overrides it
 KEEP = 4
-GENERATORS = (activations, charts, frames, nets, numbers, model.data)  # the code that shapes the output
-_memo = {}  # a live preview rebuilds in one process: keep the last network and activations
-
-
-def remembered(name, stamp, make):
-    """make(), unless the last call for `name` had the same stamp."""
-    if _memo.get(name, (None,))[0] != stamp:
-        _memo[name] = (stamp, make())
-    return _memo[name][1]
-
-
-def key(network, inputs):
-    digest = hashlib.sha256()
-    # repr(model) spells out every layer and its settings: a new ReLU or padding changes the key
-    # even when the weights stay the same.
-    for part in (network.name, repr(network.model), network.weights_sha256,
-                 json.dumps(network.metrics, sort_keys=True)):
-        digest.update(part.encode())
-    for found in inputs:
-        digest.update(f"{found.id}|{found.label}|{found.source}".encode())
-        digest.update(found.pixels.tobytes())
-    for module in GENERATORS:
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:20]
 
 
 def root():
     return Path(os.environ.get("LAYERWISE_CACHE") or ROOT)
 
 
-def generated(network, traces, scales, entry):
-    """Return the folder holding frames/, data/ and charts/ for this network and these inputs;
-    `entry` is their key()."""
-    folder = root() / entry
+def digest(*parts):
+    """A short hash of strings, bytes and files (Paths), in order."""
+    hashed = hashlib.sha256()
+    for part in parts:
+        data = part.read_bytes() if isinstance(part, Path) else part if isinstance(part, bytes) else str(part).encode()
+        hashed.update(hashlib.sha256(data).digest())
+    return hashed.hexdigest()[:24]
+
+
+def remembered_json(kind, key, make):
+    """The JSON value stored for (kind, key), or make()'s, stored for next time."""
+    path = root() / f"{kind}-{key}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    value = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.part-{os.getpid()}")
+    partial.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+    partial.replace(path)
+    return value
+
+
+def remembered_folder(key, fill):
+    """The folder stored for `key`; when there is none, fill(folder) makes it first."""
+    folder = root() / key
     if folder.is_dir():
         os.utime(folder)  # newest use first when pruning
         return folder
-    partial = folder.with_name(folder.name + f".part-{os.getpid()}")
+    partial = folder.with_name(f"{folder.name}.part-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    frames.write(partial, network, traces, scales)
-    numbers.write(partial, network, traces, scales)
-    charts.write(partial, charts.draw(network.metrics, network.classes))
     try:
+        fill(partial)
         partial.rename(folder)
     except OSError:  # another build made the same entry meanwhile: use theirs
-        shutil.rmtree(partial, ignore_errors=True)
         if not folder.is_dir():
             raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     _prune(folder.parent)
     return folder
 

@@ -10,11 +10,9 @@ import io
 import re
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
+from builder.contract import url as site_url
 
 INK, LINE, ACCENT = "#7a7a7a", "#1f77b4", "#d95f02"
 STYLE = {"svg.hashsalt": "layerwise", "svg.fonttype": "none", "font.size": 10.5,
@@ -23,7 +21,7 @@ STYLE = {"svg.hashsalt": "layerwise", "svg.fonttype": "none", "font.size": 10.5,
 
 
 def url(name):
-    return f"charts/{name}.svg"
+    return site_url("chart", name=name)
 
 
 def available(metrics):
@@ -38,6 +36,7 @@ def available(metrics):
 
 def draw(metrics, classes):
     """Return {name: SVG text} for every chart the metrics can draw."""
+    plt = _pyplot()
     drawn = {}
     for name in available(metrics):
         with plt.rc_context(STYLE):
@@ -78,7 +77,17 @@ def write(site, drawn):
         path.write_text(svg, encoding="utf-8")
 
 
+def _pyplot():
+    """matplotlib, imported only when a chart is drawn: a rebuild that finds its charts in the
+    cache does not pay for it."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def _training(metrics, classes):
+    plt = _pyplot()
     epochs = [e["epoch"] for e in metrics["epochs"]]
     figure, (loss, accuracy) = plt.subplots(2, 1, figsize=(4.8, 4.6), sharex=True)  # narrow: reads on a phone
     loss.plot(epochs, [e["train_loss"] for e in metrics["epochs"]], color=LINE, marker="o", markersize=3)
@@ -94,9 +103,11 @@ def _training(metrics, classes):
 
 
 def _confusion(metrics, classes):
+    from matplotlib.colors import LogNorm
+    plt = _pyplot()
     matrix = np.array(metrics["confusion_matrix"])
     figure, axes = plt.subplots(figsize=(5.6, 5.0))
-    axes.imshow(matrix, cmap="Blues", norm=matplotlib.colors.LogNorm(vmin=1, vmax=matrix.max()))
+    axes.imshow(matrix, cmap="Blues", norm=LogNorm(vmin=1, vmax=matrix.max()))
     for (row, col), count in np.ndenumerate(matrix):
         if count:
             axes.text(col, row, str(count), ha="center", va="center", fontsize=7,

@@ -3,6 +3,8 @@
 Every key the front matter may hold is a field of `Settings`, with its
 default; an unknown key stops the build and lists the known ones.
 """
+import importlib.util
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -11,6 +13,23 @@ import yaml
 from builder.errors import BuildError
 
 ARTICLE = "article.md"
+
+
+def model_folder(spec):
+    """The folder holding the source of the model named 'module:Class', found without importing
+    the module itself (so without PyTorch); None when the module cannot be found."""
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        found = importlib.util.find_spec(spec.partition(":")[0])
+    except (ImportError, ValueError):
+        return None
+    return Path(found.origin).parent if found and found.origin else None
+
+
+def metrics_path(checkpoint, given=""):
+    """The training metrics that go with a checkpoint: `given`, or metrics.json beside it."""
+    return Path(given) if given else Path(checkpoint).with_name("metrics.json")
 
 
 @dataclass

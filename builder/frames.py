@@ -15,7 +15,8 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
-DIVERGING, SEQUENTIAL, PICTURE = "RdBu_r", "viridis", "gray"
+from builder.contract import DIVERGING, PICTURE, SEQUENTIAL, url
+from builder.layers import tile_shape
 
 
 @dataclass
@@ -41,70 +42,41 @@ def scales(network, traces):
     return result
 
 
-def grid(network, layer):
-    """(rows, cols) to lay out a vector: one row per channel of the map it flattens, else a block
-    about twice as wide as tall."""
-    n = layer.size
-    before = network.layers[network.layers.index(layer) - 1]
-    if before.spatial and before.size == n:
-        return before.shape[0], n // before.shape[0]
-    cols = min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: abs(d - math.sqrt(2 * n)))
-    return n // cols, cols
-
-
-def map_url(input_id, layer_id, k):
-    return f"frames/{input_id}/{layer_id}-{k}.png"
-
-
-def vector_url(input_id, layer_id):
-    return f"frames/{input_id}/{layer_id}.png"
-
-
-def kernel_url(layer_id, k):
-    return f"frames/kernels/{layer_id}-{k}.png"
-
-
-def legend_url(cmap):
-    return f"frames/legend-{cmap}.png"
-
-
 def write(site, network, traces, layer_scales):
     """Write every frame of every input, and a legend per colormap used."""
     site = Path(site)
-    layouts = {layer.id: grid(network, layer) for layer in network.layers if not layer.spatial}
     for trace in traces:
         for layer in network.layers:
             values, scale = trace.values[layer.id], layer_scales[layer.id]
             if layer.spatial:
                 for k, channel in enumerate(values):
-                    _save(site / map_url(trace.input.id, layer.id, k), channel, scale)
+                    _save(site / url("map", input=trace.input.id, layer=layer.id, k=k), channel, scale)
             else:
-                _save(site / vector_url(trace.input.id, layer.id), values.reshape(layouts[layer.id]), scale)
+                _save(site / url("vector", input=trace.input.id, layer=layer.id), values.reshape(layer.grid),
+                      scale)
     for layer in network.layers:
         if layer.type == "Conv2d":
-            _write_kernels(site, layer)
+            _write_kernels(site, layer.id, getattr(network.model, layer.id).weight.detach().numpy())
     for cmap in sorted({s.cmap for s in layer_scales.values()}):
-        _save(site / legend_url(cmap), np.linspace(0, 1, 256)[None, :], Scale(cmap, 0, 1))
+        _save(site / url("legend", cmap=cmap), np.linspace(0, 1, 256)[None, :], Scale(cmap, 0, 1))
 
 
-def _write_kernels(site, layer):
+def palettes(layer_scales):
+    """{colormap name: 256 × 3 uint8 rows} for the colormaps the scales use."""
+    return {cmap: palette(cmap) for cmap in {s.cmap for s in layer_scales.values()}}
+
+
+def _write_kernels(site, layer_id, weights):
     """One PNG per filter: its kernel, or a tiled grid of its kernels when it reads several channels."""
-    weights = layer.module.weight.detach().numpy()
     bound = float(np.abs(weights).max()) or 1.0
     for k, kernels in enumerate(weights):
-        _save(site / kernel_url(layer.id, k), tile(kernels), Scale(DIVERGING, -bound, bound))
-
-
-def tile_shape(count, h, w):
-    """(height, width) of `count` h × w kernels laid out by tile()."""
-    cols = math.ceil(math.sqrt(count))
-    return math.ceil(count / cols) * (h + 1) - 1, cols * (w + 1) - 1
+        _save(site / url("kernel", layer=layer_id, k=k), tile(kernels), Scale(DIVERGING, -bound, bound))
 
 
 def tile(kernels):
     """Lay (C, h, w) kernels out in a near-square grid with one-pixel gaps of 0 (white)."""
     count, h, w = kernels.shape
-    cols = math.ceil(math.sqrt(count))
+    cols = math.ceil(math.sqrt(count))  # the columns tile_shape() counts
     sheet = np.zeros(tile_shape(count, h, w), dtype=kernels.dtype)
     for c, kernel in enumerate(kernels):
         r, q = divmod(c, cols)
@@ -115,15 +87,22 @@ def tile(kernels):
 def _save(path, values, scale):
     """Save values as a palette PNG: one byte a pixel, the palette cut to the colours used."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    span = (scale.vmax - scale.vmin) or 1.0
-    index = np.clip(np.rint((values - scale.vmin) / span * 255), 0, 255).astype(np.uint8)
+    index = palette_index(values, scale)
     used, compact = np.unique(index, return_inverse=True)
     image = Image.fromarray(compact.reshape(index.shape).astype(np.uint8), "P")
-    image.putpalette(_palette(scale.cmap)[used].tobytes())
+    image.putpalette(palette(scale.cmap)[used].tobytes())
     image.save(path, optimize=True)
 
 
+def palette_index(values, scale):
+    """Each value's entry in its scale's 256-colour palette, computed in float64 as the page does
+    (the rule is written out in the contract's documentation)."""
+    span = (scale.vmax - scale.vmin) or 1.0
+    offsets = (np.asarray(values, dtype=np.float64) - scale.vmin) / span
+    return np.clip(np.rint(offsets * 255), 0, 255).astype(np.uint8)
+
+
 @lru_cache
-def _palette(cmap):
+def palette(cmap):
     rgb = colormaps[cmap](np.linspace(0, 1, 256))[:, :3]
     return np.rint(rgb * 255).astype(np.uint8)

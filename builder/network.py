@@ -8,15 +8,15 @@ import hashlib
 import importlib
 import io
 import json
-import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from builder.errors import BuildError
+from builder.layers import Description, Layer, ReceptiveField, tile_shape, vector_grid  # noqa: F401
 
 # What the builder knows how to show; Dropout is the identity when evaluating.
 SUPPORTED = (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Linear, nn.Dropout)
@@ -24,62 +24,13 @@ DEFAULT_INPUT_SHAPE = (1, 28, 28)
 
 
 @dataclass
-class ReceptiveField:
-    """Which input pixels one cell of a spatial layer depends on, along one axis: cell i sees the
-    input rows [start + i * jump, start + i * jump + size) that lie in the image (near the edges,
-    padding inside the network can hide a few more)."""
-    size: int
-    jump: int
-    start: int
-
-
-@dataclass
-class Layer:
-    id: str
-    type: str               # the module's class name, or "Input"
-    shape: tuple            # one sample's output shape: (C, H, W) or (N,)
-    params: int
-    module: nn.Module = field(default=None, repr=False)
-    receptive: ReceptiveField = None  # for spatial layers
-
-    @property
-    def spatial(self):
-        return len(self.shape) == 3
-
-    @property
-    def size(self):
-        return math.prod(self.shape)
-
-    @property
-    def dims(self):
-        return " × ".join(map(str, self.shape))
+class Network:
+    """The trained model and its description as plain data (builder.layers)."""
+    model: nn.Module
+    description: Description
 
     def __getattr__(self, name):
-        # Lets the article say {{ net.conv1.out_channels }} or {{ net.fc1.in_features }}.
-        module = self.__dict__.get("module")
-        if module is not None and not name.startswith("_") and hasattr(module, name):
-            value = getattr(module, name)
-            return value[0] if isinstance(value, tuple) and len(set(value)) == 1 else value
-        raise AttributeError(name)
-
-
-@dataclass
-class Network:
-    model: nn.Module
-    name: str                # module:Class
-    layers: list             # input first, then each child in order
-    classes: list
-    normalisation: dict      # mean, std of the input pixels in [0, 1]
-    checkpoint: Path
-    weights_sha256: str
-    metrics: dict
-
-    def layer(self, layer_id):
-        return next(layer for layer in self.layers if layer.id == layer_id)
-
-    @property
-    def params(self):
-        return sum(layer.params for layer in self.layers)
+        return getattr(self.__dict__["description"], name)
 
 
 def model_class(spec, where=(None, None)):
@@ -153,11 +104,6 @@ def _check_runs_in_order(model, spec, where):
                          f"({', '.join(names)}), and return the last one's output", *where)
 
 
-def metrics_path(checkpoint, given=""):
-    """The training metrics that go with a checkpoint: `given`, or metrics.json beside it."""
-    return Path(given) if given else Path(checkpoint).with_name("metrics.json")
-
-
 def load(spec, checkpoint, metrics_path, where=(None, None)):
     """Build the model, load its checkpoint and metrics, and describe every layer."""
     model = build_model(spec, where)
@@ -175,7 +121,9 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
     if len(classes) != layers[-1].size:
         raise BuildError(f"{spec} has {layers[-1].size} outputs but {len(classes)} class names; give the class "
                          "a 'classes' attribute or list them under 'classes' in the metrics", *where)
-    return Network(model, spec, layers, classes, metrics["normalisation"], checkpoint, sha256, metrics)
+    description = Description(spec, layers, classes, metrics["normalisation"], checkpoint.as_posix(), sha256,
+                              metrics)
+    return Network(model, description)
 
 
 def read_checkpoint(path):
@@ -234,10 +182,27 @@ def describe(model):
     with torch.no_grad():
         for name, child in model.named_children():
             x = child(x)
+            weight = getattr(child, "weight", None)
             layers.append(Layer(name, type(child).__name__, tuple(x.shape[1:]),
-                                sum(p.numel() for p in child.parameters()), child,
-                                _field(child, layers[-1].receptive) if x.dim() == 4 else None))
+                                sum(p.numel() for p in child.parameters()), _settings(child),
+                                _field(child, layers[-1].receptive) if x.dim() == 4 else None,
+                                weight_shape=None if weight is None else tuple(weight.shape)))
+            if x.dim() != 4:
+                layers[-1].grid = vector_grid(layers, len(layers) - 1)
     return layers
+
+
+def _settings(module):
+    """The module's hyperparameters, as PyTorch lists them in __constants__, plus whether it has a bias."""
+    settings = {name: _plain(getattr(module, name)) for name in getattr(module, "__constants__", ())
+                if hasattr(module, name)}
+    if hasattr(module, "bias") and isinstance(module, (nn.Conv2d, nn.Linear)):
+        settings["bias"] = module.bias is not None
+    return settings
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _field(module, previous):

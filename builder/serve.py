@@ -9,7 +9,6 @@ after each successful rebuild the open pages reload themselves through a
 small script that only this server adds. A failed rebuild prints its error and the last good site stays up.
 """
 import importlib
-import importlib.util
 import sys
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from watchfiles import DefaultFilter, watch
 
-from builder import cache, content, page
+from builder import cache, content, theme
 from builder.build import build
 from builder.errors import BuildError
 
@@ -181,12 +180,10 @@ def _watched(content_dir):
     folders = [Path(content_dir)]
     try:
         settings = content.load(content_dir).settings
-        folders.append(page.theme_folder(settings.theme))
-        spec = importlib.util.find_spec(settings.model.partition(":")[0])
-        if spec and spec.origin:
-            folders.append(Path(spec.origin).parent)
+        folders.append(theme.folder_of(settings.theme))
+        folders.append(content.model_folder(settings.model) or Path("model"))
         folders.append(Path(settings.checkpoint).parent)
-    except (BuildError, ImportError, ValueError):
+    except BuildError:
         folders += [Path("themes"), Path("model")]  # the article is broken now: watch the usual places
     unique = dict.fromkeys(folder.resolve() for folder in folders if folder.is_dir())
     return [str(folder) for folder in unique]

@@ -1,0 +1,107 @@
+"""The network as plain data: what the article, the templates and the page know of each layer.
+
+`builder.network` makes these from the PyTorch model; the build keeps them
+as JSON in its cache, so a rebuild after a prose edit reads them back
+without importing PyTorch. Nothing here imports torch.
+"""
+import math
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class ReceptiveField:
+    """Which input pixels one cell of a spatial layer depends on, along one axis: cell i sees the
+    input rows [start + i * jump, start + i * jump + size) that lie in the image (near the edges,
+    padding inside the network can hide a few more)."""
+    size: int
+    jump: int
+    start: int
+
+
+@dataclass
+class Layer:
+    id: str
+    type: str               # the module's class name, or "Input"
+    shape: tuple            # one sample's output shape: (C, H, W) or (N,)
+    params: int
+    settings: dict = field(default_factory=dict)  # the module's hyperparameters (its __constants__)
+    receptive: ReceptiveField = None  # for spatial layers
+    grid: tuple = None      # (rows, cols) a vector is drawn as
+    weight_shape: tuple = None  # for layers with a weight
+
+    @property
+    def spatial(self):
+        return len(self.shape) == 3
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    @property
+    def dims(self):
+        return " × ".join(map(str, self.shape))
+
+    def __getattr__(self, name):
+        # Lets the article say {{ net.conv1.out_channels }} or {{ net.fc1.in_features }}.
+        settings = self.__dict__.get("settings") or {}
+        if name in settings:
+            value = settings[name]
+            return value[0] if isinstance(value, (list, tuple)) and len(set(value)) == 1 else value
+        raise AttributeError(name)
+
+    def record(self):
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record):
+        record = dict(record)
+        receptive = record.pop("receptive")
+        for key in ("shape", "grid", "weight_shape"):
+            record[key] = None if record[key] is None else tuple(record[key])
+        return cls(**record, receptive=ReceptiveField(**receptive) if receptive else None)
+
+
+@dataclass
+class Description:
+    """Everything about the trained network that the page needs, without the network itself."""
+    name: str                # module:Class
+    layers: list             # Layer, input first, then each child in order
+    classes: list
+    normalisation: dict      # mean, std of the input pixels in [0, 1]
+    checkpoint: str          # as the front matter names it
+    weights_sha256: str
+    metrics: dict
+
+    def layer(self, layer_id):
+        return next(layer for layer in self.layers if layer.id == layer_id)
+
+    @property
+    def params(self):
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def input_size(self):
+        return self.layers[0].shape[1:]
+
+    def record(self):
+        return dict(vars(self), layers=[layer.record() for layer in self.layers])
+
+    @classmethod
+    def from_record(cls, record):
+        return cls(**dict(record, layers=[Layer.from_record(layer) for layer in record["layers"]]))
+
+
+def vector_grid(layers, index):
+    """(rows, cols) to lay out the vector layers[index]: one row per channel of the map it
+    flattens, else a block about twice as wide as tall."""
+    n, before = layers[index].size, layers[index - 1]
+    if before.spatial and before.size == n:
+        return before.shape[0], n // before.shape[0]
+    cols = min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: abs(d - math.sqrt(2 * n)))
+    return n // cols, cols
+
+
+def tile_shape(count, h, w):
+    """(height, width) of `count` h × w kernels laid out in a near-square grid with one-pixel gaps."""
+    cols = math.ceil(math.sqrt(count))
+    return math.ceil(count / cols) * (h + 1) - 1, cols * (w + 1) - 1
