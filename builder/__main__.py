@@ -1,15 +1,16 @@
-"""The command line: python -m builder build | serve | train | bench
+"""The command line: layerwise build | serve | train | bench (or python -m builder …)
 
-    python -m builder build [--content content] [--out site] [--strict] [--debug]
-    python -m builder serve [--port 8000] [--host 127.0.0.1]
-    python -m builder bench [--train]
-    python -m builder train [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--epochs N]
+    layerwise build [--content content] [--out site] [--strict] [--debug]
+    layerwise serve [--port 8000] [--host 127.0.0.1]
+    layerwise bench [--train]
+    layerwise train [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--epochs N]
 
 Problems in the author's input print as one line, `file:line: what; how to fix`,
 and exit with status 1; --debug shows the traceback as well.
 """
 import argparse
 import sys
+from pathlib import Path
 
 from builder.errors import BuildError
 
@@ -67,7 +68,8 @@ def _train(args):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m builder", description=__doc__.splitlines()[0])
+    prog = "layerwise" if Path(sys.argv[0]).name == "layerwise" else "python -m builder"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name, run, help):

@@ -41,7 +41,12 @@ def run(content="content", train=False, data_dir=None):
         rows.append(("cold build, committed checkpoint, empty cache (new process)",
                      f"{_timed_build(tmp, env):.2f} s"))
         _edit(article, 1)
-        rows.append(("rebuild after a Markdown edit (new process)", f"{_timed_build(tmp, env):.2f} s"))
+        rows.append(("rebuild after a Markdown edit (new process, median of 5)",
+                     f"{_median(_timed_build(tmp, env, n) for n in range(100, 105)):.2f} s"))
+        rows.append(("importing PyTorch alone (new process, median of 5)",
+                     f"{_median(_timed([sys.executable, '-c', 'import torch'], env) for _ in range(5)):.2f} s"))
+        rows.append(("modules a prose-only rebuild imports from torch / matplotlib",
+                     _heavy_imports(tmp, env, article)))
         rows.append(("rebuild after a Markdown edit (live preview, in process)",
                      f"{_in_process_rebuild(tmp, article, env):.3f} s"))
         site = tmp / "site"
@@ -59,11 +64,36 @@ def run(content="content", train=False, data_dir=None):
     _print(rows)
 
 
-def _timed_build(tmp, env):
+def _build_command(tmp, *options):
+    return [sys.executable, *options, "-m", "builder", "build", "--content", str(tmp / "content"),
+            "--out", str(tmp / "site")]
+
+
+def _timed_build(tmp, env, edit=None):
+    if edit is not None:
+        _edit(tmp / "content" / "article.md", edit)
+    return _timed(_build_command(tmp), env)
+
+
+def _timed(command, env):
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "builder", "build", "--content", str(tmp / "content"),
-                    "--out", str(tmp / "site")], check=True, env=env, capture_output=True)
+    subprocess.run(command, check=True, env=env, capture_output=True)
     return time.perf_counter() - started
+
+
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def _heavy_imports(tmp, env, article):
+    """Count the torch and matplotlib modules `python -X importtime` sees in a prose-only rebuild."""
+    _edit(article, 99)
+    process = subprocess.run(_build_command(tmp, "-X", "importtime"), check=True, env=env, capture_output=True,
+                             text=True)
+    names = [line.rsplit("|", 1)[-1].strip() for line in process.stderr.splitlines() if "import time:" in line]
+    heavy = [name for name in names if name.split(".")[0] in ("torch", "matplotlib")]
+    return f"{len(heavy)} of {len(names)}" + (f" (first: {heavy[0]})" if heavy else "")
 
 
 def _edit(article, n):
