@@ -75,7 +75,7 @@ def _network(article, data_dir, log):
     metrics = content.metrics_path(checkpoint, settings.metrics)
     if not checkpoint.exists():
         _train(settings.model, checkpoint, metrics, data_dir, where, log)
-    key = cache.digest(settings.model, settings.checkpoint, metrics, *_code(settings.model),
+    key = cache.digest(settings.model, settings.checkpoint, str(metrics), *_code(settings.model),
                        *(_contents(path) for path in (checkpoint, metrics)))
 
     @functools.cache

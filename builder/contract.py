@@ -37,6 +37,7 @@ TEXTS = {
     "map_alt": "{layer}, map {number} of {count}, {range}",
     "vector_alt": "{layer}: {size} {range}, in {rows} rows of {cols}",
     "status": "Showing {label} ({source}): predicted {predicted}, {confidence}.",
+    "counter": "{number} / {count}",
 }
 
 

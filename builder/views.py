@@ -33,6 +33,7 @@ def figure_view(figure, network, entry, scale):
                                       range=value_range(low, high)),
                              kernel=_kernel_view(layer, k))
                         for k, (low, high) in enumerate(ranges)]
+        view["counter"] = text("counter", number=1, count=len(ranges))
     elif layer is network.layers[-1]:  # the classifier's output: one logit per class
         view["kind"] = "logits"
         view["rows"] = [dict(name=name, logit=logit, probability=probability, bar_x=bar[0], bar_width=bar[1],

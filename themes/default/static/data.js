@@ -1,0 +1,166 @@
+/**
+ * The page's data: the contract (data/contract.json) and the files it names, each fetched once
+ * and only when first needed, and the Tensor type an input's exact outputs are decoded into.
+ *
+ *   const site = new Site(document.body.dataset.contract);
+ *   const outputs = await site.outputs('test-00019');   // {layer id: Tensor}
+ *   outputs.conv1.at(3, 10, 12);                        // map 3, row 10, column 12
+ */
+import { createWriter, fill } from './format.js';
+
+const requests = new Map();
+
+/**
+ * The body of `url` as 'json' or 'arrayBuffer', fetched at most once; a failed fetch is
+ * forgotten, so the next call tries again.
+ */
+export function fetchOnce(url, as = 'json') {
+  const key = `${as} ${url}`;
+  if (!requests.has(key)) {
+    const request = fetch(url).then(response => {
+      if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
+      return response[as]();
+    });
+    request.catch(() => requests.delete(key));
+    requests.set(key, request);
+  }
+  return requests.get(key);
+}
+
+/** The page-relative URL of a kind of file the contract names: ('map', {input, layer, k}). */
+export function urlOf(contract, kind, fields = {}) {
+  if (!(kind in contract.urls)) throw new Error(`the contract names no URL for '${kind}'`);
+  return fill(contract.urls[kind], fields);
+}
+
+/** The built site's files, found through its contract; `contractUrl` is page-relative. */
+export class Site {
+  constructor(contractUrl) {
+    this.contractUrl = contractUrl;
+  }
+
+  /** The contract; a page that names none still steps its carousels, so only this fails. */
+  async contract() {
+    if (!this.contractUrl) throw new Error('the page names no contract: <body data-contract>');
+    return fetchOnce(this.contractUrl);
+  }
+
+  /** data/network.json: the layers, their shapes and settings, the conv weights. */
+  async network() {
+    return fetchOnce(urlOf(await this.contract(), 'network'));
+  }
+
+  /** One input's summary from data/inputs.json: label, prediction, logits, each map's range. */
+  async summary(inputId) {
+    const summaries = await fetchOnce(urlOf(await this.contract(), 'inputs'));
+    const summary = summaries.find(entry => entry.id === inputId);
+    if (!summary) throw new Error(`input '${inputId}' is not in data/inputs.json`);
+    return summary;
+  }
+
+  /** What a view of one input starts from: {contract, writer, summary}. */
+  async input(inputId) {
+    const [contract, summary] = await Promise.all([this.contract(), this.summary(inputId)]);
+    return { contract, writer: createWriter(contract), summary };
+  }
+
+  /** Every layer's exact output for one input, {layer id: Tensor}, from its float32 file. */
+  async outputs(inputId) {
+    const contract = await this.contract();
+    const [network, buffer] = await Promise.all([
+      this.network(), fetchOnce(urlOf(contract, 'exact', { input: inputId }), 'arrayBuffer')]);
+    return decodeLayers(buffer, network.layers);
+  }
+}
+
+/** Split an exact file (float32, little-endian, each layer's output in turn) into Tensors. */
+export function decodeLayers(buffer, layers) {
+  const numbers = float32s(buffer);
+  const tensors = {};
+  let offset = 0;
+  for (const layer of layers) {
+    const size = sizeOf(layer.shape);
+    tensors[layer.id] = new Tensor(layer.shape, numbers.subarray(offset, offset + size));
+    offset += size;
+  }
+  if (offset !== numbers.length) {
+    throw new Error(`the exact file holds ${numbers.length} numbers, the layers ${offset}`);
+  }
+  return tensors;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The buffer's float32 numbers: a Float32Array reads the machine's byte order, the file is LE. */
+function float32s(buffer) {
+  if (LITTLE_ENDIAN) return new Float32Array(buffer);
+  const view = new DataView(buffer);
+  const length = buffer.byteLength / 4;
+  return Float32Array.from({ length }, (_, i) => view.getFloat32(4 * i, true));
+}
+
+/** How many numbers a tensor of `shape` holds. */
+export function sizeOf(shape) {
+  return shape.reduce((product, length) => product * length, 1);
+}
+
+/** Float32 numbers with a shape: maps (C, H, W), one map (H, W), a vector (N), weights (…). */
+export class Tensor {
+  constructor(shape, values) {
+    if (values.length !== sizeOf(shape)) {
+      throw new Error(`${values.length} numbers cannot have the shape ${shape.join(' × ')}`);
+    }
+    this.shape = [...shape];
+    this.values = values;
+  }
+
+  /** A new tensor whose number at each index is `valueAt(...index)`, e.g. (k, r, c) => …. */
+  static build(shape, valueAt) {
+    const values = new Float32Array(sizeOf(shape));
+    const index = shape.map(() => 0);
+    for (let flat = 0; flat < values.length; flat++) {
+      values[flat] = valueAt(...index);
+      advance(index, shape);
+    }
+    return new Tensor(shape, values);
+  }
+
+  get size() {
+    return this.values.length;
+  }
+
+  /** The number at one index: at(k, r, c) of maps, at(r, c) of a map, at(i) of a vector. */
+  at(...index) {
+    return this.values[this.offset(index)];
+  }
+
+  /** Where an index lies in `values` (the last axis varies fastest, as in PyTorch). */
+  offset(index) {
+    return index.reduce((flat, position, axis) => flat * this.shape[axis] + position, 0);
+  }
+
+  /** Entry k along the first axis, sharing these numbers: map k of maps, row k of a map. */
+  slice(k) {
+    const inner = this.size / this.shape[0];
+    return new Tensor(this.shape.slice(1), this.values.subarray(k * inner, (k + 1) * inner));
+  }
+
+  /** The same numbers seen with another shape of the same size: a vector as rows × columns. */
+  reshape(shape) {
+    return new Tensor(shape, this.values);
+  }
+
+  /** A new tensor of the same shape with `transform` applied to each number. */
+  map(transform) {
+    return new Tensor(this.shape, this.values.map(transform));
+  }
+}
+
+/** Step a row-major index to the next position of `shape`, like an odometer. */
+function advance(index, shape) {
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    index[axis] += 1;
+    if (index[axis] < shape[axis]) return;
+    index[axis] = 0;
+  }
+}

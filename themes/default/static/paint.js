@@ -1,0 +1,45 @@
+/**
+ * Draw a map from its numbers onto a <canvas>, one pixel a value, coloured exactly as the build
+ * colours its PNG frames: the layer's scale (from the contract) picks one of the palette's 256
+ * entries. The page does not draw with it yet; it is here for views that will.
+ *
+ *   const { paint } = await import('./static/paint.js');
+ *   const scale = contract.scales.conv1;
+ *   paint(canvas, outputs.conv1.slice(3), scale, contract.palettes[scale.cmap]);
+ *   paint(canvas, outputs.fc1.reshape(layer.grid), …);   // a vector, in its rows
+ */
+
+/** Draw `map` (a Tensor of rows × columns) on `canvas`, resized to one pixel a value. */
+export function paint(canvas, map, scale, palette) {
+  const [rows, cols] = map.shape;
+  const colours = coloursOf(palette);
+  const image = new ImageData(cols, rows);
+  map.values.forEach((value, i) => {
+    image.data.set(colours[paletteIndex(value, scale)], 4 * i);
+    image.data[4 * i + 3] = 255;
+  });
+  canvas.width = cols;
+  canvas.height = rows;
+  canvas.getContext('2d').putImageData(image, 0, 0);
+}
+
+/**
+ * The palette entry (0 to 255) of `value` on the scale {vmin, vmax}, the build's rule.
+ * Only a value exactly half-way between two entries may get the other one: the build rounds
+ * such ties to even, Math.round upwards.
+ */
+export function paletteIndex(value, { vmin, vmax }) {
+  const position = Math.round((value - vmin) / (vmax - vmin || 1) * 255);
+  return Math.max(0, Math.min(255, position));
+}
+
+const parsed = new WeakMap();
+
+/** A palette's '#rrggbb' entries as [r, g, b] bytes, parsed once per palette. */
+function coloursOf(palette) {
+  if (!parsed.has(palette)) {
+    const bytes = hex => [1, 3, 5].map(at => parseInt(hex.slice(at, at + 2), 16));
+    parsed.set(palette, palette.map(bytes));
+  }
+  return parsed.get(palette);
+}

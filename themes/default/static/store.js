@@ -1,0 +1,130 @@
+/**
+ * The page's state in one place. Views change it only by dispatching an action, and re-render
+ * from it when it changes; the URL fragment is a projection of it (see hash.js).
+ *
+ * The state:
+ *   input      the chosen input's id
+ *   maps       {layer id: how many maps its carousel has}, fixed by the page
+ *   positions  {layer id: the map its carousel shows, from 0}
+ *   selection  the value the reader selected, {layer, k, r, c} (k = 0 outside carousels), or null
+ *   highlight  what the selected value reads in the layer before, outlined there:
+ *              {layer, k, top, left, height, width}, or null
+ */
+
+/** A store: getState(), dispatch(action), subscribe(listener) → unsubscribe. */
+export function createStore(reduce, initial) {
+  let state = initial;
+  const listeners = new Set();
+  const queue = [];
+  return {
+    getState: () => state,
+    dispatch(action) {
+      queue.push(action);
+      if (queue.length > 1) return;  // a listener dispatched: its turn comes after this one
+      try {
+        for (; queue.length; queue.shift()) {
+          const previous = state;
+          state = reduce(state, queue[0]);
+          if (state !== previous) for (const listener of listeners) listener(state, previous);
+        }
+      } finally {
+        queue.length = 0;  // a failed action must not block the ones after it
+      }
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+/**
+ * Call `render(value, state)` whenever `select(state)` is no longer the same value (===),
+ * e.g. watch(store, state => state.input, input => …).
+ */
+export function watch(store, select, render) {
+  return store.subscribe((state, previous) => {
+    const value = select(state);
+    if (value !== select(previous)) render(value, state);
+  });
+}
+
+/**
+ * Like watch(), for views that must load data before they render: `load(value)` is awaited,
+ * and a render whose value is no longer the current one by then is skipped. With `now`, the
+ * current value is loaded and rendered at once too.
+ */
+export function watchLoaded(store, select, load, render, { now = false } = {}) {
+  const update = async value => {
+    const loaded = await load(value);
+    if (select(store.getState()) === value) render(loaded, value);
+  };
+  if (now) update(select(store.getState()));
+  return watch(store, select, update);
+}
+
+/** The state before any action: `input` chosen, every carousel on its first map. */
+export function initialState({ input, maps }) {
+  const positions = Object.fromEntries(Object.keys(maps).map(layer => [layer, 0]));
+  return { input, maps, positions, selection: null, highlight: null };
+}
+
+/** The page's reducer: the new state after `action`, or the same object when nothing changed. */
+export function reduce(state, action) {
+  if (!Object.hasOwn(ACTIONS, action.type)) throw new Error(`unknown action '${action.type}'`);
+  return ACTIONS[action.type](state, action);
+}
+
+const ACTIONS = {
+  /** The reader chose an input: nothing selected in the last one stays selected. */
+  chooseInput(state, { input }) {
+    if (input === state.input) return state;
+    return { ...state, input, selection: null, highlight: null };
+  },
+
+  /** A carousel shows map k (counting round past either end); its figure loses any outline. */
+  showMap(state, { layer, k }) {
+    if (!(layer in state.maps)) return state;
+    const position = wrap(k, state.maps[layer]);
+    if (position === state.positions[layer]) return state;
+    const selected = state.selection?.layer === layer;
+    return {
+      ...state,
+      positions: { ...state.positions, [layer]: position },
+      selection: selected ? null : state.selection,
+      highlight: selected || state.highlight?.layer === layer ? null : state.highlight,
+    };
+  },
+
+  /** The reader selected one value: map k, row r, column c of a layer. */
+  select(state, { layer, k, r, c }) {
+    const selection = { layer, k, r, c };
+    if (state.selection && sameFields(state.selection, selection)) return state;
+    return { ...state, selection, highlight: null };
+  },
+
+  /** Outline what the selected value reads: show that map, mark that window. */
+  highlight(state, { layer, k, top, left, height, width }) {
+    const highlight = { layer, k, top, left, height, width };
+    if (state.highlight && sameFields(state.highlight, highlight)) return state;
+    const positions = layer in state.maps
+      ? { ...state.positions, [layer]: wrap(k, state.maps[layer]) } : state.positions;
+    return { ...state, positions, highlight };
+  },
+
+  /** A deep link: an input (null keeps the current one) and the map of every carousel. */
+  restore(state, { input, positions }) {
+    const chosen = input ? ACTIONS.chooseInput(state, { input }) : state;
+    return Object.keys(state.maps).reduce(
+      (next, layer) => ACTIONS.showMap(next, { layer, k: positions[layer] ?? 0 }), chosen);
+  },
+};
+
+/** k counted round a carousel of `count` maps: -1 is the last map, `count` the first. */
+function wrap(k, count) {
+  return ((k % count) + count) % count;
+}
+
+function sameFields(one, other) {
+  return Object.keys(other).every(name => one[name] === other[name]);
+}
