@@ -1,14 +1,17 @@
-"""Shared fixtures: one site built from the real content/ with the committed checkpoint, served
-on a local port, and a real Chromium (Debian's) driven by pytest-playwright.
+"""Shared fixtures: one site built from the real content/ with the committed checkpoint, the
+URLs of its files read from its own data/contract.json, a local HTTP server, and a real Chromium
+(Debian's) driven by pytest-playwright.
 
     .venv/bin/python -m pytest            # from the repository root
 """
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
 import threading
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +21,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import expect
+
+from oracle import normalised
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `pytest` as well as `python -m pytest` finds builder/ and model/
@@ -25,6 +31,7 @@ sys.path.insert(0, str(REPO))  # `pytest` as well as `python -m pytest` finds bu
 CHECKPOINT = REPO / "model" / "cnn.pt"
 METRICS = REPO / "model" / "metrics.json"
 CONTENT = REPO / "content"
+CONTRACT = "data/contract.json"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -51,11 +58,22 @@ def tree_digest(folder):
     return digest.hexdigest()
 
 
-def normalised(pixels, mean, std, dtype=torch.float64):
-    """uint8 images (..., 28, 28) → tensor (N, 1, 28, 28), written here from the article's formula."""
-    pixels = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.array(pixels, dtype=np.uint8))
-    x = pixels.to(dtype) / 255.0
-    return ((x - mean) / std).reshape(-1, 1, *x.shape[-2:])
+def contract_of(site):
+    """A built site's data/contract.json (the one path every page names): URL patterns, number format,
+    texts, colour scales and palettes."""
+    return json.loads((Path(site) / CONTRACT).read_text(encoding="utf-8"))
+
+
+def urls_of(site):
+    """The URL of any file of a built site, from the patterns in its own contract:
+    `urls_of(site)("map", input="test-00019", layer="conv1", k=0)` → 'frames/inputs/test-00019/conv1/0.png'."""
+    patterns = contract_of(site)["urls"]
+
+    def url(kind, **fields):
+        named = set(re.findall(r"\{(\w+)\}", patterns[kind]))
+        assert named == set(fields), f"the {kind!r} URL {patterns[kind]!r} is filled with {named}, not {set(fields)}"
+        return re.sub(r"\{(\w+)\}", lambda field: str(fields[field.group(1)]), patterns[kind])
+    return url
 
 
 def accuracy_of(checkpoint, mean, std, split):
@@ -85,18 +103,34 @@ def site(built):
 
 
 @pytest.fixture(scope="session")
-def network_json(site):
-    return json.loads((site / "data" / "network.json").read_text(encoding="utf-8"))
+def site_url(site):
+    """urls_of(site) for the real content's build: site_url("kernel", layer="conv1", k=0)."""
+    return urls_of(site)
 
 
 @pytest.fixture(scope="session")
-def input_records(site):
-    """data/<input>.json of every input the page offers, in the picker's order, each with an
-    "exact" entry: its layers read from data/<input>.f32 (float32, layer after layer), as the page reads them."""
-    summaries = json.loads((site / "data" / "inputs.json").read_text(encoding="utf-8"))
-    records = [json.loads((site / "data" / f"{s['id']}.json").read_text(encoding="utf-8")) for s in summaries]
+def contract(site):
+    return contract_of(site)
+
+
+@pytest.fixture(scope="session")
+def network_json(site, site_url):
+    return json.loads((site / site_url("network")).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def summaries(site, site_url):
+    """data/inputs.json: each input's label, prediction, probabilities and logits, in picker order."""
+    return json.loads((site / site_url("inputs")).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def input_records(site, site_url, summaries):
+    """The record (data/inputs/<input>.json) of every input the page offers, in the picker's order, each
+    with an "exact" entry: its layers read from the .f32 file (float32, layer after layer), as the page reads them."""
+    records = [json.loads((site / site_url("record", input=s["id"])).read_text(encoding="utf-8")) for s in summaries]
     for record in records:
-        flat = np.frombuffer((site / "data" / f"{record['id']}.f32").read_bytes(), dtype="<f4")
+        flat = np.frombuffer((site / site_url("exact", input=record["id"])).read_bytes(), dtype="<f4")
         sizes = [int(np.prod(layer["shape"])) for layer in record["layers"].values()]
         assert flat.size == sum(sizes), record["id"]
         pieces = np.split(flat, np.cumsum(sizes)[:-1])
@@ -134,41 +168,87 @@ def make_content(tmp_path, built):
     return make
 
 
-# --- the browser ---------------------------------------------------------------------------------
+# --- serving -------------------------------------------------------------------------------------
 
-class _QuietHandler(SimpleHTTPRequestHandler):
+class _Handler(SimpleHTTPRequestHandler):
+    """Serves a folder, only under the server's prefix (as GitHub Pages serves a project site),
+    recording the path of every request in the server's `hits` when it counts them."""
+
+    def translate_path(self, path):
+        prefix = self.server.prefix
+        return super().translate_path("/" + path[len(prefix):] if path.startswith(prefix) else "/not-here")
+
+    def log_request(self, code="-", size="-"):
+        if self.server.hits is not None:
+            self.server.hits.append(self.path)
+
     def log_message(self, format, *args):
         pass
 
 
-@pytest.fixture(scope="session")
-def server(site):
-    """The built site on http://127.0.0.1:<free port>/."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(site)))
+@contextmanager
+def serving(folder, prefix="/", count=False):
+    """Serve `folder` on http://127.0.0.1:<free port><prefix> while the block runs; yields the URL
+    (`url`, ending in the prefix) and, with `count`, the list of request paths (`hits`)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(folder)))
+    httpd.prefix, httpd.hits = prefix, [] if count else None
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_address[1]}{prefix}", hits=httpd.hits)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+def server(site):
+    """The built site on http://127.0.0.1:<free port>/ (a URL ending in '/')."""
+    with serving(site) as served:
+        yield served.url
 
 
 @pytest.fixture
-def watched(page, server):
-    """The article open in Chromium, with every console error and every request URL recorded."""
-    seen = SimpleNamespace(page=page, errors=[], requests=[], server=server)
-    page.on("console", lambda message: seen.errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: seen.errors.append(str(error)))
-    page.on("request", lambda request: seen.requests.append(request.url))
-    page.goto(server + "index.html")
-    return seen
+def serve():
+    """serving() for one test: `serve(folder, prefix="/some-project/", count=True)`, stopped after it."""
+    with ExitStack() as servers:
+        yield lambda folder, **options: servers.enter_context(serving(folder, **options))
 
 
 def foreign_requests(urls, server):
     """The URLs in `urls` that went to any host but the local server (data: URLs fetch nothing)."""
     local = urlsplit(server).netloc
     return [url for url in urls if urlsplit(url).scheme != "data" and urlsplit(url).netloc != local]
+
+
+# --- the browser ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+def open_page(page, server, fragment=""):
+    """Open the article and wait until its script has run (conv1's carousel counter shows)."""
+    page.goto(server + "index.html" + fragment)
+    expect(page.locator("#fig-conv1 .lw-counter")).to_be_visible()
+
+
+@pytest.fixture(scope="session")
+def first(input_records):
+    """The input the page shows before the reader chooses one: the first of the picker."""
+    return input_records[0]
+
+
+@pytest.fixture
+def opened(page, server, first):
+    """The article open in Chromium with its script running and the first input shown; every console
+    error is collected in `opened.errors` and every request URL in `opened.requests`."""
+    page.errors, page.requests = [], []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
+    page.on("request", lambda request: page.requests.append(request.url))
+    open_page(page, server)
+    expect(page.locator(".lw-picker input:checked")).to_have_value(first["id"])
+    return page

@@ -1,15 +1,16 @@
-"""Helpers for the reader-experience tests: read numbers as the page prints them, select cells,
-recompute values independently of the page, and measure colours.
+"""Helpers for the reader-experience tests: read numbers as the page prints them, select cells and
+inputs and wait for their effect, and measure colours. The numbers to compare with come from
+tests/oracle.py.
 
-Used by tests/test_reader.py, tests/test_budget.py and tests/test_lighthouse.py.
+Used by the tests of the page in a browser (test_inspector_*.py, test_receptive_fields.py, test_outputs.py,
+test_deep_links.py, test_keyboard.py, test_accessibility.py, test_budget.py, …).
 """
 import math
 import re
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -55,43 +56,18 @@ def layer_of(network_json, layer_id):
 
 
 def maps(record, layer_id):
-    """One layer's output for one input, exactly as the page reads it (data/<input>.f32),
+    """One layer's output for one input, exactly as the page reads it (the .f32 file),
     as an array shaped like the layer (C, H, W) or (N,)."""
     return record["exact"][layer_id]
 
 
-def conv_weights(network_json, layer_id):
-    """(weight, bias) of a conv layer as float64 tensors, shaped (out, in, kh, kw) and (out,)."""
-    layer = layer_of(network_json, layer_id)
-    out, kh, kw = layer["shape"][0], *layer["kernel_size"]
-    weight = torch.tensor(layer["weight"], dtype=torch.float64).reshape(out, -1, kh, kw)
-    return weight, torch.tensor(layer["bias"], dtype=torch.float64)
+def predicted(record):
+    """The class the network picks, from the logits themselves."""
+    return int(np.argmax(record["logits"]))
 
 
-def window(values, top, left, h, w):
-    """values[top:top+h, left:left+w] of one 2-D map, with zeros where the window leaves it."""
-    out = np.zeros((h, w))
-    for u in range(h):
-        for v in range(w):
-            y, x = top + u, left + v
-            if 0 <= y < values.shape[0] and 0 <= x < values.shape[1]:
-                out[u, v] = values[y, x]
-    return out
-
-
-def conv_at(network_json, record, layer_id, before_id, k, r, c, channels=None, magnitude=False):
-    """Recompute one conv output with torch's conv2d on the published input and weights;
-    `channels` limits the sum to some input channels (the bias is then left out);
-    `magnitude` sums the terms' absolute values instead, the scale of their rounding errors."""
-    layer = layer_of(network_json, layer_id)
-    weight, bias = conv_weights(network_json, layer_id)
-    x = torch.tensor(maps(record, before_id))[None]
-    if magnitude:
-        x, weight, bias = x.abs(), weight.abs(), bias.abs()
-    if channels is not None:
-        x, weight, bias = x[:, channels], weight[:, channels], torch.zeros_like(bias)
-    y = F.conv2d(x, weight, bias, stride=tuple(layer["stride"]), padding=tuple(layer["padding"]))
-    return float(y[0, k, r, c])
+def wrong_inputs(input_records):
+    return [r for r in input_records if r["label"] is not None and r["label"] != predicted(r)]
 
 
 # --- the page ------------------------------------------------------------------------------------
@@ -101,6 +77,13 @@ def current_surface(page, layer_id):
     figure = page.locator(f"#fig-{layer_id}")
     current = figure.locator(".lw-maps > li.is-current .lw-surface")
     return current if figure.get_attribute("data-kind") == "maps" else figure.locator(".lw-surface").first
+
+
+def cursor_selector(page, layer_id):
+    """A CSS selector for the cursor on a figure's current surface (see current_surface)."""
+    maps_figure = page.locator(f"#fig-{layer_id}").get_attribute("data-kind") == "maps"
+    return f"#fig-{layer_id} " + (".lw-maps > li.is-current .lw-surface .lw-cursor" if maps_figure
+                                  else ".lw-surface .lw-cursor")
 
 
 def click_cell(page, layer_id, r, c, rows, cols):
@@ -115,6 +98,48 @@ def click_cell(page, layer_id, r, c, rows, cols):
 
 def inspector(page, layer_id):
     return page.locator(f"#fig-{layer_id} .lw-inspector")
+
+
+def header(page, layer_id):
+    """The inspector's first line: '<layer>, map k, row r, column c: <value>'."""
+    return inspector(page, layer_id).locator("p").first
+
+
+def header_value(page, layer_id):
+    return header(page, layer_id).locator("b").inner_text()
+
+
+def step_to(page, layer_id, k):
+    """Show map k (0-based) of a carousel with its Next button."""
+    figure = page.locator(f"#fig-{layer_id}")
+    for _ in range(k):
+        figure.locator(".lw-next").click()
+    count = int(figure.locator(".lw-counter").inner_text().split("/")[1])
+    expect(figure.locator(".lw-counter")).to_have_text(f"{k + 1} / {count}")
+
+
+def select(page, network_json, layer_id, k, r, c):
+    """Select cell (r, c) of map k of a spatial layer with the pointer; wait for its arithmetic."""
+    _, rows, cols = layer_of(network_json, layer_id)["shape"]
+    step_to(page, layer_id, k)
+    click_cell(page, layer_id, r, c, rows, cols)
+    expect(header(page, layer_id)).to_contain_text(f"{layer_id}, map {k + 1}, row {r + 1}, column {c + 1}:")
+
+
+def choose(page, record, site_url):
+    """Pick an input in the picker and wait until the page shows it: its conv1 map, its prediction
+    in the status line and the output table."""
+    page.locator(f'.lw-picker input[value="{record["id"]}"]').check()
+    expect(current_surface(page, "conv1").locator("img")).to_have_attribute(
+        "src", site_url("map", input=record["id"], layer="conv1", k=0))
+    expect(page.locator("[role=status]")).to_contain_text(f"predicted {record['classes'][predicted(record)]}")
+    expect(page.locator("#fig-fc2 tbody tr.is-predicted th")).to_have_text(record["classes"][predicted(record)])
+
+
+def said(locator, pattern):
+    """Wait until `locator`'s text contains a match of `pattern`, then return the match."""
+    expect(locator).to_contain_text(re.compile(pattern))
+    return re.search(pattern, locator.inner_text())
 
 
 def tables(locator):
@@ -132,9 +157,28 @@ def cursor_box(locator):
     return [float(s.rstrip("%")) for s in style]
 
 
-def open_page(page, server, fragment=""):
-    page.goto(server + "index.html" + fragment)
-    expect(page.locator("#fig-conv1 .lw-counter")).to_be_visible()  # the script has run
+_BOX_IS = """([selector, wanted, tolerance]) => {
+  const e = document.querySelector(selector);
+  if (!e || e.hidden) return false;
+  const box = [e.style.top, e.style.left, e.style.height, e.style.width].map(parseFloat);
+  return box.every((v, i) => Math.abs(v - wanted[i]) <= tolerance);
+}"""
+
+
+def expect_box(page, selector, wanted, tolerance=1e-3):
+    """Wait until the element at `selector` is shown with inline top, left, height and width `wanted`
+    (percent of its surface), as a selection's cursor is once the page has drawn it."""
+    try:
+        page.wait_for_function(_BOX_IS, arg=[selector, list(wanted), tolerance])
+    except PlaywrightTimeout:
+        shown = cursor_box(page.locator(selector)) if page.locator(selector).count() else "no element"
+        raise AssertionError(f"{selector}: the box is {shown}, never {list(wanted)}") from None
+    expect(page.locator(selector)).to_be_visible()
+
+
+def picker_bottom(page):
+    """Where the sticky input picker ends, in viewport pixels: nothing the reader is taken to may be above it."""
+    return page.evaluate("document.querySelector('.lw-picker').getBoundingClientRect().bottom")
 
 
 def wait_for_images(locator):

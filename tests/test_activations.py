@@ -1,35 +1,18 @@
-"""The numbers the site publishes (data/<input>.json) against an independent forward pass.
+"""The numbers the site publishes (data/inputs/<input>.json and .f32) against an independent forward pass.
 
-The oracle is the article's network written out with torch.nn.functional from the committed
-state_dict and metrics.json alone, in float64, starting from the input PNG's pixels: it never
-calls the model's forward nor any builder code.
+The oracle (tests/oracle.py) is the article's network written out with torch.nn.functional from
+the committed state_dict and metrics.json alone, in float64, starting from the input PNG's pixels:
+it never calls the model's forward nor any builder code.
 """
 import json
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from conftest import CHECKPOINT, METRICS, normalised
+from conftest import CHECKPOINT, METRICS
 from model.cnn import FashionCNN
-
-
-def oracle_layers(pixels, state, mean, std):
-    """Every layer's output for one uint8 image, as the article describes the network."""
-    w = {name: tensor.double() for name, tensor in state.items()}
-    out = {"input": normalised(pixels, mean, std)}
-    out["conv1"] = F.conv2d(out["input"], w["conv1.weight"], w["conv1.bias"], padding=1)
-    out["relu1"] = F.relu(out["conv1"])
-    out["pool1"] = F.max_pool2d(out["relu1"], 2)
-    out["conv2"] = F.conv2d(out["pool1"], w["conv2.weight"], w["conv2.bias"], padding=1)
-    out["relu2"] = F.relu(out["conv2"])
-    out["pool2"] = F.max_pool2d(out["relu2"], 2)
-    out["flatten"] = out["pool2"].flatten(1)
-    out["fc1"] = F.linear(out["flatten"], w["fc1.weight"], w["fc1.bias"])
-    out["relu3"] = F.relu(out["fc1"])
-    out["fc2"] = F.linear(out["relu3"], w["fc2.weight"], w["fc2.bias"])
-    return {layer: values[0].numpy() for layer, values in out.items()}
+from oracle import FASHION_CNN, forward, normalised
 
 
 def input_pixels(content, input_id):
@@ -39,9 +22,11 @@ def input_pixels(content, input_id):
 
 
 def oracle_for(record, content):
+    """Every layer's output for one input, {layer: array}, as the article describes the network."""
     state = torch.load(CHECKPOINT, map_location="cpu", weights_only=True)
     norm = json.loads(METRICS.read_text())["normalisation"]
-    return oracle_layers(input_pixels(content, record["id"]), state, norm["mean"], norm["std"])
+    x = normalised(input_pixels(content, record["id"]), norm["mean"], norm["std"])
+    return {layer: values[0].numpy() for layer, values in forward(FASHION_CNN, state, x).items()}
 
 
 def close(published, expected):
@@ -79,7 +64,7 @@ def test_every_value_of_every_layer_matches_the_oracle(input_records, built):
 
 
 def test_the_exact_float32_file_matches_the_oracle_and_the_json(input_records, built):
-    """data/<input>.f32, which the page computes with, is the forward pass to float32 precision,
+    """The .f32 file, which the page computes with, is the forward pass to float32 precision,
     and the JSON's values are its four-digit rounding."""
     for record in input_records:
         expected = oracle_for(record, built.content)

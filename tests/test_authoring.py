@@ -10,14 +10,14 @@ import shutil
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 import conftest
 from builder import build as building
 from builder.errors import BuildError
-from conftest import CHECKPOINT, REPO, run_cli, tree_digest
+from conftest import CHECKPOINT, REPO, run_cli, tree_digest, urls_of
 from model import data
+from oracle import depends_on, forward, normalised, rectangle, steps_of
 
 
 @pytest.fixture
@@ -204,7 +204,7 @@ def test_own_colour_photo_becomes_a_fashion_mnist_like_input(make_content, tmp_p
 
     assert process.returncode == 0, process.stderr
     assert "my photo.jpg" in process.stderr and "converted" in process.stderr and "inverted" in process.stderr
-    record = json.loads((out / "data" / "my-photo.json").read_text())
+    record = json.loads((out / urls_of(out)("record", input="my-photo")).read_text())
     assert record["layers"]["input"]["shape"] == [1, 28, 28]
     mean, std = json.loads(conftest.METRICS.read_text())["normalisation"].values()
     brightness = np.array(record["layers"]["input"]["values"]).reshape(28, 28) * std + mean
@@ -250,30 +250,6 @@ def own_model(tmp_path_factory):
     return root, checkpoint, content, root / "site"
 
 
-def functional_forward(model, state, x):
-    """The oracle: each child's type decides which torch.nn.functional call runs, on the saved weights."""
-    outputs = {"input": x}
-    for name, child in model.named_children():
-        kind = type(child).__name__
-        if kind == "Conv2d":
-            x = F.conv2d(x, state[f"{name}.weight"].double(), state[f"{name}.bias"].double(),
-                         stride=child.stride, padding=child.padding)
-        elif kind == "Linear":
-            x = F.linear(x, state[f"{name}.weight"].double(), state[f"{name}.bias"].double())
-        elif kind == "ReLU":
-            x = F.relu(x)
-        elif kind == "MaxPool2d":
-            x = F.max_pool2d(x, child.kernel_size, child.stride)
-        elif kind == "AvgPool2d":
-            x = F.avg_pool2d(x, child.kernel_size, child.stride)
-        elif kind == "Flatten":
-            x = x.flatten(1)
-        elif kind != "Dropout":  # evaluation: dropout passes everything through
-            raise AssertionError(kind)
-        outputs[name] = x
-    return outputs
-
-
 def test_own_model_builds_a_complete_site_with_its_own_layers(own_model):
     """Every child of ThreeConv gets a figure, a summary row and a data entry, in order."""
     from tests.models.threeconv import ThreeConv
@@ -281,7 +257,7 @@ def test_own_model_builds_a_complete_site_with_its_own_layers(own_model):
     children = [name for name, _ in ThreeConv().named_children()]
     html = (site / "index.html").read_text()
     assert re.findall(r'<figure\b[^>]*\bdata-layer="([^"]+)"', html) == ["input"] + children
-    network = json.loads((site / "data" / "network.json").read_text())
+    network = json.loads((site / urls_of(site)("network")).read_text())
     assert [layer["id"] for layer in network["layers"]] == ["input"] + children
     params = sum(p.numel() for p in ThreeConv().parameters())
     assert f"{params:,}" in re.search(r'<table class="lw-summary">.*?</table>', html, re.S).group(0)
@@ -294,10 +270,9 @@ def test_own_model_numbers_match_an_independent_forward_pass(own_model):
     state = torch.load(checkpoint, weights_only=True)
     norm = json.loads(checkpoint.with_name("metrics.json").read_text())["normalisation"]
     for png in sorted((content / "inputs").glob("*.png")):
-        pixels = torch.from_numpy(np.asarray(Image.open(png), dtype=np.float64))
-        x = ((pixels / 255 - norm["mean"]) / norm["std"]).reshape(1, 1, 28, 28)
-        expected = functional_forward(ThreeConv(), state, x)
-        record = json.loads((site / "data" / f"{png.stem}.json").read_text())
+        x = normalised(np.asarray(Image.open(png), dtype=np.uint8), norm["mean"], norm["std"])
+        expected = forward(steps_of(ThreeConv()), state, x)
+        record = json.loads((site / urls_of(site)("record", input=png.stem)).read_text())
         for layer, values in expected.items():
             published = np.array(record["layers"][layer]["values"])
             want = values[0].numpy().ravel()
@@ -309,25 +284,18 @@ def test_own_model_receptive_fields_follow_its_layers(own_model):
     """network.json's receptive fields agree with the input pixels autograd says each cell depends on."""
     from tests.models.threeconv import ThreeConv
     _, _, _, site = own_model
-    network = {layer["id"]: layer for layer in json.loads((site / "data" / "network.json").read_text())["layers"]}
-    model = ThreeConv().eval()
+    network = {layer["id"]: layer for layer in json.loads((site / urls_of(site)("network")).read_text())["layers"]}
+    mask_of = depends_on(ThreeConv())
     for layer_id, layer in network.items():
         if layer_id == "input" or "receptive" not in layer:
             continue
         _, h, w = layer["shape"]
         r, c = h // 2, w // 2
-        x = torch.rand(1, 1, 28, 28, requires_grad=True)
-        out = x
-        for name, child in model.named_children():
-            out = child(out)
-            if name == layer_id:
-                break
-        out[0, :, r, c].sum().backward()
-        rows, cols = np.nonzero(x.grad[0, 0].abs().numpy() > 0)
+        top, bottom, left, right = rectangle(mask_of(layer_id, r, c))
         field = layer["receptive"]
-        top, left = field["start"] + r * field["jump"], field["start"] + c * field["jump"]
-        assert (rows.min(), rows.max()) == (max(top, 0), min(top + field["size"] - 1, 27)), layer_id
-        assert (cols.min(), cols.max()) == (max(left, 0), min(left + field["size"] - 1, 27)), layer_id
+        first_row, first_col = field["start"] + r * field["jump"], field["start"] + c * field["jump"]
+        assert (top, bottom) == (max(first_row, 0), min(first_row + field["size"] - 1, 27)), layer_id
+        assert (left, right) == (max(first_col, 0), min(first_col + field["size"] - 1, 27)), layer_id
 
 
 def test_unsupported_layer_type_is_named(make_content, old_site):

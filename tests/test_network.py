@@ -1,5 +1,4 @@
 """builder.network finds the layers, their shapes and receptive fields in the model itself."""
-import copy
 import json
 from collections import OrderedDict
 
@@ -7,9 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from builder import frames, network
+from builder import network
 from builder.build import build
+from conftest import urls_of
 from model.cnn import FashionCNN
+from oracle import depends_on, field_geometry, rows_and_cols
 
 
 def deeper_cnn():
@@ -59,54 +60,16 @@ def test_an_extra_conv_layer_is_discovered():
     assert conv3.params == 32 * 8 * 3 * 3 + 8
 
 
-def _with_average_pools(model):
-    """A copy whose max pools average instead: the same windows, but every input gets a gradient
-    (a max pool sends the gradient to one winner only, which would hide the rest of the field)."""
-    model = copy.deepcopy(model)
-    for name, child in model.named_children():
-        if isinstance(child, nn.MaxPool2d):
-            setattr(model, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding))
-    with torch.no_grad():
-        for child in model.children():
-            if isinstance(child, nn.Conv2d):  # positive weights and inputs: no ReLU ever cuts a path
-                child.weight.copy_(child.weight.abs() + 0.05)
-                child.bias.copy_(child.bias.abs() + 0.05)
-    return model
-
-
-def _seen_rows_and_cols(model, layer_id, row, col):
-    """Input rows and columns whose gradient is non-zero for cell (0, row, col) of layer_id."""
-    x = (torch.rand(1, 1, 28, 28) + 0.5).requires_grad_()
-    y = x
-    for name, child in model.named_children():
-        y = child(y)
-        if name == layer_id:
-            break
-    y[0, 0, row, col].backward()
-    seen = x.grad[0, 0] != 0
-    return seen.any(1).nonzero().flatten().tolist(), seen.any(0).nonzero().flatten().tolist()
-
-
-def _oracle_field(model, layer_id, height):
-    """(size, jump, start) measured by autograd on two neighbouring cells in the middle of the map."""
-    i = (height - 1) // 2
-    rows_i, cols_i = _seen_rows_and_cols(model, layer_id, i, i)
-    rows_next, _ = _seen_rows_and_cols(model, layer_id, i + 1, i)
-    assert rows_i == list(range(rows_i[0], rows_i[-1] + 1)) and rows_i == cols_i, "a square, unbroken field"
-    jump = rows_next[0] - rows_i[0]
-    return len(rows_i), jump, rows_i[0] - i * jump
-
-
 @pytest.mark.parametrize("make", [FashionCNN, deeper_cnn, strided_cnn])
 def test_receptive_fields_match_autograd(make):
     """Each spatial layer's ReceptiveField (size, jump, start) equals what autograd measures in the middle of the map."""
     torch.manual_seed(0)
     model = make()
-    oracle = _with_average_pools(model)
+    mask_of = depends_on(model, input_shape=(1, 28, 28))
     for layer in network.describe(model)[1:]:
         if layer.spatial:
             field = layer.receptive
-            measured = _oracle_field(oracle, layer.id, layer.shape[1])
+            measured = field_geometry(mask_of, layer.id, layer.shape[1])
             assert (field.size, field.jump, field.start) == measured, layer.id
 
 
@@ -115,14 +78,14 @@ def test_receptive_fields_are_clipped_to_the_image_at_the_edges(make):
     """Along the whole diagonal, cell i sees input rows [start + i·jump, + size) clipped to the image."""
     torch.manual_seed(0)
     model = make()
-    oracle = _with_average_pools(model)
+    mask_of = depends_on(model, input_shape=(1, 28, 28))
     for layer in network.describe(model)[1:]:
         if layer.spatial:
             field = layer.receptive
             for i in range(layer.shape[1]):
                 first = field.start + i * field.jump
                 expected = list(range(max(0, first), min(28, first + field.size)))
-                assert _seen_rows_and_cols(oracle, layer.id, i, i)[0] == expected, (layer.id, i)
+                assert rows_and_cols(mask_of(layer.id, i, i))[0] == expected, (layer.id, i)
 
 
 def test_a_model_with_an_extra_conv_layer_builds_its_figure_and_frames(make_content, tmp_path):
@@ -139,10 +102,13 @@ def test_a_model_with_an_extra_conv_layer_builds_its_figure_and_frames(make_cont
 
     build(article.parent, tmp_path / "site", log=lambda message: None)
 
-    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    site = tmp_path / "site"
+    html = (site / "index.html").read_text(encoding="utf-8")
     assert 'id="fig-conv3"' in html
-    [record] = [json.loads(p.read_text()) for p in (tmp_path / "site" / "data").glob("test-*.json")]
+    url = urls_of(site)
+    [summary] = json.loads((site / url("inputs")).read_text())
+    record = json.loads((site / url("record", input=summary["id"])).read_text())
     assert list(record["layers"]) == ["input"] + [name for name, _ in DeeperCNN().named_children()]
     assert record["layers"]["conv3"]["shape"] == [8, 7, 7]
-    maps = [tmp_path / "site" / frames.map_url(record["id"], "conv3", k) for k in range(9)]
+    maps = [site / url("map", input=record["id"], layer="conv3", k=k) for k in range(9)]
     assert [path.is_file() for path in maps] == [True] * 8 + [False]

@@ -3,14 +3,10 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from functools import partial
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import pytest
 from playwright.sync_api import expect
 
 from builder import checks
@@ -113,38 +109,25 @@ def test_content_security_policy_allows_only_the_sites_own_scripts(site):
     assert parsed.inline_scripts == 0 and parsed.handlers == [] and parsed.styles == []
 
 
-class _SubPathHandler(SimpleHTTPRequestHandler):
-    """Serves the site only under PREFIX, as GitHub Pages serves a project site."""
-
-    def translate_path(self, path):
-        return super().translate_path("/" + path[len(PREFIX):] if path.startswith(PREFIX) else "/not-here")
-
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def sub_path_server(site):
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_SubPathHandler, directory=str(site)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}{PREFIX}"
-    httpd.shutdown()
-
-
-def test_the_page_works_under_a_sub_path(sub_path_server, page):
+def test_the_page_works_under_a_sub_path(serve, site, site_url, page):
     """Under /some-project/ every request succeeds, stays under the prefix, and the page works."""
     responses, problems = [], []
     page.on("response", lambda response: responses.append(response))
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.goto(sub_path_server)
+    page.goto(serve(site, prefix=PREFIX).url)
     figure = page.locator("#fig-conv1")
     figure.get_by_role("button", name=re.compile("^Next")).click()
     expect(figure.locator(".lw-counter")).to_have_text(re.compile(r"^2 / "))
-    page.get_by_role("radio").nth(1).check()
+    second = page.get_by_role("radio").nth(1)
+    second.check()
+    expect(figure.locator(".is-current .lw-surface img")).to_have_attribute(
+        "src", site_url("map", input=second.get_attribute("value"), layer="conv1", k=1))
     figure.locator(".is-current .lw-surface").click()
     expect(figure.locator(".lw-inspector")).to_contain_text("kernel")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle")  # the claim is about every request: wait until none is pending
     assert problems == []
     assert responses and all(r.status in (200, 304) for r in responses), [(r.url, r.status) for r in responses]
     assert all(urlsplit(r.url).path.startswith(PREFIX) for r in responses)
-    assert any(r.url.endswith(".json") for r in responses), "the inspector fetched its numbers"
+    fetched = {urlsplit(r.url).path.removeprefix(PREFIX) for r in responses}
+    assert {site_url("network"), site_url("exact", input=second.get_attribute("value"))} <= fetched, \
+        f"the inspector did not fetch its numbers: {sorted(fetched)}"

@@ -1,18 +1,14 @@
-"""The built page in a real Chromium: carousels, the input picker, progressive enhancement."""
-import json
+"""The built page in a real Chromium: carousels, the input picker, progressive enhancement.
+
+    .venv/bin/python -m pytest tests/test_carousels_and_picker.py
+"""
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from builder import frames
 from conftest import foreign_requests
-
-
-@pytest.fixture(scope="module")
-def summaries(site):
-    """data/inputs.json: each input's label, prediction, probabilities and logits, in picker order."""
-    return json.loads((site / "data" / "inputs.json").read_text(encoding="utf-8"))
+from reader_helpers import wait_for_images
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +21,10 @@ def shown_map(page):
     return page.locator("#fig-conv1 .lw-maps > li").filter(visible=True).locator("img").first
 
 
-def map_src(input_id, k):
-    """The src of conv1's map k for one input, as the site lays its frames out."""
-    return re.compile(rf"(^|/){re.escape(frames.map_url(input_id, 'conv1', k))}$")
+@pytest.fixture(scope="module")
+def map_src(site_url):
+    """map_src(input_id, k): the src of conv1's map k for one input, as the contract lays the frames out."""
+    return lambda input_id, k: re.compile(rf"(^|/){re.escape(site_url('map', input=input_id, layer='conv1', k=k))}$")
 
 
 def other_input(summaries):
@@ -35,9 +32,9 @@ def other_input(summaries):
     return next(s for s in summaries[1:] if s["predicted"] != summaries[0]["predicted"])
 
 
-def test_next_and_previous_step_through_the_maps_and_wrap_around(watched, summaries, conv1_maps):
+def test_next_and_previous_step_through_the_maps_and_wrap_around(opened, summaries, conv1_maps, map_src):
     """Next shows map 2 of N, N clicks come back to 1 of N, Previous from 1 goes to N of N."""
-    page, first = watched.page, summaries[0]["id"]
+    page, first = opened, summaries[0]["id"]
     figure = page.locator("#fig-conv1")
     counter = figure.locator(".lw-counter")
     next_button = figure.get_by_role("button", name=re.compile(r"^Next"))
@@ -57,12 +54,12 @@ def test_next_and_previous_step_through_the_maps_and_wrap_around(watched, summar
     figure.get_by_role("button", name=re.compile(r"^Previous")).click()
     expect(counter).to_have_text(f"{conv1_maps} / {conv1_maps}")
     expect(shown_map(page)).to_have_attribute("src", map_src(first, conv1_maps - 1))
-    assert watched.errors == []
+    assert opened.errors == []
 
 
-def test_arrow_keys_step_through_a_focused_carousel(watched, conv1_maps):
+def test_arrow_keys_step_through_a_focused_carousel(opened, conv1_maps):
     """With the carousel focused, ArrowRight advances and ArrowLeft goes back."""
-    page = watched.page
+    page = opened
     page.locator("#fig-conv1 .lw-carousel").focus()
     page.keyboard.press("ArrowRight")
     expect(page.locator("#fig-conv1 .lw-counter")).to_have_text(f"2 / {conv1_maps}")
@@ -70,9 +67,9 @@ def test_arrow_keys_step_through_a_focused_carousel(watched, conv1_maps):
     expect(page.locator("#fig-conv1 .lw-counter")).to_have_text(f"1 / {conv1_maps}")
 
 
-def test_choosing_another_input_changes_the_maps_and_the_outputs(watched, summaries):
+def test_choosing_another_input_changes_the_maps_and_the_outputs(opened, summaries, map_src):
     """Picking another image by its class name swaps conv1's map and fc2's logits, probabilities and prediction."""
-    page, chosen = watched.page, other_input(summaries)
+    page, chosen = opened, other_input(summaries)
     page.get_by_role("radio", name=re.compile(re.escape(chosen["label_name"]))).check()
 
     expect(shown_map(page)).to_have_attribute("src", map_src(chosen["id"], 0))
@@ -82,15 +79,15 @@ def test_choosing_another_input_changes_the_maps_and_the_outputs(watched, summar
     rows = page.locator("#fig-fc2 tbody tr")
     expect(rows).to_have_count(len(chosen["classes"]))
     for row, logit, probability in zip(rows.all(), chosen["logits"], chosen["probabilities"]):
-        logit_text, probability_text = row.locator(".lw-value").all_text_contents()
+        expect(row.locator(".lw-value").nth(1)).to_have_text(f"{100 * probability:.1f}%")
+        logit_text = row.locator(".lw-value").first.inner_text()
         assert float(logit_text.replace("\u2212", "-")) == pytest.approx(logit, rel=5e-3, abs=1e-3)
-        assert probability_text == f"{100 * probability:.1f}%"
-    assert watched.errors == []
+    assert opened.errors == []
 
 
-def test_every_layer_has_a_visible_figure(watched, network_json):
+def test_every_layer_has_a_visible_figure(opened, network_json):
     """All figures, one per layer, are on the page and visible."""
-    page = watched.page
+    page = opened
     layers = [layer["id"] for layer in network_json["layers"]]
     expect(page.locator(".lw-figure[data-layer]")).to_have_count(len(layers))
     assert len(layers) == 11
@@ -98,20 +95,23 @@ def test_every_layer_has_a_visible_figure(watched, network_json):
         expect(page.locator(f"#fig-{layer}")).to_be_visible()
 
 
-def test_no_console_error_and_nothing_fetched_from_another_host(watched, summaries):
+def test_no_console_error_and_nothing_fetched_from_another_host(opened, server, summaries, site_url, map_src):
     """Reading the whole page and switching input logs no error and requests only the local server."""
-    page = watched.page
+    page, chosen = opened, other_input(summaries)
     for figure in page.locator(".lw-figure").all():
         figure.scroll_into_view_if_needed()  # lazy images load only near the viewport
-    page.get_by_role("radio", name=re.compile(re.escape(other_input(summaries)["label_name"]))).check()
-    page.wait_for_load_state("networkidle")
-    assert watched.errors == []
-    assert foreign_requests(watched.requests, watched.server) == []
-    fetched = {url.removeprefix(watched.server) for url in watched.requests}
-    assert {"index.html", "static/layerwise.js", "data/inputs.json"} <= fetched
+        wait_for_images(figure)
+    page.get_by_role("radio", name=re.compile(re.escape(chosen["label_name"]))).check()
+    expect(shown_map(page)).to_have_attribute("src", map_src(chosen["id"], 0))
+    wait_for_images(page.locator("#fig-conv1 .lw-maps > li.is-current"))
+    assert opened.errors == []
+    assert foreign_requests(opened.requests, server) == []
+    fetched = {url.removeprefix(server) for url in opened.requests}
+    scripts = page.evaluate("[...document.querySelectorAll('script[src]')].map(s => s.getAttribute('src'))")
+    assert scripts and {"index.html", site_url("inputs"), *scripts} <= fetched, fetched
 
 
-def test_without_javascript_every_conv1_map_shows_in_a_grid(new_context, server, summaries, conv1_maps):
+def test_without_javascript_every_conv1_map_shows_in_a_grid(new_context, server, summaries, conv1_maps, map_src):
     """With scripting off, all of conv1's maps are visible at once, laid out in rows and columns."""
     page = new_context(java_script_enabled=False).new_page()
     page.goto(server + "index.html")
