@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CHECKPOINT, CONTENT, REPO, tree_digest
+from conftest import CHECKPOINT, CONTENT, CONTRACT, REPO, contract_of, tree_digest, urls_of
+from oracle import normalised
 
 HEAVY = ("torch", "matplotlib")
 
@@ -79,7 +80,7 @@ def test_a_new_checkpoint_is_never_served_from_the_cache(copied_content, tmp_pat
         "---\n", f"---\ncheckpoint: {model / 'cnn.pt'}\n", 1), encoding="utf-8")
     assert build(copied_content, tmp_path / "two", cache).returncode == 0
 
-    network = json.loads((tmp_path / "two" / "data" / "network.json").read_text(encoding="utf-8"))
+    network = json.loads((tmp_path / "two" / urls_of(tmp_path / "two")("network")).read_text(encoding="utf-8"))
     conv1 = next(layer for layer in network["layers"] if layer["id"] == "conv1")
     assert np.allclose(conv1["bias"], state["conv1.bias"].numpy())
 
@@ -101,43 +102,38 @@ def test_images_named_like_the_sites_own_files_keep_their_own_frames(tmp_path):
     assert process.returncode == 0, process.stderr
 
     site = tmp_path / "site"
-    contract = json.loads((site / "data" / "contract.json").read_text(encoding="utf-8"))
-    urls, scale = contract["urls"], contract["scales"]["input"]
-    palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in contract["palettes"][scale["cmap"]]])
-    metrics = json.loads((CHECKPOINT.parent / "metrics.json").read_text(encoding="utf-8"))
-    mean, std = metrics["normalisation"]["mean"], metrics["normalisation"]["std"]
+    url, scale = urls_of(site), contract_of(site)["scales"]["input"]
+    palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)]
+                        for c in contract_of(site)["palettes"][scale["cmap"]]])
+    normalisation = json.loads((site / url("network")).read_text(encoding="utf-8"))["normalisation"]
     for name, pixels in pictures.items():
-        record = json.loads((site / urls["record"].format(input=name)).read_text(encoding="utf-8"))
+        record = json.loads((site / url("record", input=name)).read_text(encoding="utf-8"))
         assert record["id"] == name
-        frame = np.asarray(Image.open(site / urls["map"].format(input=name, layer="input", k=0)).convert("RGB"))
-        normalised = (pixels / 255.0 - mean) / std
-        index = np.rint((normalised - scale["vmin"]) / (scale["vmax"] - scale["vmin"]) * 255).clip(0, 255)
+        frame = np.asarray(Image.open(site / url("map", input=name, layer="input", k=0)).convert("RGB"))
+        values = normalised(pixels, **normalisation).numpy()[0, 0]
+        index = np.rint((values - scale["vmin"]) / (scale["vmax"] - scale["vmin"]) * 255).clip(0, 255)
         off = np.abs(frame.astype(int) - palette[index.astype(int)]).max(axis=-1) > 0
         assert off.sum() <= 2, f"{name}: the input frame is not this image"  # float ties at palette edges
     for k in range(16):
-        assert Image.open(site / urls["kernel"].format(layer="conv1", k=k)).size == (3, 3)
+        assert Image.open(site / url("kernel", layer="conv1", k=k)).size == (3, 3)
 
 
-def test_every_generated_file_is_named_by_a_contract_pattern(site):
+def test_every_generated_file_is_named_by_a_contract_pattern(site, site_url, contract, network_json, summaries):
     """The contract's patterns describe the site's files exactly: none missing, none unnamed."""
-    contract = json.loads((site / "data" / "contract.json").read_text(encoding="utf-8"))
-    network = json.loads((site / "data" / "network.json").read_text(encoding="utf-8"))
-    entries = json.loads((site / "data" / "inputs.json").read_text(encoding="utf-8"))
-    urls = contract["urls"]
-    expected = {"data/contract.json", urls["network"], urls["inputs"]}
-    for entry in entries:
-        expected |= {urls["record"].format(input=entry["id"]), urls["exact"].format(input=entry["id"])}
-        for layer in network["layers"]:
+    expected = {CONTRACT, site_url("network"), site_url("inputs")}
+    for entry in summaries:
+        expected |= {site_url("record", input=entry["id"]), site_url("exact", input=entry["id"])}
+        for layer in network_json["layers"]:
             if len(layer["shape"]) == 3:
-                expected |= {urls["map"].format(input=entry["id"], layer=layer["id"], k=k)
+                expected |= {site_url("map", input=entry["id"], layer=layer["id"], k=k)
                              for k in range(layer["shape"][0])}
             else:
-                expected.add(urls["vector"].format(input=entry["id"], layer=layer["id"]))
-    for layer in network["layers"]:
+                expected.add(site_url("vector", input=entry["id"], layer=layer["id"]))
+    for layer in network_json["layers"]:
         if layer["type"] == "Conv2d":
-            expected |= {urls["kernel"].format(layer=layer["id"], k=k) for k in range(layer["shape"][0])}
-    expected |= {urls["legend"].format(cmap=cmap) for cmap in contract["palettes"]}
-    expected |= {urls["chart"].format(name=name) for name in ("training", "confusion")}
+            expected |= {site_url("kernel", layer=layer["id"], k=k) for k in range(layer["shape"][0])}
+    expected |= {site_url("legend", cmap=cmap) for cmap in contract["palettes"]}
+    expected |= {site_url("chart", name=name) for name in ("training", "confusion")}
     found = {p.relative_to(site).as_posix() for folder in ("data", "frames", "charts")
              for p in (site / folder).rglob("*") if p.is_file()}
     assert found == expected
