@@ -30,7 +30,7 @@ def main(argv=None):
 
 def _build(args):
     from builder.build import build
-    result = build(args.content, args.out, strict=args.strict, data_dir=args.data)
+    result = build(args.content, args.out, strict=args.strict, train=args.train, data_dir=args.data)
     print(f"built {result.out}/ with {len(result.figures)} figures in {result.seconds:.1f} s"
           + (f", {len(result.warnings)} warning(s)" if result.warnings else ""))
     return 0
@@ -39,7 +39,7 @@ def _build(args):
 def _serve(args):
     from builder.serve import serve
     serve(args.content, args.out, host=args.host, port=args.port, prefix=args.prefix, strict=args.strict,
-          data_dir=args.data)
+          train=args.train, data_dir=args.data)
     return 0
 
 
@@ -62,6 +62,8 @@ def _train(args):
         metrics = train.train(model, checkpoint, metrics_path, data_dir=args.data, **options)
     except data.DataNotFound as err:
         raise BuildError(str(err)) from None
+    except train.MetricsInUse as err:
+        raise BuildError(str(err), metrics_path) from None
     print(f"wrote {checkpoint} and {metrics_path}: test accuracy {metrics['test_accuracy']:.2%} "
           f"in {metrics['train_seconds']:.0f} s")
     return 0
@@ -83,11 +85,13 @@ def _parser():
     build.add_argument("--content", default="content", metavar="DIR", help="the article's folder (default: content)")
     build.add_argument("--out", default="site", metavar="DIR", help="where the site goes (default: site)")
     build.add_argument("--strict", action="store_true", help="treat warnings as errors, all listed at the end")
+    build.add_argument("--train", action="store_true", help="train the checkpoint first if it does not exist")
 
     serve = command("serve", _serve, "build, serve on localhost, rebuild and reload the page on every change")
     serve.add_argument("--content", default="content", metavar="DIR", help="the article's folder (default: content)")
     serve.add_argument("--out", default="site", metavar="DIR", help="where the site goes (default: site)")
     serve.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    serve.add_argument("--train", action="store_true", help="train the checkpoint first if it does not exist")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     serve.add_argument("--prefix", metavar="NAME",
@@ -100,7 +104,7 @@ def _parser():
     train = command("train", _train, "train the network and write its checkpoint and metrics")
     train.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")
     train.add_argument("--checkpoint", default="model/cnn.pt", metavar="FILE")
-    train.add_argument("--metrics", metavar="FILE", help="default: metrics.json beside the checkpoint")
+    train.add_argument("--metrics", metavar="FILE", help="default: the checkpoint's name with .json")
     train.add_argument("--epochs", type=int)
     train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     train.add_argument("--train-subset", type=int, metavar="N", help="train on the first N images only")

@@ -1,13 +1,15 @@
 """Run the inputs through the network once and keep every layer's output.
 
-Forward hooks on the model's children record each output as it passes, so
-what the article shows is exactly what the model computed.
+The traced graph (builder.graph) runs node by node and each node's output is
+recorded as it passes, so what the article shows is exactly what the model
+computed, functional calls and residual sums included.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from builder import graph
 from model.data import as_input
 
 
@@ -23,22 +25,9 @@ class Trace:
 def compute(network, inputs):
     """Return one Trace per input, layers in the model's order."""
     x = as_input(np.stack([i.pixels for i in inputs]), **network.normalisation)
-    outputs = {"input": x}
-    hooks = [child.register_forward_hook(_recorder(outputs, name))
-             for name, child in network.model.named_children()]
-    try:
-        with torch.no_grad():
-            logits = network.model.eval()(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    probabilities = torch.softmax(logits, dim=1).numpy()
-    return [Trace(inp, {layer: out[n].numpy() for layer, out in outputs.items()},
+    outputs = graph.run(network.traced.graph_module, x)
+    by_layer = {op.id: outputs[op.node] for op in network.traced.ops}
+    probabilities = torch.softmax(by_layer[network.layers[-1].id], dim=1).numpy()
+    return [Trace(inp, {layer: out[n].numpy() for layer, out in by_layer.items()},
                   probabilities[n], int(probabilities[n].argmax()))
             for n, inp in enumerate(inputs)]
-
-
-def _recorder(outputs, name):
-    def record(module, args, output):
-        outputs[name] = output.detach().clone()  # clone: a later in-place layer must not change it
-    return record

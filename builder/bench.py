@@ -181,7 +181,7 @@ def _served_url(server):
 def _train(tmp, data_dir):
     extra = ["--data", str(data_dir)] if data_dir else []
     subprocess.run([sys.executable, "-m", "builder", "train", "--checkpoint", str(tmp / "cnn.pt"), *extra], check=True)
-    return json.loads((tmp / "metrics.json").read_text())
+    return json.loads((tmp / "cnn.json").read_text())
 
 
 def _training_rows(metrics):

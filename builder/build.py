@@ -49,13 +49,14 @@ class StrictFailure(BuildError):
         return "\n".join([*map(str, self.warnings), self.message])
 
 
-def build(content_dir="content", out="site", *, strict=False, data_dir=None, log=None):
-    """Build content_dir into out; return a Result, or raise BuildError and leave out untouched."""
+def build(content_dir="content", out="site", *, strict=False, train=False, data_dir=None, log=None):
+    """Build content_dir into out; return a Result, or raise BuildError and leave out untouched.
+    With `train`, a checkpoint that does not exist yet is trained first."""
     log = log or (lambda message: print(message, file=sys.stderr))
     started, problems, out = time.perf_counter(), Problems(), Path(out)
     article = content.load(content_dir)
     theme.folder_of(article.settings.theme, (article.path, article.line_of("theme")))
-    network_key, network, trained = _network(article, data_dir, log)
+    network_key, network, trained = _network(article, train, data_dir, log)
     chosen = inputs.resolve(article, network.classes, network.input_size, problems, data_dir)
     generated = cache.remembered_folder(_inputs_key(network_key, chosen),
                                         lambda folder: _generate(folder, trained(), chosen))
@@ -66,7 +67,7 @@ def build(content_dir="content", out="site", *, strict=False, data_dir=None, log
     return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started)
 
 
-def _network(article, data_dir, log):
+def _network(article, train, data_dir, log):
     """(cache key, Description, a function returning the trained builder.network.Network).
     The description comes from the cache when the checkpoint, the metrics and the code are
     unchanged; the network itself is loaded only when something asks for it."""
@@ -74,6 +75,10 @@ def _network(article, data_dir, log):
     checkpoint = Path(settings.checkpoint)
     metrics = content.metrics_path(checkpoint, settings.metrics)
     if not checkpoint.exists():
+        if not train:
+            raise BuildError(f"checkpoint not found; create it with 'layerwise train --model {settings.model} "
+                             f"--checkpoint {checkpoint}', build with --train, or fix 'checkpoint:'",
+                             article.path, article.line_of("checkpoint"))
         _train(settings.model, checkpoint, metrics, data_dir, where, log)
     key = cache.digest(settings.model, settings.checkpoint, str(metrics), *_code(settings.model),
                        *(_contents(path) for path in (checkpoint, metrics)))
@@ -120,6 +125,8 @@ def _train(spec, checkpoint, metrics, data_dir, where, log):
     except data.DataNotFound as err:
         raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",
                          checkpoint) from None
+    except train.MetricsInUse as err:
+        raise BuildError(str(err), metrics) from None
 
 
 def _render_page(article, network, generated, problems):

@@ -1,4 +1,4 @@
-"""Draw the training record (model/metrics.json) as SVG charts with matplotlib.
+"""Draw the training record (model/cnn.json) as SVG charts with matplotlib.
 
     charts/training.svg    train loss and test accuracy per epoch
     charts/confusion.svg   the 10×10 confusion matrix on the test set

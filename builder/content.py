@@ -28,8 +28,9 @@ def model_folder(spec):
 
 
 def metrics_path(checkpoint, given=""):
-    """The training metrics that go with a checkpoint: `given`, or metrics.json beside it."""
-    return Path(given) if given else Path(checkpoint).with_name("metrics.json")
+    """The training metrics that go with a checkpoint: `given`, or the .json of the same name beside
+    it (model/cnn.pt → model/cnn.json), so each checkpoint has its own."""
+    return Path(given) if given else Path(checkpoint).with_suffix(".json")
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Settings:
     lang: str = "en"
     model: str = "model.cnn:FashionCNN"   # module:Class, importable from the project root
     checkpoint: str = "model/cnn.pt"      # state_dict, relative to the project root
-    metrics: str = ""                     # training metrics; default: metrics.json beside the checkpoint
+    metrics: str = ""                     # training metrics; default: the checkpoint's name with .json
     inputs: list = field(default_factory=list)  # [] means every image in content/inputs/
     theme: str = "default"                # a folder of themes/, or a path to one
 

@@ -17,6 +17,7 @@ URLS = {
     "inputs": "data/inputs.json",
     "record": "data/inputs/{input}.json",
     "exact": "data/inputs/{input}.f32",
+    "weights": "data/weights/{layer}.f32",
     "map": "frames/inputs/{input}/{layer}/{k}.png",
     "vector": "frames/inputs/{input}/{layer}.png",
     "kernel": "frames/kernels/{layer}/{k}.png",

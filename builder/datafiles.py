@@ -3,7 +3,8 @@
     data/inputs/<input>.json  every layer's output for one input, rounded (layout in README.md)
     data/inputs/<input>.f32   the same outputs exactly: float32, little-endian, layers in order
     data/inputs.json          per input: label, prediction, probabilities, logits, each map's range
-    data/network.json         the layers, their settings and receptive fields, the conv weights
+    data/network.json         the layers, their settings, inputs and receptive fields, the conv weights
+    data/weights/<layer>.f32  a layer's parameters and buffers, exactly (float32, little-endian)
 """
 import json
 from pathlib import Path
@@ -61,7 +62,7 @@ def network_record(network):
     layers = []
     for layer in network.layers:
         entry = dict(id=layer.id, type=layer.type, shape=list(layer.shape), params=layer.params,
-                     settings=layer.settings)
+                     settings=layer.settings, inputs=layer.inputs, call=layer.call)
         if layer.receptive:
             entry["receptive"] = vars(layer.receptive)
         if layer.grid:
@@ -70,15 +71,36 @@ def network_record(network):
             if attr in layer.settings:
                 entry[attr] = _pair(layer.settings[attr])
         if layer.type == "Conv2d":  # exact: the page's sums must reproduce the network's values
-            module = getattr(network.model, layer.id)
+            module = network.module(layer)
             entry["weight"] = exact(module.weight.detach())
             entry["bias"] = exact(module.bias.detach()) if module.bias is not None else None
+        tensors = _tensors(network.module(layer))
+        if tensors:
+            entry["tensors"] = [dict(name=name, shape=list(tensor.shape)) for name, tensor in tensors]
         layers.append(entry)
     return dict(model=network.name, classes=network.classes, normalisation=network.normalisation,
                 weights_sha256=network.weights_sha256, layers=layers)
 
 
+def _tensors(module):
+    """A module's own parameters and buffers (BatchNorm's running statistics), in a fixed order."""
+    if module is None:
+        return []
+    named = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+    return [(name, tensor.detach()) for name, tensor in named if tensor.is_floating_point()]
+
+
+def weights_bytes(module):
+    """A module's tensors as float32 little-endian, one after another in _tensors() order."""
+    return b"".join(tensor.numpy().astype("<f4").tobytes() for _, tensor in _tensors(module))
+
+
 def write(site, network, traces):
+    for layer in network.layers:
+        if _tensors(network.module(layer)):
+            path = site / url("weights", layer=layer.id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(weights_bytes(network.module(layer)))
     for trace in traces:
         _dump(site / url("record", input=trace.input.id), input_record(network, trace))
         (site / url("exact", input=trace.input.id)).write_bytes(exact_bytes(network, trace))

@@ -56,7 +56,7 @@ def write(site, network, traces, layer_scales):
                       scale)
     for layer in network.layers:
         if layer.type == "Conv2d":
-            _write_kernels(site, layer.id, getattr(network.model, layer.id).weight.detach().numpy())
+            _write_kernels(site, layer.id, network.module(layer).weight.detach().numpy())
     for cmap in sorted({s.cmap for s in layer_scales.values()}):
         _save(site / url("legend", cmap=cmap), np.linspace(0, 1, 256)[None, :], Scale(cmap, 0, 1))
 

@@ -17,6 +17,9 @@ class ReceptiveField:
     jump: int
     start: int
 
+    def __str__(self):  # what {{ net.conv2.receptive }} prints in the article
+        return f"{self.size} × {self.size} pixels"
+
 
 @dataclass
 class Layer:
@@ -28,6 +31,9 @@ class Layer:
     receptive: ReceptiveField = None  # for spatial layers
     grid: tuple = None      # (rows, cols) a vector is drawn as
     weight_shape: tuple = None  # for layers with a weight
+    inputs: list = field(default_factory=list)  # ids of the layers it reads
+    module: str = None      # the module's path in the model, when it calls a module
+    call: str = ""          # how the model's code writes it: "module", "F.relu", "x.flatten", "+"
 
     @property
     def spatial(self):
@@ -91,11 +97,11 @@ class Description:
         return cls(**dict(record, layers=[Layer.from_record(layer) for layer in record["layers"]]))
 
 
-def vector_grid(layers, index):
-    """(rows, cols) to lay out the vector layers[index]: one row per channel of the map it
-    flattens, else a block about twice as wide as tall."""
-    n, before = layers[index].size, layers[index - 1]
-    if before.spatial and before.size == n:
+def vector_grid(layer, before):
+    """(rows, cols) to lay out a vector layer: one row per channel of the map it flattens
+    (`before`, the layer it reads), else a block about twice as wide as tall."""
+    n = layer.size
+    if before is not None and before.spatial and before.size == n:
         return before.shape[0], n // before.shape[0]
     cols = min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: abs(d - math.sqrt(2 * n)))
     return n // cols, cols

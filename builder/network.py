@@ -1,8 +1,9 @@
-"""Load the article's network and describe its layers from the module itself.
+"""Load the article's network and describe its layers from its traced computation.
 
-Nothing here lists layer names: they are the names of the model's children,
-in order, and their output shapes come from one dry run. A model with one
-more conv layer gets one more set of figures with no change here.
+Nothing here lists layer names: builder.graph traces what the model really
+computes with torch.fx, and each tensor operation becomes a layer whose
+output shape comes from that trace. A model with one more conv layer, a
+functional ReLU or a residual sum gets its figures with no change here.
 """
 import hashlib
 import importlib
@@ -15,22 +16,26 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from builder import graph
 from builder.errors import BuildError
-from builder.layers import Description, Layer, ReceptiveField, tile_shape, vector_grid  # noqa: F401
+from builder.layers import Description, Layer, ReceptiveField, vector_grid
 
-# What the builder knows how to show; Dropout is the identity when evaluating.
-SUPPORTED = (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Linear, nn.Dropout)
 DEFAULT_INPUT_SHAPE = (1, 28, 28)
 
 
 @dataclass
 class Network:
-    """The trained model and its description as plain data (builder.layers)."""
+    """The trained model, its traced graph and its description as plain data (builder.layers)."""
     model: nn.Module
+    traced: graph.Traced
     description: Description
 
     def __getattr__(self, name):
         return getattr(self.__dict__["description"], name)
+
+    def module(self, layer):
+        """The module a layer calls (its weights), or None for a function."""
+        return self.model.get_submodule(layer.module) if layer.module else None
 
 
 def model_class(spec, where=(None, None)):
@@ -50,58 +55,17 @@ def model_class(spec, where=(None, None)):
 
 
 def build_model(spec, where=(None, None)):
-    """Instantiate the model and check that the builder can show it, layer by layer."""
+    """Instantiate the model and check the shape of image it takes."""
     model = model_class(spec, where)()
-    if not list(model.named_children()):
-        raise BuildError(f"{spec} has no child modules; build it as a sequence of named layers", *where)
-    for name, child in model.named_children():
-        if not isinstance(child, SUPPORTED):
-            raise BuildError(
-                f"layer '{name}' of {spec} is a {type(child).__name__}, which layerwise cannot show "
-                f"(supported: {', '.join(t.__name__ for t in SUPPORTED)})", *where)
-        setting = _unsupported_setting(child)
-        if setting:
-            raise BuildError(f"layer '{name}' of {spec} uses {setting}, which layerwise cannot explain yet; "
-                             "use the default for it", *where)
-    shape = tuple(getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
+    shape = input_shape(model)
     if len(shape) != 3 or shape[0] != 1:
         raise BuildError(f"{spec} takes inputs of shape {shape}; layerwise shows grayscale images, (1, H, W)",
                          *where)
-    _check_runs_in_order(model.eval(), spec, where)
     return model
 
 
-def _unsupported_setting(child):
-    """A setting the page's arithmetic (and its receptive fields) would get wrong, in words."""
-    if isinstance(child, nn.Conv2d):
-        if isinstance(child.padding, str):
-            return f"padding='{child.padding}'"
-        for name, default in (("dilation", (1, 1)), ("groups", 1), ("padding_mode", "zeros")):
-            if getattr(child, name) != default:
-                return f"{name}={getattr(child, name)!r}"
-    if isinstance(child, (nn.MaxPool2d, nn.AvgPool2d)):
-        for name, default in (("padding", 0), ("dilation", 1), ("ceil_mode", False)):
-            if _first(getattr(child, name, default)) != default:
-                return f"{name}={getattr(child, name)!r}"
-    return None
-
-
-def _check_runs_in_order(model, spec, where):
-    """The page shows the children as a chain: forward() must call each once, in order, and nothing else."""
-    calls = []
-    hooks = [child.register_forward_hook(lambda module, args, out, name=name: calls.append((name, out)))
-             for name, child in model.named_children()]
-    x = torch.rand(2, *getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
-    try:
-        with torch.no_grad():
-            result = model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    names = [name for name, _ in model.named_children()]
-    if [name for name, _ in calls] != names or not torch.equal(result, calls[-1][1]):
-        raise BuildError(f"{spec}.forward() must run its children once each, in the order they are defined "
-                         f"({', '.join(names)}), and return the last one's output", *where)
+def input_shape(model):
+    return tuple(getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
 
 
 def load(spec, checkpoint, metrics_path, where=(None, None)):
@@ -116,14 +80,15 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
         raise BuildError(f"these metrics were written for other weights (sha256 {metrics['weights_sha256'][:12]}…, "
                          f"the checkpoint's is {sha256[:12]}…), so their normalisation and accuracy would be "
                          "wrong; restore both files together or retrain", metrics_path)
-    layers = describe(model)
+    traced = graph.trace(model.eval(), input_shape(model), spec, where)
+    layers = describe(model, traced)
     classes = list(getattr(model, "classes", None) or metrics.get("classes") or [])
     if len(classes) != layers[-1].size:
         raise BuildError(f"{spec} has {layers[-1].size} outputs but {len(classes)} class names; give the class "
                          "a 'classes' attribute or list them under 'classes' in the metrics", *where)
     description = Description(spec, layers, classes, metrics["normalisation"], checkpoint.as_posix(), sha256,
                               metrics)
-    return Network(model, description)
+    return Network(model, traced, description)
 
 
 def read_checkpoint(path):
@@ -166,6 +131,10 @@ def read_metrics(path, checkpoint):
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        legacy = path.with_name("metrics.json")
+        if legacy.is_file() and legacy != path:  # the layout before each checkpoint had its own metrics
+            raise BuildError(f"training metrics not found; each checkpoint now has its own, named like it: "
+                             f"move them with 'git mv {legacy} {path}'", path) from None
         raise BuildError(f"training metrics not found; {fix}", path) from None
     except (ValueError, OSError) as err:
         raise BuildError(f"cannot read the training metrics ({err}); {fix}", path) from None
@@ -174,50 +143,29 @@ def read_metrics(path, checkpoint):
     return metrics
 
 
-def describe(model):
-    """One Layer per child, in order, after an input layer; shapes from a dry run."""
-    shape = tuple(getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
-    layers = [Layer("input", "Input", shape, 0, receptive=ReceptiveField(1, 1, 0))]
-    x = torch.zeros((1, *shape))
-    with torch.no_grad():
-        for name, child in model.named_children():
-            x = child(x)
-            weight = getattr(child, "weight", None)
-            layers.append(Layer(name, type(child).__name__, tuple(x.shape[1:]),
-                                sum(p.numel() for p in child.parameters()), _settings(child),
-                                _field(child, layers[-1].receptive) if x.dim() == 4 else None,
-                                weight_shape=None if weight is None else tuple(weight.shape)))
-            if x.dim() != 4:
-                layers[-1].grid = vector_grid(layers, len(layers) - 1)
+def describe(model, traced=None):
+    """One Layer per traced operation, input first, in the order the model runs them."""
+    traced = traced or graph.trace(model.eval(), input_shape(model), type(model).__name__)
+    layers, fields, shapes = [], {}, {}
+    counted = set()
+    for op in traced.ops:
+        module = model.get_submodule(op.module) if op.module else None
+        params = 0
+        if module is not None and op.module not in counted:
+            params = sum(p.numel() for p in module.parameters())
+            counted.add(op.module)
+        shapes[op.id] = op.shape
+        fields[op.id] = graph.receptive_field(op, fields, shapes)
+        weight = getattr(module, "weight", None)
+        layer = Layer(op.id, op.type, op.shape, params, op.settings,
+                      ReceptiveField(*fields[op.id]) if fields[op.id] and len(op.shape) == 3 else None,
+                      weight_shape=None if weight is None else tuple(weight.shape),
+                      inputs=list(op.inputs), module=op.module, call=op.call)
+        layers.append(layer)
+        if not layer.spatial:
+            before = next((known for known in layers if op.inputs and known.id == op.inputs[0]), None)
+            layer.grid = vector_grid(layer, before)
     return layers
-
-
-def _settings(module):
-    """The module's hyperparameters, as PyTorch lists them in __constants__, plus whether it has a bias."""
-    settings = {name: _plain(getattr(module, name)) for name in getattr(module, "__constants__", ())
-                if hasattr(module, name)}
-    if hasattr(module, "bias") and isinstance(module, (nn.Conv2d, nn.Linear)):
-        settings["bias"] = module.bias is not None
-    return settings
-
-
-def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _field(module, previous):
-    """Receptive field after `module`, from the standard recurrence for a sliding window."""
-    if not isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        return previous  # element-wise layers see exactly what their input saw
-    k, s, p, d = (_first(getattr(module, a, 1)) for a in ("kernel_size", "stride", "padding", "dilation"))
-    span = d * (k - 1) + 1
-    return ReceptiveField(size=previous.size + (span - 1) * previous.jump,
-                 jump=previous.jump * s,
-                 start=previous.start - p * previous.jump)
-
-
-def _first(value):
-    return value[0] if isinstance(value, tuple) else value
 
 
 def _dims(shape):

@@ -113,11 +113,11 @@ class Handler(SimpleHTTPRequestHandler):
 
 
 def serve(content_dir="content", out="site", *, host="127.0.0.1", port=8000, prefix=None, strict=False,
-          data_dir=None, ready=None, stop=None):
+          train=False, data_dir=None, ready=None, stop=None):
     """Build, then serve and rebuild until interrupted (or until `stop`, a threading.Event, is set)."""
     prefix = f"/{(prefix or Path.cwd().name).strip('/')}/"
     generations = Generations()
-    _rebuild(content_dir, out, strict, data_dir, first=True)
+    _rebuild(content_dir, out, strict, data_dir, first=True, train=train)
     handler = partial(Handler, directory=str(Path(out).resolve()), prefix=prefix, generations=generations)
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
@@ -161,10 +161,10 @@ def _reload_code(paths):
                 print(f"error: cannot reload {module.__name__}: {err}", flush=True)
 
 
-def _rebuild(content_dir, out, strict, data_dir, first=False):
+def _rebuild(content_dir, out, strict, data_dir, first=False, train=False):
     started = time.perf_counter()
     try:
-        result = build(content_dir, out, strict=strict, data_dir=data_dir)
+        result = build(content_dir, out, strict=strict, train=train, data_dir=data_dir)
     except BuildError as err:
         if first and not Path(out, "index.html").exists():
             raise

@@ -1,0 +1,294 @@
+"""The model's real computation, traced with torch.fx: which operations run, on what, in what order.
+
+Each operation that produces a tensor becomes one layer of the article, whether
+the model calls a module (`self.conv1(x)`, `self.features[0](x)`) or a function
+(`F.relu(x)`, `x.flatten(1)`, `h + x`). A layer's id is the module's path
+(`conv1`, `features.0`) or, for a function, the name torch.fx gives its node
+(`relu`, `add_1`). Every operation is put into one canonical form here, a type
+and its settings, which is all the page needs to recompute and explain it; an
+operation with no such form is refused with its name, never drawn as
+something else.
+
+    trace(model) -> Traced(graph module, [Op, ...])
+"""
+import operator
+from dataclasses import dataclass, field
+
+import torch
+import torch.fx as fx
+import torch.nn.functional as F
+from torch import nn
+from torch.fx.operator_schemas import normalize_function
+
+from builder.errors import BuildError
+
+# The types the page can recompute and explain, with their settings.
+SUPPORTED = ("Conv2d", "Linear", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "MaxPool2d",
+             "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout", "Flatten", "Add")
+
+MODULES = {nn.Conv2d: "Conv2d", nn.Linear: "Linear", nn.ReLU: "ReLU", nn.LeakyReLU: "LeakyReLU", nn.ELU: "ELU",
+           nn.GELU: "GELU", nn.SiLU: "SiLU", nn.Sigmoid: "Sigmoid", nn.Tanh: "Tanh", nn.MaxPool2d: "MaxPool2d",
+           nn.AvgPool2d: "AvgPool2d", nn.AdaptiveAvgPool2d: "AdaptiveAvgPool2d", nn.BatchNorm2d: "BatchNorm2d",
+           nn.Dropout: "Dropout", nn.Flatten: "Flatten"}
+FUNCTIONS = {F.relu: "ReLU", torch.relu: "ReLU", F.leaky_relu: "LeakyReLU", F.elu: "ELU", F.gelu: "GELU",
+             F.silu: "SiLU", torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", torch.tanh: "Tanh", F.tanh: "Tanh",
+             F.max_pool2d: "MaxPool2d", F.avg_pool2d: "AvgPool2d", F.adaptive_avg_pool2d: "AdaptiveAvgPool2d",
+             F.dropout: "Dropout", torch.flatten: "Flatten", operator.add: "Add", torch.add: "Add",
+             operator.iadd: "Add"}
+METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "flatten": "Flatten", "view": "Flatten",
+           "reshape": "Flatten", "add": "Add"}
+# Defaults of the functional forms whose modules have the same settings.
+FUNCTION_DEFAULTS = {"LeakyReLU": dict(negative_slope=0.01), "ELU": dict(alpha=1.0), "GELU": dict(approximate="none")}
+
+
+@dataclass
+class Op:
+    """One operation of the model, in canonical form."""
+    id: str
+    type: str                     # one of SUPPORTED, or "Input"
+    inputs: list                  # ids of the ops whose outputs it reads
+    shape: tuple                  # one sample's output shape
+    settings: dict = field(default_factory=dict)
+    module: str = None            # the module's path, when it is a module call
+    call: str = ""                # how the model wrote it: "module", "F.relu", "x.flatten", "+"
+    node: str = ""                # the torch.fx node's name
+
+
+@dataclass
+class Traced:
+    graph_module: fx.GraphModule
+    ops: list                     # Op, input first, in the order the model runs them
+
+
+def trace(model, input_shape, spec, where=(None, None)):
+    """Trace `model` (in eval mode) and describe each of its tensor operations, or refuse."""
+    try:
+        graph_module = fx.symbolic_trace(model)
+    except Exception as err:  # fx raises many types; its message says what it could not follow
+        raise BuildError(f"{spec} cannot be traced by torch.fx ({_first_line(err)}); its forward() must not "
+                         "branch on tensor values or call code fx cannot follow: move such logic out of "
+                         "forward() or into a submodule", *where) from None
+    sample = torch.rand(2, *input_shape)
+    outputs = run(graph_module, sample)
+    with torch.no_grad():
+        expected = model(sample)
+    final = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
+    if not isinstance(final, fx.Node) or not torch.equal(outputs[final.name], expected):
+        raise BuildError(f"{spec}.forward() must return one tensor, the logits, and the traced graph must "
+                         "compute what forward() computes", *where)
+    ops, ids = [], {}
+    for node in graph_module.graph.nodes:
+        value = outputs.get(node.name)
+        if node.op == "output" or not _is_sample_tensor(value, len(sample)):
+            continue  # sizes, shapes and other bookkeeping
+        op = _describe(node, graph_module, ids, value, spec, where)
+        ids[node.name] = op.id
+        ops.append(op)
+    if ops[-1].id != ids[final.name]:
+        raise BuildError(f"{spec}: the last operation must give the logits", *where)
+    return Traced(graph_module, ops)
+
+
+def run(graph_module, sample):
+    """Every node's output for `sample`, by node name; copies, so an in-place operation later in
+    the graph cannot change what was recorded."""
+    outputs = {}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, node):
+            result = super().run_node(node)
+            outputs[node.name] = result.detach().clone() if isinstance(result, torch.Tensor) else result
+            return result
+
+    with torch.no_grad():
+        Recorder(graph_module.eval()).run(sample)
+    return outputs
+
+
+def _is_sample_tensor(value, batch):
+    return isinstance(value, torch.Tensor) and value.dim() >= 1 and value.shape[0] == batch
+
+
+def _describe(node, graph_module, ids, value, spec, where):
+    """The canonical Op for one node whose output is a batch of tensors."""
+    shape = tuple(value.shape[1:])
+    tensor_inputs = [n for n in node.all_input_nodes if n.name in ids]
+    if node.op == "placeholder":
+        if ids:
+            raise BuildError(f"{spec}.forward() takes more than one input; layerwise shows one image", *where)
+        return Op("input", "Input", [], shape, call="input", node=node.name)
+    if node.op == "call_module":
+        module = graph_module.get_submodule(node.target)
+        kind = MODULES.get(type(module))
+        name = f"{node.target} ({type(module).__name__})"
+        settings = _module_settings(kind, module, name, spec, where) if kind else None
+        op_id, call = node.target, "module"
+        if op_id in ids.values():
+            raise BuildError(f"module '{node.target}' of {spec} is called twice; give each call its own "
+                             "module so each has its own figure", *where)
+    else:
+        kind = (FUNCTIONS.get(node.target) if node.op == "call_function" else
+                METHODS.get(node.target) if node.op == "call_method" else None)
+        name = f"'{node.name}' ({_spelling(node)})"
+        settings = _function_settings(kind, node, name, spec, where) if kind else None
+        op_id, call = node.name, _spelling(node)
+    if kind is None:
+        raise BuildError(f"operation {name} of {spec} is not one layerwise can explain (supported: "
+                         f"{', '.join(SUPPORTED)}); rewrite it with these or leave it out", *where)
+    if op_id == "input":
+        raise BuildError(f"{spec} has a layer called 'input', the name of the image's layer; rename it", *where)
+    inputs = [ids[n.name] for n in tensor_inputs]
+    _check_shapes(kind, inputs, shape, name, spec, where, node)
+    return Op(op_id, kind, inputs, shape, settings, node.target if node.op == "call_module" else None, call,
+              node.name)
+
+
+def _check_shapes(kind, inputs, shape, name, spec, where, node):
+    if kind == "Add":
+        if len(inputs) != 2 or any(isinstance(arg, (int, float)) for arg in node.args):
+            raise BuildError(f"operation {name} of {spec} adds something other than two layers' outputs; "
+                             "layerwise explains the sum of two tensors of one shape", *where)
+    elif len(inputs) != 1:
+        raise BuildError(f"operation {name} of {spec} reads {len(inputs)} tensors; layerwise explains it with one",
+                         *where)
+    if kind == "Flatten" and len(shape) != 1:
+        raise BuildError(f"operation {name} of {spec} reshapes to {tuple(shape)} per image; layerwise explains "
+                         "reshapes that flatten each image to a vector (flatten(1), view(n, -1))", *where)
+    if kind not in ("Flatten", "Linear", "Add", "Dropout") and not (len(shape) in (1, 3)):
+        raise BuildError(f"operation {name} of {spec} gives {tuple(shape)} per image; layerwise draws maps "
+                         "(C, H, W) and vectors", *where)
+
+
+def _module_settings(kind, module, name, spec, where):
+    settings = {key: _plain(getattr(module, key)) for key in getattr(module, "__constants__", ())
+                if hasattr(module, key)}
+    if kind in ("Conv2d", "Linear"):
+        settings["bias"] = module.bias is not None
+    if kind == "BatchNorm2d":
+        settings["affine"] = module.affine
+    return _check_settings(kind, settings, name, spec, where)
+
+
+def _function_settings(kind, node, name, spec, where):
+    given = dict(node.kwargs)
+    if node.op == "call_function":
+        try:  # fills in the defaults of F.* functions; torch's builtins have several schemas
+            normalised = normalize_function(node.target, node.args, node.kwargs, normalize_to_only_use_kwargs=True)
+        except RuntimeError:
+            normalised = None
+        given = dict(normalised.kwargs) if normalised else given
+    if kind == "Add" and given.get("alpha", 1) != 1:
+        raise BuildError(f"operation {name} of {spec} scales what it adds (alpha={given['alpha']}); "
+                         "layerwise explains a plain sum", *where)
+    given.pop("alpha", None)
+    given = {key: value for key, value in given.items() if not isinstance(value, fx.Node) and key != "input"}
+    settings = dict(FUNCTION_DEFAULTS.get(kind, {}), **{key: _plain(value) for key, value in given.items()})
+    if kind == "MaxPool2d" or kind == "AvgPool2d":
+        if settings.get("stride") in (None, []):
+            settings["stride"] = settings["kernel_size"]
+    if kind == "Dropout" and settings.get("training"):
+        raise BuildError(f"operation {name} of {spec} drops values even when evaluating (training=True); "
+                         "use nn.Dropout or pass training=self.training", *where)
+    return _check_settings(kind, settings, name, spec, where)
+
+
+def _check_settings(kind, settings, name, spec, where):
+    """Canonical settings, or a refusal naming what the page's arithmetic would get wrong."""
+    def refuse(what):
+        raise BuildError(f"{name} of {spec} uses {what}, which layerwise cannot explain; use the default", *where)
+
+    if kind in ("Conv2d", "MaxPool2d", "AvgPool2d"):
+        for key in ("kernel_size", "stride", "padding", "dilation"):
+            if key in settings and not isinstance(settings[key], str):
+                settings[key] = _pair(settings[key])
+    if kind == "Conv2d":
+        if settings.get("padding_mode", "zeros") != "zeros":
+            refuse(f"padding_mode={settings['padding_mode']!r}")
+        if settings["padding"] == "valid":
+            settings["padding"] = [0, 0]
+        elif settings["padding"] == "same":
+            spans = [d * (k - 1) for d, k in zip(settings["dilation"], settings["kernel_size"])]
+            if any(span % 2 for span in spans):
+                refuse("padding='same' with an even kernel (the padding is uneven)")
+            settings["padding"] = [span // 2 for span in spans]
+    if kind == "MaxPool2d":
+        if settings.get("ceil_mode"):
+            refuse("ceil_mode=True")
+        if settings.get("dilation", [1, 1]) != [1, 1]:
+            refuse(f"dilation={settings['dilation']}")
+        if settings.get("return_indices"):
+            refuse("return_indices=True")
+    if kind == "AvgPool2d":
+        if settings.get("ceil_mode"):
+            refuse("ceil_mode=True")
+        if settings.get("divisor_override") is not None:
+            refuse(f"divisor_override={settings['divisor_override']}")
+    if kind == "AdaptiveAvgPool2d":
+        settings["output_size"] = _pair(settings["output_size"])
+    if kind == "BatchNorm2d" and not settings.get("track_running_stats", True):
+        refuse("track_running_stats=False (it normalises with each batch's own statistics)")
+    if kind == "GELU" and settings.get("approximate") not in ("none", "tanh"):
+        refuse(f"approximate={settings.get('approximate')!r}")
+    for key in ("inplace",):
+        settings.pop(key, None)
+    return settings
+
+
+def receptive_field(op, fields, shapes):
+    """(size, jump, start) of `op`'s receptive field along one axis, from its inputs' fields; None when
+    its cells do not see evenly spaced windows of the same size."""
+    if op.type == "Input":
+        return (1, 1, 0)
+    before = [fields.get(i) for i in op.inputs]
+    if not all(before) or len(op.shape) != 3:
+        return None
+    if op.type == "Add":
+        (size_a, jump_a, start_a), (size_b, jump_b, start_b) = before
+        if jump_a != jump_b:
+            return None
+        start = min(start_a, start_b)
+        return (max(start_a + size_a, start_b + size_b) - start, jump_a, start)
+    size, jump, start = before[0]
+    if op.type == "AdaptiveAvgPool2d":
+        height = shapes[op.inputs[0]][1]
+        out = op.settings["output_size"][0] or height
+        if height % out:
+            return None
+        kernel = stride = height // out
+        padding, dilation = 0, 1
+    elif op.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
+        kernel, stride, padding = (op.settings[key][0] for key in ("kernel_size", "stride", "padding"))
+        dilation = op.settings.get("dilation", [1])[0]
+    else:
+        return size, jump, start  # element-wise: each cell sees what its input cell saw
+    span = dilation * (kernel - 1) + 1
+    return size + (span - 1) * jump, jump * stride, start - padding * jump
+
+
+def _spelling(node):
+    """How the model's code wrote a functional node: "F.relu", "x.flatten", "+"."""
+    if node.op == "call_method":
+        return f"x.{node.target}"
+    if node.target in (operator.add, operator.iadd):
+        return "+"
+    for prefix, namespace in (("F.", F), ("torch.", torch)):
+        name = getattr(node.target, "__name__", None)
+        if name and getattr(namespace, name, None) is node.target:
+            return prefix + name
+    return getattr(node.target, "__name__", node.name)
+
+
+def _pair(value):
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    return [value, value]
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
