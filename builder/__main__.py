@@ -56,6 +56,7 @@ def _train(args):
     checkpoint = args.checkpoint
     metrics_path = metrics_beside(checkpoint, args.metrics)
     model = network.build_model(args.model)
+    network.graph.trace(model.eval(), network.input_shape(model), args.model)  # refuse before training, not after
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
                                      train_subset=args.train_subset).items() if v is not None}
     try:

@@ -177,10 +177,10 @@ def _function_settings(kind, node, name, spec, where):
         except RuntimeError:
             normalised = None
         given = dict(normalised.kwargs) if normalised else given
-    if kind == "Add" and given.get("alpha", 1) != 1:
-        raise BuildError(f"operation {name} of {spec} scales what it adds (alpha={given['alpha']}); "
-                         "layerwise explains a plain sum", *where)
-    given.pop("alpha", None)
+    if kind == "Add":
+        if given.pop("alpha", 1) != 1:
+            raise BuildError(f"operation {name} of {spec} scales what it adds (alpha={node.kwargs['alpha']}); "
+                             "layerwise explains a plain sum", *where)
     given = {key: value for key, value in given.items() if not isinstance(value, fx.Node) and key != "input"}
     settings = dict(FUNCTION_DEFAULTS.get(kind, {}), **{key: _plain(value) for key, value in given.items()})
     if kind == "MaxPool2d" or kind == "AvgPool2d":
@@ -271,7 +271,7 @@ def _spelling(node):
         return f"x.{node.target}"
     if node.target in (operator.add, operator.iadd):
         return "+"
-    for prefix, namespace in (("F.", F), ("torch.", torch)):
+    for prefix, namespace in (("F.", F), ("torch.", torch), ("operator.", operator)):
         name = getattr(node.target, "__name__", None)
         if name and getattr(namespace, name, None) is node.target:
             return prefix + name

@@ -71,6 +71,7 @@ def input_shape(model):
 def load(spec, checkpoint, metrics_path, where=(None, None)):
     """Build the model, load its checkpoint and metrics, and describe every layer."""
     model = build_model(spec, where)
+    traced = graph.trace(model.eval(), input_shape(model), spec, where)  # refuse what cannot be shown first
     checkpoint = Path(checkpoint)
     state, sha256 = read_checkpoint(checkpoint)
     check_state(model, state, spec, checkpoint)
@@ -80,7 +81,6 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
         raise BuildError(f"these metrics were written for other weights (sha256 {metrics['weights_sha256'][:12]}…, "
                          f"the checkpoint's is {sha256[:12]}…), so their normalisation and accuracy would be "
                          "wrong; restore both files together or retrain", metrics_path)
-    traced = graph.trace(model.eval(), input_shape(model), spec, where)
     layers = describe(model, traced)
     classes = list(getattr(model, "classes", None) or metrics.get("classes") or [])
     if len(classes) != layers[-1].size:

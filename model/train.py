@@ -64,7 +64,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     x_test, y_test = data.as_input(test_set.images, mean, std), test_set.labels
     x_padded = F.pad(x_train, (SHIFT,) * 4, value=-mean / std)  # black borders to shift into
 
-    network = _pool_before_relu(model).to(memory_format=torch.channels_last)
+    network = _fast_layout(model)
     total_steps = epochs * -(-len(x_train) // batch_size)
     total_steps = total_steps if max_steps is None else min(max_steps, total_steps)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -258,15 +258,22 @@ def _keep_freed_memory():
     libc.mallopt(M_TRIM_THRESHOLD, 256 << 20)
 
 
+def _fast_layout(model):
+    """The network to train: an nn.Sequential runs channels-last with its pools before its ReLUs;
+    any other model runs as written, since its forward() may reshape with view(), which
+    channels-last tensors refuse."""
+    if not isinstance(model, nn.Sequential):
+        return model
+    return _pool_before_relu(model).to(memory_format=torch.channels_last)
+
+
 def _pool_before_relu(model):
     """The same layers (sharing their parameters) with every ReLU→MaxPool2d pair swapped.
 
     ReLU is monotonic, so relu(max(a, b, ...)) == max(relu(a), relu(b), ...):
     outputs and gradients are bit-for-bit the same, but the ReLU then runs on a
-    quarter of the values. A model that is not an nn.Sequential is returned as is.
+    quarter of the values.
     """
-    if not isinstance(model, nn.Sequential):
-        return model
     layers = list(model.children())
     for i in range(len(layers) - 1):
         if isinstance(layers[i], nn.ReLU) and isinstance(layers[i + 1], nn.MaxPool2d):

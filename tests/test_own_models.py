@@ -1,0 +1,165 @@
+"""Truth test for authors' own models: each style people write is trained for a few steps on the real
+data, built into an article, and every published layer is checked two ways:
+
+- it is its declared operation (type and settings in data/network.json, weights from
+  data/weights/<layer>.f32) applied to the published outputs of its declared inputs, recomputed
+  here with torch.nn.functional in float64;
+- it equals an independent forward pass of the model (module outputs caught by hooks, the logits).
+
+Models the page cannot explain are refused with a message naming the operation.
+"""
+import json
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import CONTENT, REPO, run_cli
+
+STYLES = ["Functional", "Nested", "Residual", "LeNet", "Strided", "Assorted"]
+
+
+def train_and_build(name, folder):
+    checkpoint = folder / "model.pt"
+    process = run_cli("train", "--model", f"tests.models.styles:{name}", "--checkpoint", checkpoint,
+                      "--epochs", "1", "--max-steps", "15", "--train-subset", "2048")
+    assert process.returncode == 0, process.stderr
+    content = folder / "content"
+    (content / "inputs").mkdir(parents=True)
+    for image in sorted((CONTENT / "inputs").glob("*.png"))[:3]:
+        shutil.copy(image, content / "inputs" / image.name)
+    (content / "article.md").write_text(f"---\nmodel: tests.models.styles:{name}\ncheckpoint: {checkpoint}\n---\n\n"
+                                        "{{ summary_table }}\n", encoding="utf-8")
+    process = run_cli("build", "--content", content, "--out", folder / "site", "--strict")
+    assert process.returncode == 0, process.stderr
+    return SimpleNamespace(name=name, site=folder / "site", checkpoint=checkpoint)
+
+
+@pytest.fixture(scope="module", params=STYLES)
+def style(request, tmp_path_factory):
+    return train_and_build(request.param, tmp_path_factory.mktemp(request.param))
+
+
+def published(site):
+    """network.json's layers, and per input {layer id: float64 array} from its exact float32 file."""
+    network = json.loads((site / "data" / "network.json").read_text(encoding="utf-8"))
+    entries = json.loads((site / "data" / "inputs.json").read_text(encoding="utf-8"))
+    outputs = {}
+    for entry in entries:
+        flat = np.frombuffer((site / "data" / "inputs" / f"{entry['id']}.f32").read_bytes(), dtype="<f4")
+        sizes = [int(np.prod(layer["shape"])) for layer in network["layers"]]
+        pieces = np.split(flat, np.cumsum(sizes)[:-1])
+        outputs[entry["id"]] = {layer["id"]: torch.from_numpy(piece.astype(np.float64)).reshape(1, *layer["shape"])
+                                for layer, piece in zip(network["layers"], pieces)}
+    return network["layers"], outputs
+
+
+def tensors_of(site, layer):
+    """A layer's parameters and buffers, by name, from data/weights/<layer>.f32."""
+    if not layer.get("tensors"):
+        return {}
+    flat = np.frombuffer((site / "data" / "weights" / f"{layer['id']}.f32").read_bytes(), dtype="<f4")
+    found, offset = {}, 0
+    for entry in layer["tensors"]:
+        size = int(np.prod(entry["shape"]))
+        found[entry["name"]] = torch.from_numpy(flat[offset:offset + size].astype(np.float64)).reshape(entry["shape"])
+        offset += size
+    assert offset == flat.size
+    return found
+
+
+def declared(layer, inputs, weights):
+    """The layer's operation, written here from its type and settings with torch.nn.functional."""
+    kind, s = layer["type"], layer["settings"]
+    x = inputs[0]
+    if kind == "Conv2d":
+        return F.conv2d(x, weights["weight"], weights.get("bias"), s["stride"], s["padding"], s["dilation"],
+                        s["groups"])
+    if kind == "Linear":
+        return F.linear(x, weights["weight"], weights.get("bias"))
+    if kind == "BatchNorm2d":
+        scale = (weights["running_var"] + s["eps"]).sqrt()
+        y = (x - weights["running_mean"][:, None, None]) / scale[:, None, None]
+        return y * weights["weight"][:, None, None] + weights["bias"][:, None, None] if s["affine"] else y
+    if kind == "MaxPool2d":
+        return F.max_pool2d(x, s["kernel_size"], s["stride"], s["padding"])
+    if kind == "AvgPool2d":
+        return F.avg_pool2d(x, s["kernel_size"], s["stride"], s["padding"],
+                            count_include_pad=s["count_include_pad"])
+    return {
+        "ReLU": F.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "SiLU": F.silu, "Dropout": lambda v: v,
+        "LeakyReLU": lambda v: F.leaky_relu(v, s["negative_slope"]), "ELU": lambda v: F.elu(v, s["alpha"]),
+        "GELU": lambda v: F.gelu(v, approximate=s["approximate"]), "Flatten": lambda v: v.reshape(len(v), -1),
+        "AdaptiveAvgPool2d": lambda v: F.adaptive_avg_pool2d(v, s["output_size"]),
+        "Add": lambda v: v + inputs[1],
+    }[kind](x)
+
+
+def assert_close(expected, actual, what):
+    scale = max(1.0, float(expected.abs().max()))
+    error = float((expected - actual).abs().max())
+    assert error <= 2e-5 * scale, f"{what}: off by {error:.3g} (scale {scale:.3g})"
+
+
+def test_every_layer_is_its_declared_operation_of_its_inputs(style):
+    layers, outputs = published(style.site)
+    kinds = {layer["type"] for layer in layers}
+    for values in outputs.values():
+        for layer in layers[1:]:
+            inputs = [values[i] for i in layer["inputs"]]
+            expected = declared(layer, inputs, tensors_of(style.site, layer))
+            assert_close(expected, values[layer["id"]], f"{style.name}.{layer['id']} ({layer['type']})")
+    assert {"Input", "Linear"} <= kinds
+
+
+def test_every_layer_equals_an_independent_forward_pass(style):
+    from model.data import as_input
+    from tests.models import styles
+    model = getattr(styles, style.name)()
+    model.load_state_dict(torch.load(style.checkpoint, weights_only=True))
+    model.eval()
+    layers, outputs = published(style.site)
+    caught = {}
+    hooks = [module.register_forward_hook(lambda m, a, out, name=name: caught.__setitem__(name, out.detach().clone()))
+             for name, module in model.named_modules() if name and not list(module.children())]
+    metrics = json.loads(style.checkpoint.with_suffix(".json").read_text(encoding="utf-8"))
+    from PIL import Image
+    for input_id, values in outputs.items():
+        pixels = np.asarray(Image.open(style.site.parent / "content" / "inputs" / f"{input_id}.png"))
+        x = as_input(pixels[None], **metrics["normalisation"])
+        with torch.no_grad():
+            logits = model(x)
+        assert_close(x.double(), values["input"], f"{style.name}.input")
+        assert_close(logits.double(), values[layers[-1]["id"]], f"{style.name} logits")
+        for layer in layers:
+            if layer["id"] in caught and layer["type"] != "Dropout":
+                assert_close(caught[layer["id"]].double(), values[layer["id"]], f"{style.name}.{layer['id']}")
+    for hook in hooks:
+        hook.remove()
+
+
+def test_the_summary_lists_every_traced_layer(style):
+    layers, _ = published(style.site)
+    html = (style.site / "index.html").read_text(encoding="utf-8")
+    for layer in layers:
+        assert f"<code>{layer['id']}</code>" in html
+
+
+@pytest.mark.parametrize("name, named", [("Multiplies", "'mul' (operator.mul)"),
+                                         ("Branches", "cannot be traced by torch.fx")])
+def test_what_the_page_cannot_explain_is_refused_by_name(name, named, make_content, tmp_path):
+    article = make_content("Text.\n", front=[f"model: tests.models.styles:{name}"])
+    process = run_cli("build", "--content", article.parent, "--out", tmp_path / "site")
+    assert process.returncode == 1
+    assert named in process.stderr and "Traceback" not in process.stderr, process.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_the_seed_networks_layer_ids_are_unchanged(built):
+    network = json.loads((built.site / "data" / "network.json").read_text(encoding="utf-8"))
+    assert [layer["id"] for layer in network["layers"]] == \
+        "input conv1 relu1 pool1 conv2 relu2 pool2 flatten fc1 relu3 fc2".split()
+    assert REPO
