@@ -47,6 +47,8 @@ def run(content="content", train=False, data_dir=None):
                      f"{_median(_timed([sys.executable, '-c', 'import torch'], env) for _ in range(5)):.2f} s"))
         rows.append(("modules a prose-only rebuild imports from torch / matplotlib",
                      _heavy_imports(tmp, env, article)))
+        rows.append(("tracing and describing the model, in a cold build (new process)",
+                     f"{_trace_seconds(load_article(content).settings.model, env):.3f} s"))
         rows.append(("rebuild after a Markdown edit (live preview, in process)",
                      f"{_in_process_rebuild(tmp, article, env):.3f} s"))
         site = tmp / "site"
@@ -79,6 +81,22 @@ def _timed(command, env):
     started = time.perf_counter()
     subprocess.run(command, check=True, env=env, capture_output=True)
     return time.perf_counter() - started
+
+
+TRACE = """
+import sys, time
+from builder import network
+model = network.build_model(sys.argv[1])
+started = time.perf_counter()
+network.describe(model, network.graph.trace(model.eval(), network.input_shape(model), sys.argv[1]))
+print(time.perf_counter() - started)
+"""
+
+
+def _trace_seconds(spec, env):
+    """The first trace and description in a new process, as a cold build does it."""
+    process = subprocess.run([sys.executable, "-c", TRACE, spec], check=True, env=env, capture_output=True, text=True)
+    return float(process.stdout)
 
 
 def _median(values):

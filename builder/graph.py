@@ -12,6 +12,7 @@ something else.
     trace(model) -> Traced(graph module, [Op, ...])
 """
 import operator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -69,8 +70,8 @@ def trace(model, input_shape, spec, where=(None, None)):
                          "branch on tensor values or call code fx cannot follow: move such logic out of "
                          "forward() or into a submodule", *where) from None
     sample = torch.rand(2, *input_shape)
-    outputs = run(graph_module, sample)
-    with torch.no_grad():
+    with _one_thread(), torch.no_grad():
+        outputs = run(graph_module, sample)
         expected = model(sample)
     final = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
     if not isinstance(final, fx.Node) or not torch.equal(outputs[final.name], expected):
@@ -103,6 +104,18 @@ def run(graph_module, sample):
     with torch.no_grad():
         Recorder(graph_module.eval()).run(sample)
     return outputs
+
+
+@contextmanager
+def _one_thread():
+    """Run two tiny images on one thread: waking a second one costs more than the work, and much
+    more when the machine is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _is_sample_tensor(value, batch):
