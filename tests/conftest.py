@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `pytest` as well as `python -m pytest` finds builder/ and model/
 
 CHECKPOINT = REPO / "model" / "cnn.pt"
-METRICS = REPO / "model" / "metrics.json"
+METRICS = REPO / "model" / "cnn.json"
 CONTENT = REPO / "content"
 CONTRACT = "data/contract.json"
 CHROMIUM = "/usr/bin/chromium"

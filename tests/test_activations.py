@@ -1,7 +1,7 @@
 """The numbers the site publishes (data/inputs/<input>.json and .f32) against an independent forward pass.
 
 The oracle (tests/oracle.py) is the article's network written out with torch.nn.functional from
-the committed state_dict and metrics.json alone, in float64, starting from the input PNG's pixels:
+the committed state_dict and its metrics alone, in float64, starting from the input PNG's pixels:
 it never calls the model's forward nor any builder code.
 """
 import json

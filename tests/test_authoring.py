@@ -149,11 +149,37 @@ def test_missing_dataset_when_training_is_needed_lists_every_way(make_content, t
     monkeypatch.chdir(REPO)
     article = make_content("Text.\n", checkpoint=tmp_path / "never-trained.pt")
     with pytest.raises(BuildError) as raised:
-        building.build(article.parent, tmp_path / "site", log=lambda message: None)
+        building.build(article.parent, tmp_path / "site", train=True, log=lambda message: None)
     message = str(raised.value)
     for way in ("--data DIR", data.ENV_VAR, "apt-get install dataset-fashion-mnist", "download"):
         assert way in message
     assert not (tmp_path / "never-trained.pt").exists() and not (tmp_path / "site").exists()
+
+
+def test_a_checkpoint_that_does_not_exist_is_named_with_the_command_that_makes_it(make_content, old_site,
+                                                                                  tmp_path):
+    """A typo in checkpoint: never starts a training run, and never touches another model's metrics."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(CHECKPOINT, folder / "cnn.pt")
+    shutil.copy(CHECKPOINT.with_suffix(".json"), folder / "cnn.json")
+    before = tree_digest(folder)
+    article = make_content("Text.\n", checkpoint=folder / "cnn-typo.pt")
+    fails_cleanly(build(article.parent, old_site[0]), old_site, f"{article}:2: checkpoint not found",
+                  f"layerwise train --model model.cnn:FashionCNN --checkpoint {folder / 'cnn-typo.pt'}", "--train")
+    assert tree_digest(folder) == before
+
+
+def test_training_refuses_metrics_that_belong_to_another_checkpoint(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(CHECKPOINT.with_suffix(".json"), folder / "cnn.json")
+    before = tree_digest(folder)
+    process = run_cli("train", "--checkpoint", folder / "second.pt", "--metrics", folder / "cnn.json",
+                      "--max-steps", "1")
+    assert process.returncode == 1 and process.stderr.count("\n") == 1, process.stderr
+    assert "holds the metrics of cnn.pt, not of" in process.stderr
+    assert tree_digest(folder) == before
 
 
 # --- strict ----------------------------------------------------------------------------------------
@@ -268,7 +294,7 @@ def test_own_model_numbers_match_an_independent_forward_pass(own_model):
     from tests.models.threeconv import ThreeConv
     _, checkpoint, content, site = own_model
     state = torch.load(checkpoint, weights_only=True)
-    norm = json.loads(checkpoint.with_name("metrics.json").read_text())["normalisation"]
+    norm = json.loads(checkpoint.with_suffix(".json").read_text())["normalisation"]
     for png in sorted((content / "inputs").glob("*.png")):
         x = normalised(np.asarray(Image.open(png), dtype=np.uint8), norm["mean"], norm["std"])
         expected = forward(steps_of(ThreeConv()), state, x)
@@ -299,28 +325,29 @@ def test_own_model_receptive_fields_follow_its_layers(own_model):
 
 
 def test_unsupported_layer_type_is_named(make_content, old_site):
-    """A BatchNorm2d in the model stops the build, naming the layer and its type."""
-    article = make_content("Text.\n", front=["model: tests.models.threeconv:WithBatchNorm"])
-    fails_cleanly(build(article.parent, old_site[0]), old_site, "layer 'norm'", "BatchNorm2d",
+    """An upsampling layer stops the build, naming the layer, its type and what is supported."""
+    article = make_content("Text.\n", front=["model: tests.models.threeconv:Upsamples"])
+    fails_cleanly(build(article.parent, old_site[0]), old_site, "operation grow (Upsample)",
                   "supported: Conv2d")
 
 
 def test_metrics_of_other_weights_are_refused(make_content, old_site, tmp_path):
-    """A checkpoint whose metrics.json records another sha256 would get the wrong normalisation: refused."""
+    """A checkpoint whose metrics record another sha256 would get the wrong normalisation: refused."""
     folder = tmp_path / "mixed"
     folder.mkdir()
     shutil.copy(CHECKPOINT, folder / "cnn.pt")
-    metrics = json.loads(CHECKPOINT.with_name("metrics.json").read_text())
+    metrics = json.loads(CHECKPOINT.with_suffix(".json").read_text())
     metrics["weights_sha256"] = "0" * 64
-    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "cnn.json").write_text(json.dumps(metrics))
     article = make_content("Text.\n", checkpoint=folder / "cnn.pt")
-    fails_cleanly(build(article.parent, old_site[0]), old_site, f"{folder / 'metrics.json'}:",
+    fails_cleanly(build(article.parent, old_site[0]), old_site, f"{folder / 'cnn.json'}:",
                   "written for other weights", "restore both files together or retrain")
 
 
-@pytest.mark.parametrize("model, named", [("PaddedSame", "padding='same'"), ("SkipsALayer", "forward()")])
+@pytest.mark.parametrize("model, named", [("PaddedSame", "padding='same' with an even kernel"),
+                                         ("CallsTwice", "module 'act' of tests.models.threeconv:CallsTwice is called twice")])
 def test_layers_the_page_would_explain_wrongly_are_refused(model, named, make_content, old_site):
-    """Settings the page's arithmetic does not model, and a forward() that is not the chain of children,
-    stop the build with a message naming them."""
+    """Settings the page's arithmetic does not model, and a module whose two calls would share one
+    figure, stop the build with a message naming them."""
     article = make_content("Text.\n", front=[f"model: tests.models.threeconv:{model}"])
     fails_cleanly(build(article.parent, old_site[0]), old_site, named)

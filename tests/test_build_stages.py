@@ -72,9 +72,9 @@ def test_a_new_checkpoint_is_never_served_from_the_cache(copied_content, tmp_pat
     model = tmp_path / "model"
     model.mkdir()
     torch.save(state, model / "cnn.pt")
-    metrics = json.loads((CHECKPOINT.parent / "metrics.json").read_text(encoding="utf-8"))
+    metrics = json.loads(CHECKPOINT.with_suffix(".json").read_text(encoding="utf-8"))
     metrics.pop("weights_sha256")  # these metrics describe other weights; say nothing about which
-    (model / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    (model / "cnn.json").write_text(json.dumps(metrics), encoding="utf-8")
     article = copied_content / "article.md"
     article.write_text(article.read_text(encoding="utf-8").replace(
         "---\n", f"---\ncheckpoint: {model / 'cnn.pt'}\n", 1), encoding="utf-8")
@@ -132,6 +132,8 @@ def test_every_generated_file_is_named_by_a_contract_pattern(site, site_url, con
     for layer in network_json["layers"]:
         if layer["type"] == "Conv2d":
             expected |= {site_url("kernel", layer=layer["id"], k=k) for k in range(layer["shape"][0])}
+        if layer.get("tensors"):
+            expected.add(site_url("weights", layer=layer["id"]))
     expected |= {site_url("legend", cmap=cmap) for cmap in contract["palettes"]}
     expected |= {site_url("chart", name=name) for name in ("training", "confusion")}
     found = {p.relative_to(site).as_posix() for folder in ("data", "frames", "charts")

@@ -42,7 +42,7 @@ def test_truncated_checkpoint_is_a_one_line_error_and_no_retraining(make_content
     damaged = tmp_path / "model" / "cnn.pt"
     damaged.parent.mkdir()
     damaged.write_bytes(CHECKPOINT.read_bytes()[:CHECKPOINT.stat().st_size // 2])
-    shutil.copy(METRICS, damaged.with_name("metrics.json"))
+    shutil.copy(METRICS, damaged.with_suffix(".json"))
     before = tree_digest(damaged.parent)
     article = make_content("![Maps](layer:conv1)\n", checkpoint=damaged)
 

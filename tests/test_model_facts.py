@@ -45,7 +45,7 @@ def test_training_chart_loads(opened, site_url, chart):
 
 
 def test_stated_test_accuracy_is_the_recorded_one(opened, committed_metrics):
-    """Every percentage said of the test images equals model/metrics.json's test_accuracy at its precision."""
+    """Every percentage said of the test images equals model/cnn.json's test_accuracy at its precision."""
     accuracy = committed_metrics["test_accuracy"]
     text = " ".join(opened.locator("body").inner_text().split())
     statements = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text) if "test images" in s and "%" in s]

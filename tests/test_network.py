@@ -94,7 +94,7 @@ def test_a_model_with_an_extra_conv_layer_builds_its_figure_and_frames(make_cont
     checkpoint = tmp_path / "deeper" / "cnn.pt"
     checkpoint.parent.mkdir()
     torch.save(DeeperCNN().state_dict(), checkpoint)
-    checkpoint.with_name("metrics.json").write_text(json.dumps(dict(
+    checkpoint.with_suffix(".json").write_text(json.dumps(dict(
         normalisation=dict(mean=0.286, std=0.353), test_accuracy=0.1, test_images=10000,
         hyperparameters=dict(train_images=60000))))
     article = make_content("![The third convolution](layer:conv3)\n", front=["model: test_network:DeeperCNN"],

@@ -27,29 +27,33 @@ class ThreeConv(nn.Sequential):
         ))
 
 
-class WithBatchNorm(nn.Sequential):
-    """A layer type the builder cannot show."""
-
-    def __init__(self):
-        super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 3), norm=nn.BatchNorm2d(4), flat=nn.Flatten(),
-                                     out=nn.Linear(4 * 26 * 26, 10)))
-
-
 class PaddedSame(nn.Sequential):
-    """A convolution with padding='same', which the page's window arithmetic does not model."""
+    """padding='same' with an even kernel pads one side more than the other, which the page's window
+    arithmetic does not model."""
+    classes = CLASSES
 
     def __init__(self):
-        super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 3, padding="same"), flat=nn.Flatten(),
+        super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 4, padding="same"), flat=nn.Flatten(),
                                      out=nn.Linear(4 * 28 * 28, 10)))
 
 
-class SkipsALayer(nn.Module):
-    """Children defined in one order, run in another: the page could not show it as a chain."""
+class CallsTwice(nn.Module):
+    """One ReLU module called on two tensors: its two outputs would share one figure."""
     classes = CLASSES
 
     def __init__(self):
         super().__init__()
-        self.flat, self.out, self.unused = nn.Flatten(), nn.Linear(28 * 28, 10), nn.ReLU()
+        self.conv1, self.conv2, self.act = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()
+        self.flat, self.out = nn.Flatten(), nn.Linear(4 * 28 * 28, 10)
 
     def forward(self, x):
-        return self.out(self.flat(x))
+        return self.out(self.flat(self.act(self.conv2(self.act(self.conv1(x))))))
+
+
+class Upsamples(nn.Sequential):
+    """An upsampling layer, which layerwise does not explain."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__(OrderedDict(grow=nn.Upsample(scale_factor=2), flat=nn.Flatten(),
+                                     out=nn.Linear(56 * 56, 10)))
