@@ -12,6 +12,7 @@ something else.
     trace(model) -> Traced(graph module, [Op, ...])
 """
 import operator
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -70,7 +71,8 @@ def trace(model, input_shape, spec, where=(None, None)):
                          "branch on tensor values or call code fx cannot follow: move such logic out of "
                          "forward() or into a submodule", *where) from None
     sample = torch.rand(2, *input_shape)
-    with _one_thread(), torch.no_grad():
+    with _one_thread(), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's own remarks on settings; ours follow, worded for the author
         outputs = run(graph_module, sample)
         expected = model(sample)
     final = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
