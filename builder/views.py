@@ -9,14 +9,14 @@ from builder.contract import DIVERGING, percent, text, url, value_range
 from builder.layers import tile_shape
 
 
-def input_view(entry, thumbnail_layer="input"):
+def input_view(entry):
     """One input for the templates and the article: its summary, plus what reads well."""
     known = entry["label"] is not None
     return dict(entry, name=entry["label_name"] if known else entry["source"],
                 label_name=entry["label_name"] if known else text("unknown_label"),
                 confidence=percent(entry["probabilities"][entry["predicted"]]),
                 correct=entry["label"] == entry["predicted"] if known else None,
-                thumbnail=url("map", input=entry["id"], layer=thumbnail_layer, k=0))
+                thumbnail=url("map", input=entry["id"], layer="input", k=0))
 
 
 def figure_view(figure, network, entry, scale):
