@@ -58,7 +58,9 @@ def _bars(logits):
 
 
 def network_record(network):
-    """The layers as the page draws and explains them, with the weights of each conv layer."""
+    """The layers as the page draws and explains them. Their parameters and buffers are named in
+    `tensors`; their values are in data/weights/<layer>.f32 (write()), exactly, so the page's
+    sums reproduce the network's values."""
     layers = []
     for layer in network.layers:
         entry = dict(id=layer.id, type=layer.type, shape=list(layer.shape), params=layer.params,
@@ -70,10 +72,6 @@ def network_record(network):
         for attr in ("kernel_size", "stride", "padding"):
             if attr in layer.settings:
                 entry[attr] = _pair(layer.settings[attr])
-        if layer.type == "Conv2d":  # exact: the page's sums must reproduce the network's values
-            module = network.module(layer)
-            entry["weight"] = exact(module.weight.detach())
-            entry["bias"] = exact(module.bias.detach()) if module.bias is not None else None
         tensors = _tensors(network.module(layer))
         if tensors:
             entry["tensors"] = [dict(name=name, shape=list(tensor.shape)) for name, tensor in tensors]

@@ -150,6 +150,36 @@ def fashion_test_split():
     return data.load("test")
 
 
+def train_and_build(name, folder):
+    """Train tests/models/styles.py's model `name` for a few steps on the real data into `folder`,
+    and build a one-table article about it (its content/, three inputs) into folder/site."""
+    checkpoint = folder / "model.pt"
+    process = run_cli("train", "--model", f"tests.models.styles:{name}", "--checkpoint", checkpoint,
+                      "--epochs", "1", "--max-steps", "15", "--train-subset", "2048")
+    assert process.returncode == 0, process.stderr
+    content = folder / "content"
+    (content / "inputs").mkdir(parents=True)
+    for image in sorted((CONTENT / "inputs").glob("*.png"))[:3]:
+        shutil.copy(image, content / "inputs" / image.name)
+    front = f"---\nmodel: tests.models.styles:{name}\ncheckpoint: {checkpoint}\n---\n\n"
+    (content / "article.md").write_text(front + "{{ summary_table }}\n", encoding="utf-8")
+    process = run_cli("build", "--content", content, "--out", folder / "site", "--strict")
+    assert process.returncode == 0, process.stderr
+    return SimpleNamespace(name=name, site=folder / "site", checkpoint=checkpoint, content=content)
+
+
+@pytest.fixture(scope="session")
+def trained_style(tmp_path_factory):
+    """train_and_build(name, …) once per session for each style, for every test of own models."""
+    done = {}
+
+    def trained(name):
+        if name not in done:
+            done[name] = train_and_build(name, tmp_path_factory.mktemp(name))
+        return done[name]
+    return trained
+
+
 @pytest.fixture
 def make_content(tmp_path, built):
     """Write a small content folder (one input image, the committed checkpoint) and return its article path.

@@ -5,9 +5,16 @@ and weights, never with the builder's code nor a model's own forward().
 - the forward pass: `forward(steps, state, x)`, with the article's network written out from its
   text (`FASHION_CNN`) or any model's read from its children (`steps_of`); `normalised`, `softmax`
 - the receptive field: `depends_on(model)` finds by autograd the input pixels a cell depends on
-- one convolution output and its window: `conv_at`, `conv_weights`, `window`
+- the published weights and outputs: `published_tensors`, `conv_weights`, `published_outputs`
+- one convolution output and its window: `conv_at`, `window`
+- one value of any layer, written out: `conv_terms`, `pool_window`, `adaptive_rows`, `activation`,
+  `activation_working`
+- what numbers printed to three digits can add up to: `Span`, `spans`, `total`, `adds_up`
 """
 import copy
+import json
+import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -141,32 +148,62 @@ def field_geometry(mask_of, layer_id, height):
     return bottom - top + 1, jump, top - i * jump
 
 
-# --- one convolution output ------------------------------------------------------------------------
+# --- published weights and outputs, one convolution output ---------------------------------------
 
-def conv_weights(layer):
-    """(weight, bias) of a conv layer of network.json, float64 tensors shaped (out, in, kh, kw) and (out,)."""
-    out, (kh, kw) = layer["shape"][0], layer["kernel_size"]
-    weight = torch.tensor(layer["weight"], dtype=torch.float64).reshape(out, -1, kh, kw)
-    bias = torch.tensor(layer["bias"], dtype=torch.float64) if layer.get("bias") else torch.zeros(out, dtype=torch.float64)
-    return weight, bias
+def _published(site, kind, pieces, what):
+    """A float32 file of a built site (its URL from the site's own contract) as {name: float64
+    array}: `pieces` are the (name, shape) of the arrays it holds one after another."""
+    patterns = json.loads((Path(site) / "data" / "contract.json").read_text(encoding="utf-8"))
+    path = Path(site) / patterns["urls"][kind].format(**what)
+    flat = np.frombuffer(path.read_bytes(), dtype="<f4").astype(np.float64)
+    sizes = [int(np.prod(shape)) for _, shape in pieces]
+    assert flat.size == sum(sizes), f"{path}: {flat.size} numbers, its pieces {sum(sizes)}"
+    return {name: piece.reshape(shape) for (name, shape), piece
+            in zip(pieces, np.split(flat, np.cumsum(sizes)[:-1]))}
 
 
-def window(values, top, left, h, w):
-    """values[top:top+h, left:left+w] of one 2-D map, with zeros where the window leaves it."""
-    out = np.zeros((h, w))
+def published_tensors(site, layer):
+    """A layer's parameters and buffers, {name: float64 tensor}, from its weights file (the
+    tensors of network.json's `tensors` one after another)."""
+    pieces = [(tensor["name"], tensor["shape"]) for tensor in layer.get("tensors", [])]
+    if not pieces:
+        return {}
+    arrays = _published(site, "weights", pieces, dict(layer=layer["id"]))
+    return {name: torch.from_numpy(array) for name, array in arrays.items()}
+
+
+def published_outputs(site, network, input_id):
+    """{layer id: float64 array shaped like the layer}: one input's exact outputs."""
+    pieces = [(layer["id"], layer["shape"]) for layer in network["layers"]]
+    return _published(site, "exact", pieces, dict(input=input_id))
+
+
+def conv_weights(site, layer):
+    """(weight, bias) of a conv layer of network.json, float64 tensors shaped (out, in, kh, kw)
+    and (out,), from its weights file; a conv without a bias has a bias of zeros here."""
+    tensors = published_tensors(site, layer)
+    weight = tensors["weight"]
+    return weight, tensors.get("bias", torch.zeros(weight.shape[0], dtype=torch.float64))
+
+
+def window(values, top, left, h, w, step=(1, 1), outside=0.0):
+    """values[top + u * step, left + v * step] of one 2-D map for u < h, v < w (every cell of
+    values[top:top+h, left:left+w] by default), with `outside` where the window leaves the map."""
+    out = np.full((h, w), outside, dtype=np.float64)
     for u in range(h):
         for v in range(w):
-            y, x = top + u, left + v
+            y, x = top + u * step[0], left + v * step[1]
             if 0 <= y < values.shape[0] and 0 <= x < values.shape[1]:
                 out[u, v] = values[y, x]
     return out
 
 
-def conv_at(layer, before, k, r, c, channels=None, magnitude=False):
-    """Output (k, r, c) of a conv layer of network.json, recomputed with torch's conv2d on `before`,
-    the layer's input (C, H, W); `channels` limits the sum to some input channels (the bias is then
-    left out); `magnitude` sums the terms' absolute values instead, the scale of their rounding errors."""
-    weight, bias = conv_weights(layer)
+def conv_at(site, layer, before, k, r, c, channels=None, magnitude=False):
+    """Output (k, r, c) of a conv layer of network.json, recomputed with torch's conv2d on
+    `before`, the layer's input (C, H, W), and the weights published in `site`; `channels` limits
+    the sum to some input channels (the bias is then left out); `magnitude` sums the terms'
+    absolute values instead, the scale of their rounding errors."""
+    weight, bias = conv_weights(site, layer)
     x = torch.as_tensor(np.asarray(before, dtype=np.float64))[None]
     if magnitude:
         x, weight, bias = x.abs(), weight.abs(), bias.abs()
@@ -174,3 +211,159 @@ def conv_at(layer, before, k, r, c, channels=None, magnitude=False):
         x, weight, bias = x[:, channels], weight[:, channels], torch.zeros_like(bias)
     y = F.conv2d(x, weight, bias, stride=tuple(layer["stride"]), padding=tuple(layer["padding"]))
     return float(y[0, k, r, c])
+
+
+# --- one value of any layer, written out ---------------------------------------------------------
+
+def conv_terms(x, weight, settings, k, r, c):
+    """Conv output (k, r, c) of the maps x (C, H, W), one term per input channel filter k reads
+    (with groups, its group's): [(channel, patch, kernel, products)], written out cell by cell."""
+    out_channels, per_group = weight.shape[:2]
+    group = k // (out_channels // settings.get("groups", 1))
+    (kh, kw), stride = weight.shape[2:], settings["stride"]
+    top, left = r * stride[0] - settings["padding"][0], c * stride[1] - settings["padding"][1]
+    terms = []
+    for j in range(per_group):
+        channel = group * per_group + j
+        patch = window(x[channel], top, left, kh, kw, step=settings.get("dilation", (1, 1)))
+        kernel = weight[k, j].numpy()
+        terms.append((channel, patch, kernel, patch * kernel))
+    return terms
+
+
+def pool_window(settings, x, r, c, maximum):
+    """The cells one pooling value of the map x (H, W) reads, with −∞ (a max) or NaN (a mean)
+    where the window leaves the map."""
+    (kh, kw), stride, padding = settings["kernel_size"], settings["stride"], settings["padding"]
+    return window(x, r * stride[0] - padding[0], c * stride[1] - padding[1], kh, kw,
+                  outside=-np.inf if maximum else np.nan)
+
+
+def adaptive_rows(i, size, out):
+    """The rows [first, last) that output row i of an adaptive pool from `size` rows to `out`
+    reads, as PyTorch defines them: floor(i·size/out) to ceil((i+1)·size/out)."""
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _phi(x):
+    return 0.5 * math.erfc(-x / math.sqrt(2))
+
+
+def _gelu_tanh_inner(x):
+    return math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+
+
+# The numbers an activation's explanation works out for an input x, in the order the page writes
+# them ("<input> gave x; max(0, x)"), and its last step from those numbers as printed (Spans).
+_WORKING = {
+    "ReLU": lambda x, s: [x, x],
+    "LeakyReLU": lambda x, s: [x, x] if x > 0 else [x, x, s["negative_slope"], x],
+    "ELU": lambda x, s: [x, x] if x > 0 else [x, x, s["alpha"], x, s["alpha"], math.exp(x)],
+    "GELU": lambda x, s: [x, x, _gelu_tanh_inner(x), x, math.tanh(_gelu_tanh_inner(x))]
+    if s["approximate"] == "tanh"
+    else [x, x, x / math.sqrt(2), math.erf(x / math.sqrt(2)), _phi(x), x, _phi(x)],
+    "SiLU": lambda x, s: [x, x, x, x, 1 / (1 + math.exp(-x))],
+    "Sigmoid": lambda x, s: [x, -x, math.exp(-x)],
+    "Tanh": lambda x, s: [x, math.exp(x), math.exp(-x), math.exp(x), math.exp(-x)],
+}
+_LAST_STEP = {
+    "ReLU": lambda n, s: n[1].at_least(0),
+    "LeakyReLU": lambda n, s: n[-2] * n[-1] if len(n) == 4 else n[-1],
+    "ELU": lambda n, s: n[-2] * (n[-1] - 1) if len(n) == 6 else n[-1],
+    "GELU": lambda n, s: 0.5 * n[-2] * (1 + n[-1]) if s["approximate"] == "tanh" else n[-2] * n[-1],
+    "SiLU": lambda n, s: n[-2] * n[-1],
+    "Sigmoid": lambda n, s: 1 / (1 + n[-1]),
+    "Tanh": lambda n, s: (n[1] - n[2]) / (n[3] + n[4]),
+}
+
+
+def activation_working(layer, x):
+    """The numbers an activation layer's explanation works out for input x, in the page's order,
+    with Python's math (math.erf for GELU)."""
+    return _WORKING[layer["type"]](x, layer["settings"])
+
+
+def activation_last_step(layer, numbers):
+    """The activation's last step, worked out from the Spans of those numbers as printed."""
+    return _LAST_STEP[layer["type"]](numbers, layer["settings"])
+
+
+def activation(layer, x):
+    """An activation layer of network.json applied to the number x, with torch in float64."""
+    s, t = layer["settings"], torch.tensor(float(x), dtype=torch.float64)
+    return float({
+        "ReLU": F.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "SiLU": F.silu,
+        "LeakyReLU": lambda v: F.leaky_relu(v, s["negative_slope"]),
+        "ELU": lambda v: F.elu(v, s["alpha"]),
+        "GELU": lambda v: F.gelu(v, approximate=s["approximate"]),
+    }[layer["type"]](t))
+
+
+# --- what printed numbers can add up to ----------------------------------------------------------
+
+class Span:
+    """The numbers [low, high] a printed number may stand for, with interval arithmetic: the exact
+    terms of a sum lie in their printed numbers' spans, so their exact sum lies in the spans' sum.
+    Span.read('−1.23', digits=3) is −1.235 … −1.225."""
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    @classmethod
+    def read(cls, text, digits=3):
+        value = float(text.strip().replace("\u2212", "-"))
+        half = 0.5 * 10 ** (math.floor(math.log10(abs(value))) - digits + 1) if value else 0.0
+        return cls(value - half, value + half)
+
+    @staticmethod
+    def of(x):
+        return x if isinstance(x, Span) else Span(x, x)
+
+    def __add__(self, other):
+        other = Span.of(other)
+        return Span(self.low + other.low, self.high + other.high)
+
+    def __sub__(self, other):
+        other = Span.of(other)
+        return Span(self.low - other.high, self.high - other.low)
+
+    def __mul__(self, other):
+        other = Span.of(other)
+        ends = [a * b for a in (self.low, self.high) for b in (other.low, other.high)]
+        return Span(min(ends), max(ends))
+
+    def __truediv__(self, other):
+        other = Span.of(other)
+        assert other.low > 0 or other.high < 0, "a division by a number that may be 0"
+        return self * Span(1 / other.high, 1 / other.low)
+
+    __radd__, __rmul__ = __add__, __mul__
+
+    def __rsub__(self, other):
+        return Span.of(other) - self
+
+    def __rtruediv__(self, other):
+        return Span.of(other) / self
+
+    def sqrt(self):
+        return Span(math.sqrt(self.low), math.sqrt(self.high))
+
+    def at_least(self, floor):
+        return Span(max(floor, self.low), max(floor, self.high))
+
+
+def spans(texts):
+    return [Span.read(text) for text in texts]
+
+
+def total(numbers):
+    """The sum of Spans."""
+    return sum(numbers, Span(0.0, 0.0))
+
+
+def adds_up(span, text, what):
+    """The printed `text` can be what the printed numbers in `span` work out to (to a millionth,
+    the float32 rounding of the page's own numbers)."""
+    got, slack = Span.read(text), 1e-6 * max(abs(span.low), abs(span.high)) + 1e-12
+    assert got.low <= span.high + slack and span.low - slack <= got.high, \
+        f"{what}: the printed terms give {span.low:.6g} … {span.high:.6g}, the page prints {text}"

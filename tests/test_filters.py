@@ -29,7 +29,7 @@ def tiled(weights):
 @pytest.mark.parametrize("layer_id", ["conv1", "conv2"])
 def test_each_filter_picture_has_the_weights_signs(opened, site, site_url, network_json, layer_id):
     """Every map has its filter beside it: a PNG of the right size, red where a weight is positive, blue where not."""
-    weight, _ = conv_weights(layer_of(network_json, layer_id))
+    weight, _ = conv_weights(site, layer_of(network_json, layer_id))
     bound = float(weight.abs().max())
     items = opened.locator(f"#fig-{layer_id} .lw-maps > li")
     expect(items).to_have_count(weight.shape[0])

@@ -9,38 +9,20 @@ data, built into an article, and every published layer is checked two ways:
 Models the page cannot explain are refused with a message naming the operation.
 """
 import json
-import shutil
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import CONTENT, REPO, run_cli
+from conftest import REPO, run_cli
 
 STYLES = ["Functional", "Nested", "Residual", "LeNet", "Strided", "Assorted"]
 
 
-def train_and_build(name, folder):
-    checkpoint = folder / "model.pt"
-    process = run_cli("train", "--model", f"tests.models.styles:{name}", "--checkpoint", checkpoint,
-                      "--epochs", "1", "--max-steps", "15", "--train-subset", "2048")
-    assert process.returncode == 0, process.stderr
-    content = folder / "content"
-    (content / "inputs").mkdir(parents=True)
-    for image in sorted((CONTENT / "inputs").glob("*.png"))[:3]:
-        shutil.copy(image, content / "inputs" / image.name)
-    (content / "article.md").write_text(f"---\nmodel: tests.models.styles:{name}\ncheckpoint: {checkpoint}\n---\n\n"
-                                        "{{ summary_table }}\n", encoding="utf-8")
-    process = run_cli("build", "--content", content, "--out", folder / "site", "--strict")
-    assert process.returncode == 0, process.stderr
-    return SimpleNamespace(name=name, site=folder / "site", checkpoint=checkpoint)
-
-
 @pytest.fixture(scope="module", params=STYLES)
-def style(request, tmp_path_factory):
-    return train_and_build(request.param, tmp_path_factory.mktemp(request.param))
+def style(request, trained_style):
+    return trained_style(request.param)  # trained and built once per session (conftest.train_and_build)
 
 
 def published(site):

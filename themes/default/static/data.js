@@ -45,7 +45,7 @@ export class Site {
     return fetchOnce(this.contractUrl);
   }
 
-  /** data/network.json: the layers, their shapes and settings, the conv weights. */
+  /** data/network.json: the layers, their shapes, settings and inputs, their tensors' names. */
   async network() {
     return fetchOnce(urlOf(await this.contract(), 'network'));
   }
@@ -71,20 +71,40 @@ export class Site {
       this.network(), fetchOnce(urlOf(contract, 'exact', { input: inputId }), 'arrayBuffer')]);
     return decodeLayers(buffer, network.layers);
   }
+
+  /**
+   * A layer's parameters and buffers, {weight, bias, …: Tensor}, from its float32 file
+   * (data/weights/<layer>.f32), fetched when first asked for; {} for a layer without any.
+   */
+  async weights(layer) {
+    if (!layer.tensors?.length) return {};
+    const url = urlOf(await this.contract(), 'weights', { layer: layer.id });
+    return decodeTensors(await fetchOnce(url, 'arrayBuffer'), layer.tensors);
+  }
 }
 
 /** Split an exact file (float32, little-endian, each layer's output in turn) into Tensors. */
 export function decodeLayers(buffer, layers) {
+  return split(buffer, layers.map(layer => [layer.id, layer.shape]), 'the layers');
+}
+
+/** Split a weights file (float32, little-endian, one tensor after another) into Tensors. */
+export function decodeTensors(buffer, tensors) {
+  return split(buffer, tensors.map(tensor => [tensor.name, tensor.shape]), 'its tensors');
+}
+
+/** {name: Tensor} from a file of float32 numbers and the [name, shape] of each piece, in order. */
+function split(buffer, pieces, what) {
   const numbers = float32s(buffer);
   const tensors = {};
   let offset = 0;
-  for (const layer of layers) {
-    const size = sizeOf(layer.shape);
-    tensors[layer.id] = new Tensor(layer.shape, numbers.subarray(offset, offset + size));
+  for (const [name, shape] of pieces) {
+    const size = sizeOf(shape);
+    tensors[name] = new Tensor(shape, numbers.subarray(offset, offset + size));
     offset += size;
   }
   if (offset !== numbers.length) {
-    throw new Error(`the exact file holds ${numbers.length} numbers, the layers ${offset}`);
+    throw new Error(`the file holds ${numbers.length} numbers, ${what} ${offset}`);
   }
   return tensors;
 }

@@ -1,10 +1,13 @@
 /**
  * The inspector: the arithmetic behind the selected value, drawn under its figure from
- * maths.explain()'s data, e.g. a conv value's patch × kernel = products, their sum and the
- * bias. It also outlines what the value reads in the figure of the layer before, and, for
- * spatial values, the patch of the input image it depends on.
+ * maths.explain()'s data: the layer type's formula, then its numbers (a conv value's patch ×
+ * kernel = products, their sum and the bias; a Linear value's largest terms; a pool's window;
+ * an activation written out), ending in the value shown. It outlines what the value reads in
+ * the figures of the layers it is computed from, and, for spatial values, the patch of the
+ * input image it depends on.
  *
- * Loaded with the reader's first selection (see main.js), with maths.js.
+ * Loaded with the reader's first selection (see main.js), with maths.js. A layer's weights
+ * (data/weights/<layer>.f32) are fetched when one of its values is first explained.
  */
 import { element, find } from './dom.js';
 import { explain, isSpatial, range, receptiveField } from './maths.js';
@@ -15,35 +18,38 @@ import { outline } from './surface.js';
 /** Draw the arithmetic of each selection, from now on and of the one just made. */
 export function mountInspector(figures, store, site) {
   const panels = figures.map(figure => find('.lw-inspector', figure)).filter(Boolean);
-  const load = selection => selection && loadSelection(site, store.getState().input);
+  const load = selection => selection && loadSelection(site, store.getState().input, selection);
   watchLoaded(store, state => state.selection, load, (loaded, selection) => {
     for (const panel of panels) panel.hidden = true;
     if (selection) showSelection(figures, loaded, selection, store);
   }, { now: true });
 }
 
-/** Everything an explanation needs: the contract, the network, the input's exact outputs. */
-async function loadSelection(site, input) {
-  const [shown, network, outputs] = await Promise.all(
-    [site.input(input), site.network(), site.outputs(input)]);
-  return { ...shown, network, outputs, input };
+/** Everything an explanation needs: the contract, the network, the outputs, the weights. */
+async function loadSelection(site, input, selection) {
+  const network = await site.network();
+  const layer = network.layers.find(candidate => candidate.id === selection.layer);
+  const [shown, outputs, weights] = await Promise.all(
+    [site.input(input), site.outputs(input), site.weights(layer)]);
+  return { ...shown, network, layer, outputs, weights, input };
 }
 
 /** Explain the selected value under its figure, and outline what it reads. */
 function showSelection(figures, loaded, selection, store) {
-  const layer = loaded.network.layers.find(candidate => candidate.id === selection.layer);
+  const { layer, network, outputs, weights, writer } = loaded;
   const at = indexOf(layer, selection);
-  const explanation = explain(loaded.network.layers, loaded.outputs, layer.id, at);
+  const explanation = explain(network, outputs, weights, layer.id, at);
   const figure = figures.find(candidate => candidate.dataset.layer === layer.id);
   const panel = find('.lw-inspector', figure);
-  fillPanel(panel, { ...loaded, explanation, store, number: loaded.writer.number }, layer);
+  const show = value => (Number.isFinite(value) ? writer.number(value) : infinity(value));
+  fillPanel(panel, { ...loaded, explanation, store, number: show }, layer);
   find('.lw-said', figure).textContent = find('p', panel).textContent;
-  pointAt(store, explanation.source);
+  pointAt(store, explanation.outline);
 }
 
-/** The panel's contents: the value, its arithmetic, and for a spatial value its input patch. */
+/** The panel's contents: the value, its formula and arithmetic, its input patch. */
 function fillPanel(panel, view, layer) {
-  panel.replaceChildren(heading(view), ...RENDER[view.explanation.kind](view));
+  panel.replaceChildren(heading(view), formulaOf(view), ...RENDER[view.explanation.kind](view));
   const field = receptiveView(view, layer);
   if (field) panel.append(field);
   panel.hidden = false;
@@ -54,47 +60,96 @@ function indexOf(layer, { k, r, c }) {
   return isSpatial(layer) ? [k, r, c] : [r * layer.grid[1] + c];
 }
 
-/** The first line: which value this is, and the value itself. */
-function heading({ explanation: { layer, at, value }, outputs, number }) {
+/** The first line: which value this is (a logit's class too), and the value itself. */
+function heading({ explanation: { layer, at, value }, network, outputs, number }) {
+  const logit = layer === network.layers.at(-1).id && network.classes?.[at[0]];
   const where = at.length === 3
     ? `map ${at[0] + 1}, row ${at[1] + 1}, column ${at[2] + 1}`
-    : `element ${at[0] + 1} of ${outputs[layer].size}`;
+    : `element ${at[0] + 1} of ${outputs[layer].size}${logit ? `, ${logit}` : ''}`;
   return element('p', {}, `${layer}, ${where}: `, element('b', {}, number(value)));
 }
 
-/** Outline, in the layer before, the window a value reads (an element of a vector is not). */
-function pointAt(store, source) {
-  if (source && 'top' in source) store.dispatch({ type: 'highlight', ...source });
+/** The layer type's formula, with its settings: 'LeakyReLU: x if x > 0, else 0.1 × x'. */
+function formulaOf({ explanation: { type, formula }, number }) {
+  return element('p', { className: 'lw-formula' }, `${type}: `,
+    element('span', {}, ...line(formula, number)));
+}
+
+/** Outline what a value reads, in the figures of the layers it reads (none for some). */
+function pointAt(store, boxes) {
+  store.dispatch({ type: 'highlight', boxes });
 }
 
 // --- each kind of explanation, as DOM nodes -----------------------------------------------------
 
 const RENDER = {
-  input: () => [paragraph('The pixel, normalised: (brightness − mean) / std.')],
-  conv: view => (view.explanation.terms.length === 1 ? convOneChannel(view) : convChannels(view)),
-  relu: ({ explanation: { source, input, output }, number }) => [paragraph(
-    `${source.layer} gave ${number(input)}; max(0, ${number(input)}) = `,
-    element('b', {}, number(output)), '.')],
-  max: ({ explanation: { source, window, winner }, number }) => [
-    paragraph(`The largest value in its window of ${source.layer}, map ${source.k + 1}:`),
-    table(window.map(row => row.map(value =>
-      (value === winner ? element('mark', {}, number(value)) : number(value)))))],
-  mean: ({ explanation: { source, window }, number }) => [
-    paragraph(`The mean of its window of ${source.layer}, map ${source.k + 1}:`),
-    table(numbers(window, number))],
-  flatten: ({ explanation: { source, index, k, r, c, mapSize, width } }) => [paragraph(
-    `It is ${source.layer}, map ${k + 1}, row ${r + 1}, column ${c + 1}, moved into place: `
-    + `element ${index + 1} = ${k} × ${mapSize} + ${r} × ${width} + ${c} + 1.`)],
-  linear: ({ explanation: { source, count } }) => [
-    paragraph(`A weighted sum of all ${count} values of ${source.layer}, plus a bias.`)],
-  same: ({ explanation: { type, source } }) => [
-    paragraph(`${type}: ${source.layer}'s value, unchanged.`)],
+  input: ({ explanation: { working, result }, number }) => [
+    workingLine(number, ['The pixel\'s brightness, normalised: ', ...working, ' = '], result)],
+  conv: view => [convSettings(view), ...(view.explanation.terms.length === 1
+    ? convOneChannel(view) : convChannels(view))],
+  linear: linearNodes,
+  activation: ({ explanation: { source, input, working, result }, number }) => [
+    workingLine(number, [`${source} gave `, input, '; ', ...working, ' = '], result, '.')],
+  max: ({ explanation: { source, k, cells, result, padding }, number }) => [
+    paragraph(`The largest value in its window of ${source}, map ${k + 1}`, padded(padding)
+      ? `; cells beyond the map's edge (padding ${pair(padding)}) are −∞, so they never win:`
+      : ':'),
+    table(cells.map(row => row.map(value =>
+      (value === result ? element('mark', {}, number(value)) : number(value)))))],
+  mean: meanNodes,
+  batchnorm: batchNormNodes,
+  dropout: ({ explanation: { source, input, p }, number }) => [
+    paragraph(`Dropout (p = ${p}) sets random values to 0, and scales the others by `
+              + '1 ÷ (1 − p), only while the network trains. Evaluating, as on this page, it '
+              + 'passes every value through unchanged:'),
+    workingLine(number, [`${source} gave `, input, ', so this is '], input, '.')],
+  flatten: flattenNodes,
+  add: ({ explanation: { terms: [one, other], result }, number }) => [
+    workingLine(number, [`${one.source} gave `, one.value, ` and ${other.source} gave `,
+                         other.value, ' at the same place (both outlined): ', one.value, ' + ',
+                         other.value, ' = '], result)],
 };
+
+/** The arithmetic's paragraph: a line of maths.js ending in its result, in bold. */
+function workingLine(number, pieces, result, end = ', the value shown.') {
+  return element('p', { className: 'lw-working' }, ...line(pieces, number),
+                 element('b', {}, number(result)), end);
+}
+
+/** A batch-normalised value: its channel's stored statistics, and the formula worked out. */
+function batchNormNodes({ explanation: { source, at, x, mean, variance, eps, affine, scale, shift,
+                                         working, result }, number }) {
+  const learned = affine ? ['; its learned weight ', scale, ' and bias ', shift] : [];
+  return [
+    paragraph(...line([`Channel ${at[0] + 1}'s statistics, stored in training: mean `, mean,
+                       ', variance ', variance, '; eps ', eps, ...learned, '.'], number)),
+    workingLine(number, [`${source} gave `, x, ': ', ...working, ' = '], result),
+  ];
+}
+
+/** How a conv reads its input: the window, stride, padding, dilation and groups. */
+function convSettings({ explanation: { source, at, window, stride, padding, dilation, group,
+                                        groups, terms, bias } }) {
+  const sentences = [`Each map it reads is multiplied by a ${window.height} × ${window.width} `
+    + `kernel over a window of ${source}`
+    + (dilation.some(d => d > 1) ? ` that samples every ${ordinal(dilation[0])} cell `
+      + `(dilation ${pair(dilation)})` : '')
+    + `; stride ${pair(stride)}`
+    + (padded(padding) ? `, padding ${pair(padding)}: cells beyond the map's edge are 0.`
+      : ', no padding.')];
+  if (groups > 1) {
+    const first = terms[0].channel + 1, last = terms.at(-1).channel + 1;
+    sentences.push(`Its ${groups} groups split the maps: filter ${at[0] + 1} is in group `
+                   + `${group + 1} and reads only maps ${first}–${last}.`);
+  }
+  if (bias === null) sentences.push('It has no bias.');
+  return paragraph(sentences.join(' '));
+}
 
 /** A conv value reading one channel: its whole arithmetic at once. */
 function convOneChannel(view) {
-  const { terms: [term], sum, bias } = view.explanation;
-  return [...convTermNodes(view, term), paragraph(...equation(view, sum, bias))];
+  const { terms: [term], sum } = view.explanation;
+  return [...convTermNodes(view, term), equation(view, sum)];
 }
 
 /**
@@ -102,45 +157,115 @@ function convOneChannel(view) {
  * the total, and room for the arithmetic of the channel the reader chooses.
  */
 function convChannels(view) {
-  const { explanation: { source, terms, sum, bias }, number, store } = view;
+  const { explanation: { source, terms, sum, outline: [box] }, number, store } = view;
   const detail = element('div', { className: 'lw-detail' });
   const buttons = terms.map(term => element('button', {
     type: 'button',
     attributes: { 'data-channel': term.channel,
-                  'aria-label': `${source.layer} map ${term.channel + 1}: ${number(term.sum)}` },
+                  'aria-label': `${source} map ${term.channel + 1}: ${number(term.sum)}` },
     onclick: () => {
       detail.replaceChildren(...convTermNodes(view, term));
-      pointAt(store, { ...source, k: term.channel });
+      pointAt(store, [{ ...box, k: term.channel }]);
     },
   }, number(term.sum)));
   const columns = Math.ceil(Math.sqrt(terms.length));
   const rows = range(Math.ceil(terms.length / columns))
     .map(i => buttons.slice(i * columns, (i + 1) * columns));
+  const first = terms[0].channel + 1, last = terms.at(-1).channel + 1;
   return [
-    paragraph(`Each of the ${terms.length} maps of ${source.layer} adds the sum of its products; `
-              + 'choose one to see them.'),
-    table(rows, `map 1 to ${terms.length}, row by row`),
+    paragraph(`Each of the ${terms.length} maps of ${source} it reads adds the sum of its `
+              + 'products; choose one to see them.'),
+    table(rows, `map ${first} to ${last}, row by row`),
     detail,
-    paragraph('Total ', ...equation(view, sum, bias)),
+    equation(view, sum, 'Total '),
   ];
 }
 
 /** One channel's share: patch × kernel = products, and the products' sum. */
 function convTermNodes({ explanation: { source }, number }, term) {
-  const { channel, patch, kernel, products, sum } = term;
+  const { channel, patch, padded: outside, kernel, products, sum } = term;
+  const patchCells = patch.map((row, u) => row.map((value, v) =>
+    (outside[u][v] ? element('span', { className: 'lw-pad' }, number(value)) : number(value))));
   return [
     element('div', { className: 'lw-sum' },
-      table(numbers(patch, number), `${source.layer} map ${channel + 1}`),
+      table(patchCells, `${source} map ${channel + 1}`),
       element('span', {}, '×'), table(numbers(kernel, number), 'kernel'),
       element('span', {}, '='), table(numbers(products, number), 'products')),
     paragraph(`Sum of the ${products.flat().length} products: ${number(sum)}`),
   ];
 }
 
-/** 'sum + bias b = result, the value shown.' */
-function equation({ explanation: { result }, number }, sum, bias) {
-  return [`${number(sum)} + bias ${number(bias)} = `, element('b', {}, number(result)),
-          ', the value shown.'];
+/** 'sum + bias b = result, the value shown.' (without a bias: 'result, the value shown; …') */
+function equation({ explanation: { result, bias }, number }, sum, before = '') {
+  if (bias === null) {
+    return workingLine(number, [before], result, ', the value shown; the layer has no bias.');
+  }
+  return workingLine(number, [before, sum, ' + bias ', bias, ' = '], result);
+}
+
+/**
+ * A Linear value: the largest products in a table (each element's button outlines it in the
+ * input's figure), what the other terms add up to, the total and the bias.
+ */
+function linearNodes({ explanation: { source, count, listed, rest, sum, bias, result }, number,
+                       store }) {
+  const head = element('tr', {}, ...[`element of ${source}`, 'input', 'weight', 'product']
+    .map(name => element('th', { scope: 'col' }, name)));
+  const rows = listed.map(term => element('tr', {},
+    element('td', {}, term.cell ? element('button', {
+      type: 'button', onclick: () => pointAt(store, [term.cell]) }, String(term.index + 1))
+      : String(term.index + 1)),
+    ...[term.input, term.weight, term.product].map(value => element('td', {}, number(value)))));
+  const terms = element('table', { className: 'lw-terms' });
+  terms.createCaption().textContent = `its ${listed.length} largest products (weight × input), `
+    + 'positive and negative';
+  terms.createTHead().append(head);
+  terms.createTBody().append(...rows);
+  const total = bias === null ? [] : [' + bias ', bias];
+  return [
+    paragraph(`A weighted sum of all ${count} values of ${source}`,
+              bias === null ? ' (it has no bias).' : ', plus a bias.'),
+    terms,
+    ...(rest.count ? [paragraph('The other ', `${rest.count}`, ' terms add up to ',
+                                ...line([rest.sum], number), '.')] : []),
+    workingLine(number, [`All ${count} terms add up to `, sum, '; ', sum, ...total, ' = '],
+                result),
+  ];
+}
+
+/** A mean: its window (the padding as it counts), and sum ÷ n. */
+function meanNodes({ explanation: { source, k, window, cells, padded: outside, paddingCounts,
+                                    adaptive, padding, sum, count, result }, number }) {
+  const rows = `rows ${window.top + 1}–${window.top + window.height}`;
+  const cols = `columns ${window.left + 1}–${window.left + window.width}`;
+  const where = adaptive
+    ? `Its window of ${source}, map ${k + 1}, is ${rows}, ${cols}: adaptive pooling gives `
+      + 'output row i the rows ⌊i × H ÷ out⌋ to ⌈(i + 1) × H ÷ out⌉, and the same for columns.'
+    : `The mean of its ${window.height} × ${window.width} window of ${source}, map ${k + 1}`
+      + (!padded(padding) ? '.' : paddingCounts
+        ? `; cells beyond the map's edge (padding ${pair(padding)}) are 0 and count.`
+        : `; cells beyond the map's edge (padding ${pair(padding)}) are left out `
+          + '(count_include_pad=False).');
+  const shown = cells.map((row, u) => row.map((value, v) => (!outside[u][v] ? number(value)
+    : element('span', { className: 'lw-pad' }, value === null ? 'pad' : number(value)))));
+  const padCount = outside.flat().filter(Boolean).length;
+  const which = paddingCounts && padCount ? ` (the ${padCount} padded zeros count)`
+    : padCount ? ` (only the cells inside the map count)` : '';
+  return [paragraph(where), table(shown),
+          workingLine(number, ['Sum ', sum, ` ÷ n ${count}${which} = `], result)];
+}
+
+/** A flattened element: the cell of its input that it is. */
+function flattenNodes({ explanation: { source, from, strides, index, input }, number }) {
+  if (from.length === 1) {
+    return [workingLine(number, [`It is element ${from[0] + 1} of ${source}, unchanged: `], input,
+                        '.')];
+  }
+  if (from.length !== 3) return [paragraph(`It is ${source} at [${from.join(', ')}], unchanged.`)];
+  const [k, r, c] = from;
+  return [paragraph(
+    `It is ${source}, map ${k + 1}, row ${r + 1}, column ${c + 1}, moved into place: `
+    + `element ${index + 1} = ${k} × ${strides[0]} + ${r} × ${strides[1]} + ${c} + 1.`)];
 }
 
 // --- the receptive field ----------------------------------------------------------------------
@@ -166,6 +291,12 @@ function paragraph(...children) {
   return element('p', {}, ...children);
 }
 
+/** A line of maths.js (words and numbers) as nodes: each number a <data> with its exact value. */
+function line(pieces, number) {
+  return pieces.map(piece => (typeof piece === 'number'
+    ? element('data', { value: String(piece) }, number(piece)) : piece));
+}
+
 /** A table of rows of cells (text or nodes), with an optional caption. */
 function table(rows, caption) {
   const node = element('table');
@@ -180,4 +311,23 @@ function table(rows, caption) {
 /** Rows of numbers as rows of the page's number texts. */
 function numbers(rows, number) {
   return rows.map(row => row.map(number));
+}
+
+/** A setting for rows and columns: '2' when they are alike, else '2 × 1'. */
+function pair([rows, cols]) {
+  return rows === cols ? `${rows}` : `${rows} × ${cols}`;
+}
+
+function padded(padding) {
+  return padding.some(amount => amount > 0);
+}
+
+function infinity(value) {
+  return value > 0 ? '∞' : '−∞';
+}
+
+/** 2 → '2nd', 3 → '3rd', 4 → '4th'. */
+function ordinal(n) {
+  const suffix = { 1: 'st', 2: 'nd', 3: 'rd' }[n % 10];
+  return `${n}${suffix && Math.floor(n / 10) % 10 !== 1 ? suffix : 'th'}`;
 }

@@ -7,8 +7,8 @@
  *   maps       {layer id: how many maps its carousel has}, fixed by the page
  *   positions  {layer id: the map its carousel shows, from 0}
  *   selection  the value the reader selected, {layer, k, r, c} (k = 0 outside carousels), or null
- *   highlight  what the selected value reads in the layer before, outlined there:
- *              {layer, k, top, left, height, width}, or null
+ *   highlights what the selected value reads in the layers it is computed from, outlined there:
+ *              [{layer, k, top, left, height, width}, …] (a sum outlines a cell in each term)
  */
 
 /** A store: getState(), dispatch(action), subscribe(listener) → unsubscribe. */
@@ -63,10 +63,12 @@ export function watchLoaded(store, select, load, render, { now = false } = {}) {
   return watch(store, select, update);
 }
 
+const NONE = Object.freeze([]);  // no outlines: one shared empty list, so states compare equal
+
 /** The state before any action: `input` chosen, every carousel on its first map. */
 export function initialState({ input, maps }) {
   const positions = Object.fromEntries(Object.keys(maps).map(layer => [layer, 0]));
-  return { input, maps, positions, selection: null, highlight: null };
+  return { input, maps, positions, selection: null, highlights: NONE };
 }
 
 /** The page's reducer: the new state after `action`, or the same object when nothing changed. */
@@ -79,7 +81,7 @@ const ACTIONS = {
   /** The reader chose an input: nothing selected in the last one stays selected. */
   chooseInput(state, { input }) {
     if (input === state.input) return state;
-    return { ...state, input, selection: null, highlight: null };
+    return { ...state, input, selection: null, highlights: NONE };
   },
 
   /** A carousel shows map k (counting round past either end); its figure loses any outline. */
@@ -88,11 +90,13 @@ const ACTIONS = {
     const position = wrap(k, state.maps[layer]);
     if (position === state.positions[layer]) return state;
     const selected = state.selection?.layer === layer;
+    const outlined = state.highlights.some(box => box.layer === layer);
     return {
       ...state,
       positions: { ...state.positions, [layer]: position },
       selection: selected ? null : state.selection,
-      highlight: selected || state.highlight?.layer === layer ? null : state.highlight,
+      highlights: selected ? NONE
+        : outlined ? state.highlights.filter(box => box.layer !== layer) : state.highlights,
     };
   },
 
@@ -100,16 +104,21 @@ const ACTIONS = {
   select(state, { layer, k, r, c }) {
     const selection = { layer, k, r, c };
     if (state.selection && sameFields(state.selection, selection)) return state;
-    return { ...state, selection, highlight: null };
+    return { ...state, selection, highlights: NONE };
   },
 
-  /** Outline what the selected value reads: show that map, mark that window. */
-  highlight(state, { layer, k, top, left, height, width }) {
-    const highlight = { layer, k, top, left, height, width };
-    if (state.highlight && sameFields(state.highlight, highlight)) return state;
-    const positions = layer in state.maps
-      ? { ...state.positions, [layer]: wrap(k, state.maps[layer]) } : state.positions;
-    return { ...state, positions, highlight };
+  /** Outline what the selected value reads: show those maps, mark those windows. */
+  highlight(state, { boxes }) {
+    const highlights = boxes.map(({ layer, k, top, left, height, width }) =>
+      ({ layer, k, top, left, height, width }));
+    const same = highlights.length === state.highlights.length
+      && highlights.every((box, i) => sameFields(state.highlights[i], box));
+    if (same) return state;
+    const positions = { ...state.positions };
+    for (const { layer, k } of highlights) {
+      if (layer in state.maps) positions[layer] = wrap(k, state.maps[layer]);
+    }
+    return { ...state, positions, highlights };
   },
 
   /** A deep link: an input (null keeps the current one) and the map of every carousel. */

@@ -1,7 +1,7 @@
 /**
  * Surfaces: every map, strip or image of a figure (`.lw-surface`) is a grid of values the reader
  * can select, by hovering with a mouse, clicking, or with the arrow keys once it has the focus.
- * The selected cell, or the window the selection reads in the layer before, is outlined.
+ * The selected cell, and what it reads in the layers it is computed from, are outlined.
  */
 import { element, find, findAll } from './dom.js';
 
@@ -15,7 +15,7 @@ export function mountSurfaces(figures, store) {
     });
   }
   store.subscribe((state, previous) => {
-    if (state.selection === previous.selection && state.highlight === previous.highlight) return;
+    if (state.selection === previous.selection && state.highlights === previous.highlights) return;
     for (const key of outlinedSurfaces(state, previous)) {
       if (surfaces.has(key)) outline(surfaces.get(key), outlineOf(state, key));
     }
@@ -24,16 +24,16 @@ export function mountSurfaces(figures, store) {
 
 /** The surfaces ("layer/k") with an outline before or after a change: those to redraw. */
 function outlinedSurfaces(state, previous) {
-  const boxes = [state.selection, state.highlight, previous.selection, previous.highlight];
+  const boxes = [state.selection, ...state.highlights, previous.selection, ...previous.highlights];
   return new Set(boxes.filter(Boolean).map(box => `${box.layer}/${box.k}`));
 }
 
-/** Where the outline on surface "layer/k" goes: the selected cell, or the window it reads. */
-function outlineOf({ selection, highlight }, key) {
+/** Where the outline on surface "layer/k" goes: the selected cell, or a window it reads. */
+function outlineOf({ selection, highlights }, key) {
   if (selection && `${selection.layer}/${selection.k}` === key) {
     return { top: selection.r, left: selection.c, height: 1, width: 1 };
   }
-  return highlight && `${highlight.layer}/${highlight.k}` === key ? highlight : null;
+  return highlights.find(box => `${box.layer}/${box.k}` === key) ?? null;
 }
 
 const ARROWS = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
