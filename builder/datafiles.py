@@ -3,7 +3,7 @@
     data/inputs/<input>.json  every layer's output for one input, rounded (layout in README.md)
     data/inputs/<input>.f32   the same outputs exactly: float32, little-endian, layers in order
     data/inputs.json          per input: label, prediction, probabilities, logits, each map's range
-    data/network.json         the layers, their settings, inputs and receptive fields, the conv weights
+    data/network.json         the layers, their settings, inputs, receptive fields and tensors' shapes
     data/weights/<layer>.f32  a layer's parameters and buffers, exactly (float32, little-endian)
 """
 import json
