@@ -15,7 +15,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, urls_of
+from oracle import published_outputs, published_tensors
 
 STYLES = ["Functional", "Nested", "Residual", "LeNet", "Strided", "Assorted"]
 
@@ -26,31 +27,13 @@ def style(request, trained_style):
 
 
 def published(site):
-    """network.json's layers, and per input {layer id: float64 array} from its exact float32 file."""
-    network = json.loads((site / "data" / "network.json").read_text(encoding="utf-8"))
-    entries = json.loads((site / "data" / "inputs.json").read_text(encoding="utf-8"))
-    outputs = {}
-    for entry in entries:
-        flat = np.frombuffer((site / "data" / "inputs" / f"{entry['id']}.f32").read_bytes(), dtype="<f4")
-        sizes = [int(np.prod(layer["shape"])) for layer in network["layers"]]
-        pieces = np.split(flat, np.cumsum(sizes)[:-1])
-        outputs[entry["id"]] = {layer["id"]: torch.from_numpy(piece.astype(np.float64)).reshape(1, *layer["shape"])
-                                for layer, piece in zip(network["layers"], pieces)}
+    """network.json's layers, and per input {layer id: float64 tensor (1, *shape)} from its exact file."""
+    url = urls_of(site)
+    network = json.loads((site / url("network")).read_text(encoding="utf-8"))
+    entries = json.loads((site / url("inputs")).read_text(encoding="utf-8"))
+    outputs = {entry["id"]: {layer_id: torch.from_numpy(values)[None] for layer_id, values in
+                             published_outputs(site, network, entry["id"]).items()} for entry in entries}
     return network["layers"], outputs
-
-
-def tensors_of(site, layer):
-    """A layer's parameters and buffers, by name, from data/weights/<layer>.f32."""
-    if not layer.get("tensors"):
-        return {}
-    flat = np.frombuffer((site / "data" / "weights" / f"{layer['id']}.f32").read_bytes(), dtype="<f4")
-    found, offset = {}, 0
-    for entry in layer["tensors"]:
-        size = int(np.prod(entry["shape"]))
-        found[entry["name"]] = torch.from_numpy(flat[offset:offset + size].astype(np.float64)).reshape(entry["shape"])
-        offset += size
-    assert offset == flat.size
-    return found
 
 
 def declared(layer, inputs, weights):
@@ -92,7 +75,7 @@ def test_every_layer_is_its_declared_operation_of_its_inputs(style):
     for values in outputs.values():
         for layer in layers[1:]:
             inputs = [values[i] for i in layer["inputs"]]
-            expected = declared(layer, inputs, tensors_of(style.site, layer))
+            expected = declared(layer, inputs, published_tensors(style.site, layer))
             assert_close(expected, values[layer["id"]], f"{style.name}.{layer['id']} ({layer['type']})")
     assert {"Input", "Linear"} <= kinds
 
