@@ -4,7 +4,7 @@ Entries live in `.cache/build/` (or under $LAYERWISE_CACHE): a JSON file for a
 network's description, a folder for the files generated from a network and
 its inputs. A key is a hash of contents (the checkpoint's bytes, the code's
 source, the inputs' pixels), never of names or times, so an entry cannot
-outlive what it was made from. Only the few newest folders are kept.
+outlive what it was made from. Only the few most recently used entries of each kind are kept.
 """
 import hashlib
 import json
@@ -33,7 +33,9 @@ def remembered_json(kind, key, make):
     """The JSON value stored for (kind, key), or make()'s, stored for next time."""
     path = root() / f"{kind}-{key}.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
+        os.utime(path)  # newest use first when pruning
+        return value
     except (OSError, ValueError):
         pass
     value = make()
@@ -41,6 +43,7 @@ def remembered_json(kind, key, make):
     partial = path.with_name(f"{path.name}.part-{os.getpid()}")
     partial.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
     partial.replace(path)
+    _prune(path.parent.glob(f"{kind}-*.json"))
     return value
 
 
@@ -61,7 +64,7 @@ def remembered_folder(key, fill):
             raise
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    _prune(folder.parent)
+    _prune(p for p in folder.parent.iterdir() if p.is_dir())
     return folder
 
 
@@ -75,8 +78,12 @@ def link_into(folder, site):
     shutil.copytree(folder, site, copy_function=link, dirs_exist_ok=True)
 
 
-def _prune(root):
-    entries = sorted((p for p in root.iterdir() if p.is_dir() and ".part-" not in p.name),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
+def _prune(entries):
+    """Remove all but the KEEP most recently used of these entries (files or folders)."""
+    entries = sorted((p for p in entries if ".part-" not in p.name), key=lambda p: p.stat().st_mtime,
+                     reverse=True)
     for old in entries[KEEP:]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
