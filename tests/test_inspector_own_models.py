@@ -343,7 +343,7 @@ def check_value(page, model, layer, at):
 
 
 FORWARD = """async ([input]) => {
-  const maths = await import(new URL('static/maths.js', document.baseURI));
+  const maths = await import(new URL('static/forward.js', document.baseURI));
   const { Site } = await import(new URL('static/data.js', document.baseURI));
   const site = new Site(document.body.dataset.contract);
   const [network, outputs] = await Promise.all([site.network(), site.outputs(input)]);
@@ -360,7 +360,7 @@ FORWARD = """async ([input]) => {
 
 
 def test_every_layer_is_recomputed_and_explained(model, new_context, serve):
-    """maths.js recomputes each layer from the outputs of the layers it reads, and the network
+    """forward.js recomputes each layer from the outputs of the layers it reads, and the network
     from the image, as published (float32: to 1e-6); one value of each layer is explained with
     the oracle's numbers, which add up to the value shown."""
     assert AXE.exists(), "axe-core is missing: run `npm ci`"

@@ -12,7 +12,7 @@
  * Explanations write their arithmetic as lines: arrays of words and numbers, e.g.
  * ['max(0, ', -0.5, ')'], so the numbers stay numbers here and the inspector prints them.
  */
-import { Tensor, sizeOf } from './data.js';
+import { sizeOf } from './data.js';
 
 /** The whole numbers 0, 1, …, count - 1. */
 export function range(count) {
@@ -101,7 +101,7 @@ function sigmoid(x) {
  * Each activation: its formula with its settings, the function itself, and its working for one
  * input x (a line that, followed by ' = ' and the result, is the whole computation).
  */
-const ACTIVATIONS = {
+export const ACTIVATIONS = {
   ReLU: {
     formula: () => ['max(0, x)'],
     apply: x => Math.max(0, x),
@@ -316,54 +316,6 @@ function batchNormValue(layer, [input], weights, at) {
   const shift = weights.bias ? weights.bias.at(k) : 0;
   return { x, mean, variance, eps, normalised, scale, shift, affine: Boolean(weights.weight),
            result: normalised * scale + shift };
-}
-
-/** A pooling layer's output: each value from its window. */
-function pool(layer, inputs) {
-  return Tensor.build(layer.shape, (...at) => poolValue(layer, inputs, at).result);
-}
-
-/** Each layer type's output from its inputs' outputs, in the order of `layer.inputs`. */
-const FORWARD = {
-  Conv2d: (layer, inputs, weights) =>
-    Tensor.build(layer.shape, (...at) => convValue(layer, inputs, weights, at).result),
-  Linear: (layer, inputs, weights) =>
-    Tensor.build(layer.shape, (...at) => linearValue(layer, inputs, weights, at).result),
-  MaxPool2d: pool,
-  AvgPool2d: pool,
-  AdaptiveAvgPool2d: pool,
-  BatchNorm2d: (layer, inputs, weights) =>
-    Tensor.build(layer.shape, (...at) => batchNormValue(layer, inputs, weights, at).result),
-  Dropout: (layer, [input]) => input,
-  Flatten: (layer, [input]) => input.reshape(layer.shape),
-  Add: (layer, [one, other]) => Tensor.build(layer.shape, (...at) =>
-    one.at(...broadcastAt(one, at)) + other.at(...broadcastAt(other, at))),
-};
-for (const [type, { apply }] of Object.entries(ACTIVATIONS)) {
-  FORWARD[type] = (layer, [input]) => input.map(x => apply(x, layer.settings));
-}
-
-/** A layer's output from its inputs' outputs (Tensors) and its own tensors, {name: Tensor}. */
-export function forward(layer, inputs, weights = {}) {
-  if (!Object.hasOwn(FORWARD, layer.type)) throw new Error(`no forward pass for ${layer.type}`);
-  const output = FORWARD[layer.type](layer, inputs, weights);
-  if (sizeOf(output.shape) !== sizeOf(layer.shape)) {
-    throw new Error(`${layer.id}: computed ${output.shape} where the network has ${layer.shape}`);
-  }
-  return output;
-}
-
-/**
- * Every layer's output, {layer id: Tensor}, from the normalised image (the Input layer's):
- * each layer reads the outputs its `inputs` name. `weights` are {layer id: {name: Tensor}}.
- */
-export function run(layers, image, weights = {}) {
-  const outputs = {};
-  for (const layer of layers) {
-    outputs[layer.id] = layer.type === 'Input' ? image
-      : forward(layer, layer.inputs.map(id => outputs[id]), weights[layer.id]);
-  }
-  return outputs;
 }
 
 // --- explanations ---------------------------------------------------------------------------
