@@ -4,6 +4,8 @@
     layerwise serve [--port 8000] [--host 127.0.0.1]
     layerwise bench [--train]
     layerwise train [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--epochs N]
+    layerwise confusion [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt]
+    layerwise examples [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--data DIR]
 
 Problems in the author's input print as one line, `file:line: what; how to fix`,
 and exit with status 1; --debug shows the traceback as well.
@@ -52,7 +54,7 @@ def _bench(args):
 def _train(args):
     from builder import network
     from builder.content import metrics_path as metrics_beside
-    from model import data, train
+    from model import data, snapshots, train
     checkpoint = args.checkpoint
     metrics_path = metrics_beside(checkpoint, args.metrics)
     model = network.build_model(args.model)
@@ -65,9 +67,58 @@ def _train(args):
         raise BuildError(str(err)) from None
     except train.MetricsInUse as err:
         raise BuildError(str(err), metrics_path) from None
-    print(f"wrote {checkpoint} and {metrics_path}: test accuracy {metrics['test_accuracy']:.2%} "
+    kept = snapshots.path_for(checkpoint)
+    print(f"wrote {checkpoint}, {metrics_path} and {kept} ({len(metrics['snapshots']['steps'])} snapshots, "
+          f"{kept.stat().st_size:,} bytes): test accuracy {metrics['test_accuracy']:.2%} "
           f"in {metrics['train_seconds']:.0f} s")
+    # What the page shows of the test set belongs to these weights too: keep it beside them.
+    print(_keep_confusion(args.model, checkpoint, args.metrics, args.data))
+    print(_keep_examples(args.model, checkpoint, args.metrics, args.data))
     return 0
+
+
+def _confusion(args):
+    print(_keep_confusion(args.model, args.checkpoint, args.metrics, args.data))
+    return 0
+
+
+def _keep_confusion(spec, checkpoint, metrics, data_dir):
+    """Write the test images behind the confusion matrix beside `checkpoint`; say what was written."""
+    from builder import network
+    from builder.content import metrics_path as metrics_beside
+    from model import confusion, data
+    loaded = network.load(spec, checkpoint, metrics_beside(checkpoint, metrics))
+    try:
+        test = data.load("test", data_dir)
+    except data.DataNotFound as err:
+        raise BuildError(str(err)) from None
+    norm = loaded.normalisation
+    predicted = confusion.predict(loaded.model, data.as_input(test.images, norm["mean"], norm["std"]))
+    record = confusion.compute(test.images.numpy(), test.labels.numpy(), predicted, loaded.weights_sha256,
+                               len(loaded.classes))
+    path = confusion.path_for(checkpoint)
+    confusion.write(path, record)
+    wrong = int((record["labels"] != record["predicted"]).sum())
+    return (f"wrote {path}: {wrong} mistakes and {len(record['indices']) - wrong} right answers of "
+            f"{len(predicted)} test images, {path.stat().st_size:,} bytes")
+
+
+def _examples(args):
+    print(_keep_examples(args.model, args.checkpoint, args.metrics, args.data))
+    return 0
+
+
+def _keep_examples(spec, checkpoint, metrics, data_dir):
+    """Write the test images that excite each channel and unit most beside `checkpoint`."""
+    from builder import examples
+    from model import data
+    try:
+        path, found, seconds = examples.compute_file(spec, checkpoint, metrics, data_dir)
+    except data.DataNotFound as err:
+        raise BuildError(str(err)) from None
+    units = sum(len(found.arrays[f"{layer['id']}/index"]) for layer in found.meta["layers"])
+    return (f"wrote {path}: the {found.meta['count']} best of {found.meta['images']:,} test images for {units} "
+            f"units in {len(found.meta['layers'])} layers, in {seconds:.1f} s, {path.stat().st_size:,} bytes")
 
 
 def _parser():
@@ -110,6 +161,16 @@ def _parser():
     train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     train.add_argument("--train-subset", type=int, metavar="N", help="train on the first N images only")
     train.add_argument("--seed", type=int)
+    kept = command("confusion", _confusion, "keep the test images behind each cell of the confusion matrix "
+                   "beside the checkpoint (needs the dataset)")
+    kept.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")
+    kept.add_argument("--checkpoint", default="model/cnn.pt", metavar="FILE")
+    kept.add_argument("--metrics", metavar="FILE", help="default: the checkpoint's name with .json")
+    found = command("examples", _examples, "find the test images that excite each channel and unit most and "
+                    "keep them beside the checkpoint (needs the dataset)")
+    found.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")
+    found.add_argument("--checkpoint", default="model/cnn.pt", metavar="FILE")
+    found.add_argument("--metrics", metavar="FILE", help="default: the checkpoint's name with .json")
     return parser
 
 

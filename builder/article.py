@@ -4,7 +4,10 @@ Two additions to Python-Markdown, both checked against the source's line numbers
 
 - `![caption](layer:conv1)` standing alone in a paragraph becomes Figure N, an
   element with id `fig-conv1`; `[](#fig-conv1)` becomes a link reading "Figure N".
-  `![caption](chart:training)` does the same for a chart of the training record.
+  `![caption](chart:training)` does the same for a chart of the training record, and
+  `![caption](attribution:)` for the attribution of the chosen input (id `fig-attribution`),
+  `![caption](examples:conv2)` for what each channel of a layer looks for (id
+  `fig-examples-conv2`) and `![caption](overview:)` for the whole network at a glance.
 - `$…$` and `$$…$$` become MathML at build time (latex2mathml), so the page
   needs no maths script. `\\$` is a literal dollar sign.
 """
@@ -23,8 +26,9 @@ from builder.errors import BuildError
 from builder.variables import FILTERS
 
 EXTENSIONS = ["tables", "footnotes", "attr_list", "fenced_code", "toc", "sane_lists", "smarty"]
-FIGURE_REF = re.compile(r"!\[([^\]]*)\]\((layer|chart):([^)\s]*)\)")
-SCHEMES = ("layer:", "chart:")
+# The kinds of figure an author writes as an image address, `![caption](kind:name)`.
+SCHEMES = ("layer", "chart", "attribution", "examples", "overview", "training")
+FIGURE_REF = re.compile(rf"!\[([^\]]*)\]\(({'|'.join(SCHEMES)}):([^)\s]*)\)")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]*?\S)\$(?!\d)")
@@ -34,14 +38,17 @@ UNKNOWN_COMMAND = re.compile(r"<mi>(\\[A-Za-z]+)</mi>")
 @dataclass
 class Figure:
     number: int
-    scheme: str     # "layer" or "chart"
-    target: str     # the layer id or chart name
+    scheme: str     # one of SCHEMES
+    target: str     # the layer id, the chart's name, … ("" for a kind that takes none)
     caption: str
     line: int
 
     @property
     def id(self):
-        return f"fig-{self.target}"
+        """fig-<layer> and fig-<chart>, as links already use; fig-<kind>[-<name>] for the others."""
+        if self.scheme in ("layer", "chart"):
+            return f"fig-{self.target}"
+        return "-".join(part for part in ("fig", self.scheme, self.target) if part)
 
 
 @dataclass
@@ -52,7 +59,8 @@ class Rendered:
 
 
 def render(article, context, targets, render_figure, problems):
-    """Return the body as HTML; `targets` maps "layer"/"chart" to the names a figure may show,
+    """Return the body as HTML; `targets` maps each kind of figure (SCHEMES) to the names it may show
+    ([""] for a kind that takes none),
     and `render_figure(Figure) -> html` draws each figure."""
     body = _expand_variables(article, context)
     source = _Source(article, targets, problems)
@@ -197,7 +205,8 @@ class _FigureTreeprocessor(Treeprocessor):
 
     def run(self, root):
         parents = {child: parent for parent in root.iter() for child in parent}
-        for image in [img for img in root.iter("img") if img.get("src", "").startswith(SCHEMES)]:
+        kinds = tuple(f"{scheme}:" for scheme in SCHEMES)
+        for image in [img for img in root.iter("img") if img.get("src", "").startswith(kinds)]:
             scheme, _, target = image.get("src").partition(":")
             lines = self.source.written.get((scheme, target)) or [None]
             figure = self._figure(scheme, target, (image.get("alt") or "").strip(), lines.pop(0))
@@ -212,15 +221,19 @@ class _FigureTreeprocessor(Treeprocessor):
 
     def _figure(self, scheme, target, caption, line):
         """Check one figure reference and number it in the order the page shows it."""
-        known = self.source.targets[scheme]
+        known = self.source.targets.get(scheme, [])
+        if known == [""] and target:
+            raise self.source.error(f"'{scheme}:' takes no name; write ![caption]({scheme}:)", line)
         if target not in known:
-            raise self.source.error(f"unknown {scheme} '{target}' (known: {', '.join(known)})", line)
-        if any(f.target == target for f in self.source.figures):
-            raise self.source.error(f"{scheme} '{target}' already has a figure (id fig-{target}); show each once",
+            what = f"unknown {scheme} '{target}'" if target else f"'{scheme}:' needs a name"
+            raise self.source.error(f"{what} (known: {', '.join(known) or 'none for this model'})", line)
+        figure = Figure(len(self.source.figures) + 1, scheme, target, caption, line)
+        if any(f.id == figure.id for f in self.source.figures):
+            raise self.source.error(f"{scheme} '{target}' already has a figure (id {figure.id}); show each once",
                                     line)
         if not caption:
-            self.source.warn(f"the figure of '{target}' has no caption; write one between the brackets", line)
-        figure = Figure(len(self.source.figures) + 1, scheme, target, caption, line)
+            self.source.warn(f"the figure of '{target or scheme}' has no caption; write one between the brackets",
+                             line)
         self.source.figures.append(figure)
         return figure
 

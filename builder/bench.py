@@ -23,6 +23,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from builder.content import load as load_article, metrics_path
+from builder.contract import url
+from model import snapshots
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -49,6 +51,12 @@ def run(content="content", train=False, data_dir=None):
                      _heavy_imports(tmp, env, article)))
         rows.append(("tracing and describing the model, in a cold build (new process)",
                      f"{_trace_seconds(load_article(content).settings.model, env):.3f} s"))
+        rows.append(("dataset examples and feature visualisation, in a cold build (new process)",
+                     _channels_seconds(load_article(content).settings, env)))
+        rows.append(("attributions of the article's inputs, in a cold build (new process)",
+                     _attribution_seconds(load_article(content).settings, env, content)))
+        rows.append(("computing the dataset examples over 10,000 test images (new process)",
+                     _examples_seconds(load_article(content).settings, env, data_dir)))
         rows.append(("rebuild after a Markdown edit (live preview, in process)",
                      f"{_in_process_rebuild(tmp, article, env):.3f} s"))
         site = tmp / "site"
@@ -57,12 +65,15 @@ def run(content="content", train=False, data_dir=None):
         rows.append(("hand-written JavaScript", f"{sum(p.stat().st_size for p in site.glob('static/*.js')):,} B"))
         rows.append(("first load: requests, bytes", _first_load(site)))
         rows.append(("edit to page, live preview (median of 5)", _edit_to_page(tmp, env)))
+        rows += _own_input_rows(site)
         if train:
-            metrics = _train(tmp, data_dir)
+            metrics, checkpoint = _train(tmp, data_dir), tmp / "cnn.pt"
         else:
             settings = load_article(content).settings
             metrics = json.loads(metrics_path(settings.checkpoint, settings.metrics).read_text())
+            checkpoint = settings.checkpoint
         rows += _training_rows(metrics)
+        rows += _snapshot_rows(snapshots.path_for(checkpoint), site)
     _print(rows)
 
 
@@ -97,6 +108,85 @@ def _trace_seconds(spec, env):
     """The first trace and description in a new process, as a cold build does it."""
     process = subprocess.run([sys.executable, "-c", TRACE, spec], check=True, env=env, capture_output=True, text=True)
     return float(process.stdout)
+
+
+CHANNELS = """
+import sys, tempfile, time
+from pathlib import Path
+from builder import network
+net = network.load(*sys.argv[1:4])
+started = time.perf_counter()
+from builder import examples, featurevis
+with tempfile.TemporaryDirectory() as folder:
+    found = examples.publish(Path(folder), net)
+    middle = time.perf_counter()
+    featurevis.publish(Path(folder), net, found)
+print(middle - started, time.perf_counter() - middle)
+"""
+
+
+def _channels_seconds(settings, env):
+    """What a cold build's generate stage spends publishing the examples and optimising the
+    feature visualisations, after the network is loaded, as the build does it."""
+    arguments = [settings.model, settings.checkpoint, str(metrics_path(settings.checkpoint, settings.metrics))]
+    process = subprocess.run([sys.executable, "-c", CHANNELS, *arguments], env=env, capture_output=True, text=True)
+    if process.returncode:
+        return f"failed: {process.stderr.strip().splitlines()[-1]}"
+    examples, optimised = map(float, process.stdout.split())
+    return f"{examples + optimised:.2f} s (examples {examples:.2f} s, feature visualisation {optimised:.2f} s)"
+
+
+ATTRIBUTIONS = """
+import sys, time
+from builder import inputs, network
+from builder.errors import Problems
+net = network.load(*sys.argv[1:4])
+from builder import content
+page = content.load(sys.argv[4])
+chosen = inputs.resolve(page, net.classes, net.input_size, Problems())
+started = time.perf_counter()
+from builder import attributions
+attributions.compute(net, chosen)
+print(time.perf_counter() - started, len(chosen))
+"""
+
+
+def _attribution_seconds(settings, env, content):
+    """What a cold build's generate stage spends on the attributions of the article's inputs:
+    every class's gradient by autograd (integrated gradients would take STEPS times more)."""
+    arguments = [settings.model, settings.checkpoint, str(metrics_path(settings.checkpoint, settings.metrics)),
+                 str(content)]
+    process = subprocess.run([sys.executable, "-c", ATTRIBUTIONS, *arguments], env=env, capture_output=True,
+                             text=True)
+    if process.returncode:
+        return f"failed: {process.stderr.strip().splitlines()[-1]}"
+    seconds, count = process.stdout.split()
+    return f"{float(seconds):.3f} s ({count} inputs × every class)"
+
+
+EXAMPLES = """
+import sys, time
+from builder import examples, network
+from model import data
+net = network.load(*sys.argv[1:4])
+test = data.load("test", sys.argv[4] or None)
+started = time.perf_counter()
+found = examples.compute(net, test.images.numpy(), test.labels.numpy())
+print(time.perf_counter() - started, len(test.images))
+"""
+
+
+def _examples_seconds(settings, env, data_dir):
+    """`layerwise examples`' computation (the dataset loaded, PyTorch imported): run the network over
+    the test set and keep the top images of every unit. Not written anywhere."""
+    arguments = [settings.model, settings.checkpoint, str(metrics_path(settings.checkpoint, settings.metrics)),
+                 str(data_dir or "")]
+    process = subprocess.run([sys.executable, "-c", EXAMPLES, *arguments], env=env, capture_output=True, text=True)
+    if process.returncode:
+        return "unavailable (needs FashionMNIST)" if "DataNotFound" in process.stderr else \
+            f"failed: {process.stderr.strip().splitlines()[-1]}"
+    seconds, images = process.stdout.split()
+    return f"{float(seconds):.1f} s for {int(images):,} images"
 
 
 def _median(values):
@@ -188,6 +278,66 @@ def _edit_to_page(tmp, env):
     return f"{sorted(times)[len(times) // 2]:.2f} s"
 
 
+# In the page: the forward pass alone, 50 times, with the page's own modules (milliseconds each).
+FORWARD_TIMES = """async () => {
+  const { Site } = await import('./static/data.js');
+  const { normalise, run } = await import('./static/forward.js');
+  const site = new Site(document.body.dataset.contract);
+  const network = await site.network();
+  const weights = {};
+  for (const layer of network.layers) weights[layer.id] = await site.weights(layer);
+  const pixels = Uint8Array.from({ length: 784 }, (_, i) => (i * 37) % 256), times = [];
+  for (let n = 0; n < 50; n++) {
+    const started = performance.now();
+    run(network.layers, normalise(pixels, network.layers[0].shape, network.normalisation), weights);
+    times.push(performance.now() - started);
+  }
+  return times;
+}"""
+
+
+def _own_input_rows(site):
+    """The reader's own input in Chromium: what the first drawing fetches, the forward pass alone,
+    and the time from each change on the pad to its maps painted while drawing."""
+    playwright = _browser()
+    if playwright is None:
+        return [("drawing your own input", "unavailable (needs Playwright and Chromium)")]
+    handler = partial(_QuietHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="networkidle")
+            fetched = []
+            page.on("requestfinished", lambda request: fetched.append(
+                (request.url, request.sizes()["responseBodySize"])))
+            page.locator(".lw-draw").click()
+            pad = page.locator(".lw-sketch-canvas")
+            pad.wait_for()
+            box = pad.bounding_box()
+            for row in (0.2, 0.4, 0.6, 0.8):
+                page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + row * box["height"])
+                page.mouse.down()
+                for step in range(1, 31):
+                    page.mouse.move(box["x"] + (0.1 + 0.8 * step / 30) * box["width"], box["y"] + row * box["height"])
+                    page.wait_for_function("() => performance.getEntriesByName('lw-drawn', 'mark').length === 0")
+                page.mouse.up()
+            redraws = page.evaluate("() => performance.getEntriesByName('lw-redraw').map(entry => entry.duration)")
+            forward = page.evaluate(FORWARD_TIMES)
+            browser.close()
+    finally:
+        server.shutdown()
+    weights = [size for url, size in fetched if "/data/weights/" in url]
+    return [("drawing: fetched on first use (weights, network, code)",
+             f"{sum(size for _, size in fetched):,} B in {len(fetched)} requests, of which weights "
+             f"{sum(weights):,} B in {len(weights)} files"),
+            ("drawing: forward pass in Chromium (median of 50)", f"{_median(forward):.2f} ms"),
+            ("drawing: forward pass and repaint per pen move (median of {}, 90th pct)".format(len(redraws)),
+             f"{_median(redraws):.2f} ms, {sorted(redraws)[int(0.9 * len(redraws))]:.2f} ms")]
+
+
 def _served_url(server):
     for line in server.stdout:
         found = re.search(r"serving (\S+)", line)
@@ -213,6 +363,17 @@ def _training_rows(metrics):
                      f"{speed['training_gflops']:.0f} of {speed['matmul_gflops']:.0f} GFLOP/s "
                      f"({100 * speed['fraction_of_matmul']:.0f}%)"))
     return rows
+
+
+def _snapshot_rows(kept, site):
+    """The snapshots file's size, and the bytes a reader fetches to see the network at every moment."""
+    if not kept.is_file():
+        return [("training snapshots", f"none ({kept} not found)")]
+    published = [site / url("training"), *sorted((site / url("snapshot", step=0)).parent.glob("*.f32"))]
+    sizes = [path.stat().st_size for path in published if path.is_file()]
+    return [("training snapshots: the committed file", f"{len(sizes) - 1} snapshots, {kept.stat().st_size:,} B"),
+            ("training snapshots as published: all of them, the largest one",
+             f"{sum(sizes):,} B in {len(sizes)} files, {max(sizes[1:], default=0):,} B")]
 
 
 def _print(rows):

@@ -27,6 +27,9 @@ from pathlib import Path
 from markupsafe import Markup
 
 import model as model_package
+from model import confusion
+from model import examples as dataset_examples
+from model import snapshots as training_snapshots
 from builder import article as prose, cache, charts, checks, content, contract, inputs, theme, variables, views
 from builder.errors import BuildError, Problems
 from builder.layers import Description
@@ -80,8 +83,10 @@ def _network(article, train, data_dir, log):
                              f"--checkpoint {checkpoint}', build with --train, or fix 'checkpoint:'",
                              article.path, article.line_of("checkpoint"))
         _train(settings.model, checkpoint, metrics, data_dir, where, log)
+    kept = (checkpoint, metrics, confusion.path_for(checkpoint),  # and what was computed with it
+            dataset_examples.path_for(checkpoint), training_snapshots.path_for(checkpoint))
     key = cache.digest(settings.model, settings.checkpoint, str(metrics), *_code(settings.model),
-                       *(_contents(path) for path in (checkpoint, metrics)))
+                       *(_contents(path) for path in kept))
 
     @functools.cache
     def trained():
@@ -135,8 +140,22 @@ def _render_page(article, network, generated, problems):
     entries = json.loads((generated / contract.url("inputs")).read_text(encoding="utf-8"))
     scales = json.loads((generated / contract.PATH).read_text(encoding="utf-8"))["scales"]
     shown = [views.input_view(entry) for entry in entries]
+    channels = views.examples_files(generated)
+    moments = json.loads((generated / contract.url("training")).read_text(encoding="utf-8"))
 
     def render_figure(figure):
+        if figure.scheme == "overview":
+            return theme.render(env, "overview.html", figure=views.overview_view(figure, network, shown[0]))
+        if figure.scheme == "examples":
+            return theme.render(env, "examples.html", figure=views.examples_view(figure, channels))
+        if figure.scheme == "training":
+            return theme.render(env, "training.html", figure=views.training_view(figure, network, moments))
+        if figure.scheme == "attribution":
+            view = views.attribution_view(figure, network, shown[0], generated)
+            return theme.render(env, "attribution.html", figure=view)
+        if figure.scheme == "chart" and figure.target == "confusion":
+            kept = json.loads((generated / contract.url("confusion")).read_text(encoding="utf-8"))
+            return theme.render(env, "confusion.html", figure=views.confusion_view(figure, kept, network))
         if figure.scheme == "chart":
             svg = (generated / charts.url(figure.target)).read_text(encoding="utf-8")
             return theme.render(env, "chart.html", figure=views.chart_view(figure, svg, network))
@@ -147,14 +166,31 @@ def _render_page(article, network, generated, problems):
         return Markup(theme.render(env, "live.html", name=name, value=shown[0][name]).strip())
 
     summary = theme.render(env, "summary.html", name=network.name, layers=views.summary_rows(network)).strip()
-    context = variables.article_variables(network, shown, summary, live)
-    targets = dict(layer=[layer.id for layer in network.layers], chart=charts.available(network.metrics))
+    context = variables.article_variables(network, shown, summary, live, channels)
+    context["learning"] = json.loads((generated / contract.url("learning_record")).read_text(encoding="utf-8"))
+    targets = dict(layer=[layer.id for layer in network.layers], chart=charts.available(network.metrics),
+                   attribution=[""], examples=list(channels["layers"]), overview=[""],
+                   training=[layer.id for layer in network.layers if layer.type == "Conv2d" and moments["snapshots"]])
     rendered = prose.render(article, context, targets, render_figure, problems)
     _, height, width = network.layers[0].shape
     html = theme.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
                         toc=rendered.toc, inputs=shown, thumbnail=dict(width=width, height=height),
+                        conversion=contract.CONVERSION, mistakes=_mistakes_figure(rendered.figures, generated),
+                        learning=_has_moments(generated),
                         reproduce=views.reproduce_view(network, shown), contract_url=contract.PATH)
     return html, rendered
+
+
+def _has_moments(generated):
+    """Whether training kept moments the page's slider can show (data/training.json)."""
+    return bool(json.loads((generated / contract.url("training")).read_text(encoding="utf-8"))["snapshots"])
+
+
+def _mistakes_figure(figures, generated):
+    """The id of the confusion matrix's figure when its cells can show their test images, else None."""
+    kept = json.loads((generated / contract.url("confusion")).read_text(encoding="utf-8"))
+    shown = [figure.id for figure in figures if (figure.scheme, figure.target) == ("chart", "confusion")]
+    return shown[0] if shown and kept["cells"] else None
 
 
 def _write_site(out, article, generated, html, strict, problems):

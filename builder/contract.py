@@ -20,9 +20,24 @@ URLS = {
     "weights": "data/weights/{layer}.f32",
     "map": "frames/inputs/{input}/{layer}/{k}.png",
     "vector": "frames/inputs/{input}/{layer}.png",
+    "overview": "frames/inputs/{input}/{layer}/all.png",
     "kernel": "frames/kernels/{layer}/{k}.png",
     "legend": "frames/legends/{cmap}.png",
     "chart": "charts/{name}.svg",
+    "training": "data/training.json",
+    "snapshot": "data/snapshots/{step}.f32",
+    "examples": "examples/index.json",
+    "examples_layer": "examples/layers/{layer}.json",
+    "examples_atlas": "examples/layers/{layer}/{part}.png",
+    "featurevis": "featurevis/index.json",
+    "featurevis_atlas": "featurevis/layers/{layer}.png",
+    "learning": "frames/training/{layer}/{step}.png",
+    "learning_record": "data/learning.json",
+    "attributions": "data/attributions.json",
+    "attribution": "data/attributions/{input}.f32",
+    "attribution_map": "frames/attributions/{input}.png",
+    "confusion": "data/confusion.json",
+    "confusion_cell": "data/confusion/{true}-{predicted}.u8",
 }
 
 # Colour scales: diverging around 0 when a layer has negative values, sequential when it has
@@ -32,13 +47,53 @@ DIVERGING, SEQUENTIAL, PICTURE = "RdBu_r", "viridis", "gray"
 # Python's '.3g' with a true minus sign; percentages with one decimal.
 FORMAT = {"digits": 3, "percent_decimals": 1, "minus": "\u2212"}
 
+# How an image the author or the reader brings becomes the network's input, said once: the build
+# (builder/inputs.py, with Pillow) and the page (static/convert.js) both follow it, and a test
+# checks that they give the same pixels. Transparent parts are laid on white, colours become
+# Pillow's 'L' luma (ITU-R 601-2 in 16-bit fixed point), a light background (the mean of the
+# outermost pixels above `invert_above`) is inverted to FashionMNIST's light-on-black, and an
+# image of another size is cropped to its pixels brighter than `crop_above`, scaled to fit keeping
+# its proportions with Pillow's `resample` filter (across, then down, each pass rounded to
+# bytes), and centred on black.
+CONVERSION = {"luma": [19595, 38470, 7471], "luma_shift": 16, "invert_above": 127, "crop_above": 24,
+              "resample": "lanczos", "types": ["image/png", "image/jpeg", "image/webp", "image/gif"]}
+
 TEXTS = {
     "unknown_label": "not known",
     "value_range": "values from {low} to {high}",
     "map_alt": "{layer}, map {number} of {count}, {range}",
     "vector_alt": "{layer}: {size} {range}, in {rows} rows of {cols}",
     "status": "Showing {label} ({source}): predicted {predicted}, {confidence}.",
+    "status_unlabelled": "Showing {source}: predicted {predicted}, {confidence}.",
+    "computed": "Computed in your browser with the same weights.",
+    "computed_moment": "Computed in your browser with the weights of training step {step}.",
     "counter": "{number} / {count}",
+    "converted": "converted to look like a FashionMNIST image: {changes}",
+    "transparent": "transparent parts laid on white",
+    "made_gray": "made grayscale",
+    "inverted": "inverted (light background)",
+    "scaled": "{width}×{height} to {size}, centred",
+    "source_drawing": "your drawing",
+    "source_upload": "your image {name}",
+    "source_test": "FashionMNIST test image {index}",
+    "uploaded": "{name}: {changes}. It stays in this browser; nothing is sent anywhere.",
+    "unchanged": "used as it is",
+    "not_an_image": "{name} is not an image this page can read; choose a PNG, JPEG, WebP or GIF file.",
+    "cell": "{count} test images of {true} predicted as {predicted}",
+    "cell_part": "the first {shown} of {count} test images of {true} predicted as {predicted}",
+    "test_image": "Test image {index}",
+    "showing_test": "Test image {index} ({true}) is now the input of every figure.",
+    "attribution_sum": "Σ contributions ({sum}) + constant ({constant}) = logit of {cls} ({logit})",
+    "attribution_gap": "Σ contributions ({sum}) + logit at a black image ({baseline}) + gap ({gap}) = logit of {cls} ({logit})",
+    "attribution_why": "Σ differences ({sum}) + constant ({constant}) = logit of {a} − logit of {b} ({difference})",
+    "attribution_pixel": "Row {row}, column {col}: value {value} × gradient {gradient} = {product}",
+    "attribution_alt": "Each pixel's contribution to the logit of {cls}, from {low} to {high}",
+    "units_rest": "the other {count} units",
+    "moment": "Step {step} of {total} (epoch {epoch}): test accuracy {accuracy}.",
+    "moment_final": "The trained network.",
+    "difference_alt": "Each pixel's contribution to {a} minus its contribution to {b}, from {low} to {high}",
+    "made": "An image made to excite this channel, not a real one.",
+    "made_compared": "It reaches {value}; the best test image reaches {best}.",
 }
 
 
@@ -68,7 +123,7 @@ def value_range(low, high):
 def record(scales, palettes):
     """The contract's contents: `scales` maps layer id to a frames.Scale, `palettes` a colormap
     name to 256 (r, g, b) rows."""
-    return dict(urls=URLS, format=FORMAT, texts=TEXTS,
+    return dict(urls=URLS, format=FORMAT, texts=TEXTS, conversion=CONVERSION,
                 scales={layer: vars(scale) for layer, scale in scales.items()},
                 palettes={name: ["#%02x%02x%02x" % tuple(rgb) for rgb in rows.tolist()]
                           for name, rows in sorted(palettes.items())})

@@ -19,6 +19,9 @@ from builder.contract import DIVERGING, PICTURE, SEQUENTIAL, url
 from builder.layers import tile_shape
 
 
+LEGEND_STEPS = 64  # colours in a legend (templates/legend.html says 64 too): a smooth bar, a quarter of the bytes
+
+
 @dataclass
 class Scale:
     cmap: str
@@ -51,14 +54,15 @@ def write(site, network, traces, layer_scales):
             if layer.spatial:
                 for k, channel in enumerate(values):
                     _save(site / url("map", input=trace.input.id, layer=layer.id, k=k), channel, scale)
+                _save_sheet(site / url("overview", input=trace.input.id, layer=layer.id), values, scale)
             else:
                 _save(site / url("vector", input=trace.input.id, layer=layer.id), values.reshape(layer.grid),
                       scale)
     for layer in network.layers:
         if layer.type == "Conv2d":
             _write_kernels(site, layer.id, network.module(layer).weight.detach().numpy())
-    for cmap in sorted({s.cmap for s in layer_scales.values()}):
-        _save(site / url("legend", cmap=cmap), np.linspace(0, 1, 256)[None, :], Scale(cmap, 0, 1))
+    for cmap in sorted({s.cmap for s in layer_scales.values()}):  # the browser smooths 64 steps
+        _save(site / url("legend", cmap=cmap), np.linspace(0, 1, LEGEND_STEPS)[None, :], Scale(cmap, 0, 1))
 
 
 def palettes(layer_scales):
@@ -84,10 +88,31 @@ def tile(kernels):
     return sheet
 
 
+def _save_sheet(path, maps, scale):
+    """Save a layer's maps (C, h, w) as one palette PNG for the overview figure: laid out as
+    tile() lays out kernels, each pixel the colour of its map's frame, and a transparent pixel
+    between maps, so the page can cut any map out of it (its width + 1 is columns × (w + 1))."""
+    if len(maps) == 1:
+        return _save(path, maps[0], scale)
+    index = tile(palette_index(maps, scale).astype(np.int16) + 1)  # 0: the gaps between maps
+    used, compact = np.unique(index, return_inverse=True)
+    colours = np.concatenate([[[0, 0, 0, 0]], np.insert(palette(scale.cmap), 3, 255, axis=1)]).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if len(used) > 256:  # every colour and the gaps: more than a palette holds
+        return Image.fromarray(colours[index], "RGBA").save(path, optimize=True)
+    image = Image.fromarray(compact.reshape(index.shape).astype(np.uint8), "P")
+    image.putpalette(colours[used, :3].tobytes())
+    image.save(path, optimize=True, transparency=0)
+
+
 def _save(path, values, scale):
-    """Save values as a palette PNG: one byte a pixel, the palette cut to the colours used."""
+    """Save values as a palette PNG: one byte a pixel, the palette cut to the colours used. On
+    the gray scale entry i is (i, i, i), so a plain grayscale PNG says the same without a palette."""
     path.parent.mkdir(parents=True, exist_ok=True)
     index = palette_index(values, scale)
+    if scale.cmap == PICTURE and (palette(PICTURE) == np.arange(256)[:, None]).all():
+        Image.fromarray(index, "L").save(path, optimize=True)
+        return
     used, compact = np.unique(index, return_inverse=True)
     image = Image.fromarray(compact.reshape(index.shape).astype(np.uint8), "P")
     image.putpalette(palette(scale.cmap)[used].tobytes())

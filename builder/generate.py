@@ -1,21 +1,33 @@
 """Generate the files the page reads: frames, data files, charts and the contract.
 
     frames/   PNGs of every map, vector, filter and colour scale (builder.frames)
-    data/     every layer's numbers, the network and the contract (builder.datafiles, builder.contract)
+    data/     every layer's numbers, the network and the contract (builder.datafiles, builder.contract),
+              the test images behind the confusion matrix (builder.confusion),
+              each pixel's share of each logit (builder.attributions)
     charts/   the training record as SVG (builder.charts)
+    data/training.json, data/snapshots/  the network at moments of its training (builder.snapshots)
+    examples/ the test images that excite each channel and unit most (builder.examples)
+    featurevis/ an image made to excite each convolution channel (builder.featurevis)
 
 This is the only stage that runs the network, so the only one that needs
 PyTorch and matplotlib; the build calls it when its cache has no folder for
 these weights and inputs.
 """
-from builder import activations, charts, contract, datafiles, frames
+from builder import (activations, attributions, charts, confusion, contract, datafiles, examples, featurevis, frames,
+                     learning, snapshots)
 
 
 def generate(folder, network, chosen):
     """Run `chosen` inputs through `network` and write everything derived from them into `folder`."""
+    found = examples.publish(folder, network)  # first: a stale examples file stops the build at once
+    snapshots.write(folder, network)  # the network at moments of its training; refuses a stale file
+    learning.write(folder, network)   # and its filters at those moments
+    featurevis.publish(folder, network, found)
     traces = activations.compute(network, chosen)
     scales = frames.scales(network, traces)
     frames.write(folder, network, traces, scales)
     datafiles.write(folder, network, traces)
+    attributions.write(folder, network, chosen, traces)
     charts.write(folder, charts.draw(network.metrics, network.classes))
+    confusion.write(folder, confusion.load(network.description), network.classes)
     contract.write(folder, scales, frames.palettes(scales))

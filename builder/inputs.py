@@ -3,7 +3,7 @@
 Every input is an image file in content/inputs/. A FashionMNIST test image
 named in the front matter (`- test: 42`) is exported there once, as
 `test-00042.png` with its label in the PNG's text chunk, so later builds
-need no dataset. Any other PNG or JPEG there is the author's own: it is
+need no dataset. Any other PNG, JPEG, WebP or GIF there is the author's own: it is
 converted to look like a FashionMNIST image when it does not already.
 """
 import re
@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
+from builder import contract
 from builder.errors import BuildError
 
 FOLDER = "inputs"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 LABEL_KEY, SOURCE_KEY = "layerwise:label", "layerwise:source"
 
 
@@ -70,9 +71,9 @@ def _read(path, classes, size, problems):
             text = dict(getattr(image, "text", {}))
             pixels, changes = _as_fashion_mnist(image, size)
     except (OSError, SyntaxError) as err:
-        raise BuildError(f"cannot read the image ({err}); replace it with a PNG or JPEG", path) from None
+        raise BuildError(f"cannot read the image ({err}); replace it with a PNG, JPEG, WebP or GIF", path) from None
     if changes:
-        problems.warn(f"converted to look like a FashionMNIST image: {', '.join(changes)}", path)
+        problems.warn(contract.text("converted", changes=", ".join(changes)), path)
     label = int(text[LABEL_KEY]) if text.get(LABEL_KEY, "").isdigit() else None
     if label is not None and label >= len(classes):
         label = None
@@ -80,26 +81,43 @@ def _read(path, classes, size, problems):
 
 
 def _as_fashion_mnist(image, size):
-    """Return (uint8 pixels of `size`, what had to change): grayscale, light object on dark, centred."""
+    """Return (uint8 pixels of `size`, what had to change), as contract.CONVERSION says: on white,
+    grayscale, light object on dark, cropped, scaled to fit and centred. The page's convert.js
+    does the same to the reader's own images."""
     height, width = size
-    changes = []
-    if image.mode not in ("L", "I;16", "I"):
-        changes.append(f"{image.mode} to grayscale")
-    if image.mode in ("RGBA", "LA", "P", "PA"):
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, "white")
-        image = Image.alpha_composite(background, image)
-    gray = image.convert("L")
+    spec, changes = contract.CONVERSION, []
+    rgba = image.convert("RGBA")
+    if rgba.getextrema()[3][0] < 255:
+        changes.append(contract.text("transparent"))
+    rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    red, green, blue = (np.asarray(band) for band in rgb.split())
+    if (red != green).any() or (green != blue).any():
+        changes.append(contract.text("made_gray"))
+    gray = rgb.convert("L")  # Pillow's luma: contract.CONVERSION["luma"], in 16-bit fixed point
     pixels = np.asarray(gray)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    if border.mean() > 127:  # FashionMNIST draws a light garment on black
+    if border.mean() > spec["invert_above"]:  # FashionMNIST draws a light garment on black
         gray = ImageOps.invert(gray)
-        changes.append("inverted (light background)")
+        changes.append(contract.text("inverted"))
     if gray.size != (width, height):
-        changes.append(f"{gray.size[0]}×{gray.size[1]} to {width}×{height}, centred")
-        box = gray.point(lambda v: 255 if v > 24 else 0).getbbox() or (0, 0, *gray.size)
-        gray = ImageOps.pad(gray.crop(box), (width, height), Image.Resampling.LANCZOS, color=0)
+        changes.append(contract.text("scaled", width=gray.size[0], height=gray.size[1], size=f"{width}×{height}"))
+        box = gray.point(lambda v: 255 if v > spec["crop_above"] else 0).getbbox() or (0, 0, *gray.size)
+        gray = _fit(gray.crop(box), (width, height), Image.Resampling[spec["resample"].upper()])
     return np.asarray(gray, dtype=np.uint8).copy(), changes
+
+
+def _fit(image, size, resample):
+    """`image` scaled to fit `size` keeping its proportions (ImageOps.contain's rounding), and
+    centred on black. The scaling is two passes, across then down, each with Pillow's filter:
+    the order is fixed here, because Pillow may pick either for a single resize and the page
+    (convert.js) must do the same."""
+    width, height = size
+    fitted = ImageOps.contain(Image.new("L", image.size), size).size
+    across = image.resize((fitted[0], image.height), resample) if fitted[0] != image.width else image
+    scaled = across.resize(fitted, resample) if fitted[1] != image.height else across
+    out = Image.new("L", size, 0)
+    out.paste(scaled, (round((width - fitted[0]) / 2), round((height - fitted[1]) / 2)))
+    return out
 
 
 def _export_test_image(index, folder, where, data_dir):
@@ -113,7 +131,7 @@ def _export_test_image(index, folder, where, data_dir):
     if not 0 <= index < len(labels):
         raise BuildError(f"inputs: test image {index!r} does not exist; FashionMNIST's test images are "
                          f"numbered 0 to {len(labels) - 1}", *where)
-    _write_png(path, images[index], int(labels[index]), f"FashionMNIST test image {index}")
+    _write_png(path, images[index], int(labels[index]), contract.text("source_test", index=index))
     return path
 
 
@@ -122,7 +140,7 @@ def _export_first_of_each_class(folder, classes, where, data_dir):
     firsts = [int(np.flatnonzero(labels == c)[0]) for c in range(len(classes))]
     for index in firsts:
         _write_png(folder / f"test-{index:05d}.png", images[index], int(labels[index]),
-                   f"FashionMNIST test image {index}")
+                   contract.text("source_test", index=index))
     return sorted(folder / f"test-{index:05d}.png" for index in firsts)
 
 

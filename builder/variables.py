@@ -15,11 +15,12 @@ def thousands(value):
 FILTERS = dict(num=number, percent=percent, thousands=thousands)  # for the article and the templates
 
 
-def article_variables(network, inputs, summary_table, live):
+def article_variables(network, inputs, summary_table, live, channels=None):
     """{name: value} for the article's Jinja pass.
 
     `network` is a builder.layers.Description, `inputs` the input views in picker order,
-    `summary_table` the rendered table of layers, `live(name)` a value that follows the reader's input.
+    `summary_table` the rendered table of layers, `live(name)` a value that follows the reader's input,
+    `channels` the published examples (builder.views.examples_files), for `examples` and `made`.
     """
     return dict(
         net={layer.id: layer for layer in network.layers},
@@ -31,7 +32,31 @@ def article_variables(network, inputs, summary_table, live):
         confusions=confusions(network.metrics.get("confusion_matrix") or [], network.classes),
         summary_table=Markup(summary_table),
         live=live,
+        **channel_facts(channels),
     )
+
+
+def channel_facts(channels):
+    """`examples`: the dataset examples' count, images and source, and per layer its `units`, how many
+    of them tie with their ninth example (`tied`) and how many score the same on every test image
+    (`silent`: a ReLU that is 0 on all of them); `made`: how many convolution channels have an
+    optimised image (`channels`) and for how many it scores above the best test image (`above`),
+    overall and per layer, and the number of `steps` each was optimised for."""
+    if not channels:
+        return dict(examples=dict(available=False, layers={}), made=dict(channels=0, above=0, layers={}))
+    index = channels["index"]
+    layers = {}
+    for layer_id, record in channels["layers"].items():
+        ties = [unit["at_least"] for unit in record["units"]]
+        layers[layer_id] = dict(units=len(ties), tied=sum(n > record["count"] for n in ties),
+                                silent=sum(n >= index["images"] for n in ties))
+    made = {layer_id: dict(channels=entry["channels"], above=sum(
+        value > best for value, best in zip(entry["value"], entry["best_example"] or []) if best is not None))
+        for layer_id, entry in channels["made"].items()}
+    return dict(examples=dict(index, layers=layers),
+                made=dict(channels=sum(m["channels"] for m in made.values()),
+                          above=sum(m["above"] for m in made.values()), layers=made,
+                          steps=channels["method"]["steps"]))
 
 
 def confusions(matrix, classes):

@@ -4,8 +4,13 @@ Inputs come as their entries of data/inputs.json and the network as its
 description (builder.layers), so the templates see exactly what the page's
 script sees; what the page looks like is entirely the templates'.
 """
+import json
+import math
+
+import numpy as np
+
 from builder import charts
-from builder.contract import DIVERGING, percent, text, url, value_range
+from builder.contract import DIVERGING, number, percent, text, url, value_range
 from builder.layers import tile_shape
 
 
@@ -67,6 +72,101 @@ def chart_view(figure, svg, network):
                 alt=charts.describe(figure.target, network.metrics, network.classes))
 
 
+def confusion_view(figure, kept, network):
+    """The confusion matrix as a table: each cell's count and a shade on a log scale. The page's
+    script makes the cells whose test images the site holds (data/confusion.json) open them."""
+    counts = kept["counts"] or network.metrics["confusion_matrix"]
+    largest = max(max(row) for row in counts)
+    level = lambda count: 0 if count < 1 else 1 + min(7, int(8 * math.log(count) / math.log(largest or 2)))
+    rows = [dict(name=name, cells=[dict(count=count, level=level(count), right=t == p) for p, count in enumerate(row)])
+            for t, (name, row) in enumerate(zip(network.classes, counts))]
+    return dict(number=figure.number, caption=figure.caption, id=figure.id, classes=network.classes, rows=rows,
+                held=bool(kept["cells"]))
+
+
+def attribution_view(figure, network, entry, generated):
+    """The attribution figure for the page's first input and its predicted class (the page's
+    script follows the chosen input and class): both pictures, the sum written out, the last
+    layer's units, and why this class rather than the other likely one."""
+    record = json.loads((generated / url("attributions")).read_text(encoding="utf-8"))
+    classes, c = network.classes, entry["predicted"]
+    other = entry["label"] if entry["label"] not in (None, c) else _runner_up(entry["logits"], c)
+    numbers, versus = record["inputs"][entry["id"]][c], record["inputs"][entry["id"]][other]
+    _, height, width = network.layers[0].shape
+    return dict(number=figure.number, caption=figure.caption, id=figure.id, exact=record["exact"],
+                steps=record["steps"], not_linear=record["not_linear"], width=width, height=height,
+                picture=url("map", input=entry["id"], layer=network.layers[0].id, k=0),
+                map=url("attribution_map", input=entry["id"]), name=classes[c], other=classes[other],
+                classes=classes, chosen=c, versus=other,
+                alt=text("attribution_alt", cls=classes[c], low=number(-numbers["bound"]),
+                         high=number(numbers["bound"])),
+                sum=_attribution_sum(numbers, classes[c]), why=_why(numbers, versus, classes[c], classes[other]),
+                units=_unit_terms(network, entry, generated, c))
+
+
+def _runner_up(logits, c):
+    return max((i for i in range(len(logits)) if i != c), key=lambda i: logits[i])
+
+
+def _attribution_sum(numbers, name):
+    if "constant" in numbers:
+        return text("attribution_sum", sum=number(numbers["sum"]), constant=number(numbers["constant"]),
+                    cls=name, logit=number(numbers["logit"]))
+    return text("attribution_gap", sum=number(numbers["sum"]), baseline=number(numbers["baseline_logit"]),
+                gap=number(numbers["gap"]), cls=name, logit=number(numbers["logit"]))
+
+
+def _why(one, other, name, other_name):
+    """A's attribution minus B's adds up to logit A − logit B (exact networks only)."""
+    if "constant" not in one:
+        return None
+    return text("attribution_why", sum=number(one["sum"] - other["sum"]),
+                constant=number(one["constant"] - other["constant"]), a=name, b=other_name,
+                difference=number(one["logit"] - other["logit"]))
+
+
+UNITS_SHOWN = 5  # the largest positive and the largest negative terms shown; the rest are summed
+
+
+def _unit_terms(network, entry, generated, c):
+    """The output layer's sum for class c term by term, weight × activation of each unit it reads,
+    when it is a Linear layer: the largest of each sign, the rest summed, and the bias."""
+    last = network.layers[-1]
+    if last.type != "Linear":
+        return None
+    before = network.layer(last.inputs[0])
+    outputs = np.frombuffer((generated / url("exact", input=entry["id"])).read_bytes(), dtype="<f4")
+    start = sum(layer.size for layer in network.layers[:network.layers.index(before)])
+    activations = outputs[start:start + before.size].astype(np.float64)
+    tensors = np.frombuffer((generated / url("weights", layer=last.id)).read_bytes(), dtype="<f4")
+    outs, ins = last.weight_shape
+    weights = tensors[:outs * ins].reshape(outs, ins)[c].astype(np.float64)
+    bias = float(tensors[outs * ins + c]) if tensors.size > outs * ins else 0.0
+    terms = weights * activations
+    order = np.argsort(-terms, kind="stable")
+    positive = [j for j in order[:UNITS_SHOWN] if terms[j] > 0]
+    negative = [j for j in order[::-1][:UNITS_SHOWN] if terms[j] < 0]
+    rest = [j for j in range(ins) if j not in positive and j not in negative]
+    row = lambda j: dict(unit=int(j) + 1, weight=number(weights[j]), activation=number(activations[j]),
+                         product=number(terms[j]))
+    return dict(layer=before.id, rows=[row(j) for j in positive + negative],
+                rest=text("units_rest", count=len(rest)), rest_sum=number(terms[rest].sum()),
+                bias=number(bias), total=number(terms.sum() + bias))
+
+
+def training_view(figure, network, moments):
+    """A convolution's filters at each moment of training (builder/learning.py's pictures)."""
+    layer = network.layer(figure.target)
+    count, channels, h, w = layer.weight_shape
+    height, width = tile_shape(channels, h, w)
+    rows = [dict(step=f"{m['step']:,}", epoch=f"{m['epoch']:.2f}", accuracy=percent(m["test_accuracy"]),
+                 url=url("learning", layer=layer.id, step=m["step"]),
+                 alt=f"The {count} filters of {layer.id} at step {m['step']:,}")
+            for m in moments["snapshots"]]
+    return dict(number=figure.number, caption=figure.caption, id=figure.id, layer=layer.id, count=count,
+                width=count * (width + 1) - 1, height=height, rows=rows)
+
+
 def summary_rows(network):
     return [dict(id=layer.id, type=layer.type, dims=layer.dims, params=layer.params) for layer in network.layers]
 
@@ -84,3 +184,53 @@ def reproduce_view(network, inputs):
                 downloads=[dict(url=url("record", input=i["id"]), name=f"{i['id']}.json", source=i["source"],
                                 label_name=i["label_name"] if i["label"] is not None else None)
                            for i in inputs])
+
+
+def overview_view(figure, network, entry):
+    """The whole network for the page's first input, as the page shows it without its script: each
+    spatial layer's maps on one sheet (builder.frames), each vector as its strip, and the prediction,
+    in few words: they are in the first load. The script builds the interactive overview from the
+    same sheets and follows the chosen input."""
+    layers = []
+    for layer in network.layers[:-1]:
+        if layer.spatial:
+            layers.append(dict(id=layer.id, url=url("overview", input=entry["id"], layer=layer.id),
+                               alt=f"{layer.shape[0]} map{'s' if layer.shape[0] > 1 else ''}"))
+        else:
+            layers.append(dict(id=layer.id, url=url("vector", input=entry["id"], layer=layer.id),
+                               alt=f"{layer.size} values"))
+    return dict(number=figure.number, caption=figure.caption, id=figure.id, layers=layers,
+                output=network.layers[-1].id, predicted=entry["predicted_name"], confidence=entry["confidence"])
+
+
+EXAMPLES_HEIGHT = 768  # CSS pixels an examples figure is drawn at, at most (an integer zoom of its atlases)
+
+
+def examples_files(generated):
+    """The published dataset examples and optimised images (builder.examples, builder.featurevis):
+    {index, layers: {layer id: its record}, made: {layer id: its feature visualisation entry}, method}."""
+    read = lambda path: json.loads((generated / path).read_text(encoding="utf-8"))
+    index, featurevis = read(url("examples")), read(url("featurevis"))
+    return dict(index=index, layers={layer["id"]: read(url("examples_layer", layer=layer["id"]))
+                                     for layer in index["layers"]},
+                made={layer["id"]: layer for layer in featurevis["layers"]}, method=featurevis["method"])
+
+
+def examples_view(figure, found):
+    """What every channel (or unit) of a layer looks for, as the page shows it without its script:
+    the examples' atlases (a row per unit, its test images best first) beside the images made to
+    excite a convolution's channels, at one integer zoom so the rows line up. The page's script
+    adds the chosen channel's examples, enlarged and labelled (static/examples.js)."""
+    layer_id, record = figure.target, found["layers"][figure.target]
+    zoom = max(1, EXAMPLES_HEIGHT // sum(height for _, height in record["atlases"]))
+    kind = "map" if record["kind"] == "map" else "unit"
+    parts = [dict(url=url("examples_atlas", layer=layer_id, part=part), width=width * zoom, height=height * zoom)
+             for part, (width, height) in enumerate(record["atlases"])]
+    made = found["made"].get(layer_id)
+    if made:
+        width, height = made["atlas"]
+        made = dict(url=url("featurevis_atlas", layer=layer_id), width=width * zoom, height=height * zoom,
+                    alt=f"{layer_id}: a row for each map, an image made to excite it")
+    return dict(number=figure.number, caption=figure.caption, id=figure.id, layer=layer_id, kind=kind, parts=parts,
+                made=made,
+                alt=f"{layer_id}: a row for each {kind}, the {record['count']} test images that excite it most")

@@ -128,6 +128,7 @@ def test_every_generated_file_is_named_by_a_contract_pattern(site, site_url, con
             if len(layer["shape"]) == 3:
                 expected |= {site_url("map", input=entry["id"], layer=layer["id"], k=k)
                              for k in range(layer["shape"][0])}
+                expected.add(site_url("overview", input=entry["id"], layer=layer["id"]))  # all its maps
             else:
                 expected.add(site_url("vector", input=entry["id"], layer=layer["id"]))
     for layer in network_json["layers"]:
@@ -136,7 +137,18 @@ def test_every_generated_file_is_named_by_a_contract_pattern(site, site_url, con
         if layer.get("tensors"):
             expected.add(site_url("weights", layer=layer["id"]))
     expected |= {site_url("legend", cmap=cmap) for cmap in contract["palettes"]}
-    expected |= {site_url("chart", name=name) for name in ("training", "confusion")}
+    expected.add(site_url("chart", name="training"))  # the confusion matrix is a table in the page
+    cells = json.loads((site / site_url("confusion")).read_text(encoding="utf-8"))["cells"]
+    expected |= {site_url("confusion")} | {site_url("confusion_cell", true=int(cell.split("-")[0]),
+                                                    predicted=int(cell.split("-")[1])) for cell in cells}
+    for entry in summaries:  # each input's attributions, and its predicted class's map
+        expected |= {site_url("attribution", input=entry["id"]), site_url("attribution_map", input=entry["id"])}
+    expected |= {site_url("attributions"), site_url("training"), site_url("learning_record")}
+    moments = json.loads((site / site_url("training")).read_text(encoding="utf-8"))["snapshots"]
+    for moment in moments:  # the network at each moment of training, and its filters then
+        expected.add(site_url("snapshot", step=moment["step"]))
+        expected |= {site_url("learning", layer=layer["id"], step=moment["step"])
+                     for layer in network_json["layers"] if layer["type"] == "Conv2d"}
     found = {p.relative_to(site).as_posix() for folder in ("data", "frames", "charts")
              for p in (site / folder).rglob("*") if p.is_file()}
     assert found == expected

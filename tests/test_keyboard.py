@@ -120,8 +120,8 @@ def test_focus_moving_backwards_stays_clear_of_the_sticky_picker(opened, network
     hidden = []
     for _ in range(300):
         focused = press(opened, network_json, "Shift+Tab")
-        if focused is None or focused["kind"] == "radio":
-            break
+        if focused is None or opened.evaluate("() => Boolean(document.activeElement.closest('.lw-picker'))"):
+            break  # back in the picker: its own controls cannot be behind it
         top = opened.evaluate("document.activeElement.getBoundingClientRect().top")
         if top < picker_bottom(opened) - 1:
             hidden.append(f"{focused['kind']} {focused['name']!r}")

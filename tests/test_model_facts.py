@@ -31,7 +31,7 @@ def test_model_summary_lists_every_layer_with_torchs_shapes_and_parameter_counts
     assert int(total.replace(",", "")) == sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("chart", ["training", "confusion"])
+@pytest.mark.parametrize("chart", ["training"])
 def test_training_chart_loads(opened, site_url, chart):
     """The chart's SVG (its URL from the contract) is an image that loads (200, SVG) and renders with a caption."""
     image = opened.locator(f'.lw-figure img[src="{site_url("chart", name=chart)}"]')
@@ -42,6 +42,16 @@ def test_training_chart_loads(opened, site_url, chart):
     response = opened.request.get(image.evaluate("img => img.currentSrc"))
     assert response.status == 200 and response.headers["content-type"].startswith("image/svg+xml")
     expect(image.locator("xpath=ancestor::figure//figcaption")).to_contain_text("Figure")
+
+
+def test_confusion_matrix_shows_the_recorded_counts(opened, committed_metrics):
+    """The confusion table: one row per true class, one column per predicted class, the metrics' counts."""
+    matrix = committed_metrics["confusion_matrix"]
+    rows = opened.locator("#fig-confusion tbody tr")
+    expect(rows).to_have_count(len(matrix))
+    shown = [[int(cell.replace(",", "")) for cell in row.locator("td").all_inner_texts()] for row in rows.all()]
+    assert shown == matrix
+    assert opened.locator("#fig-confusion tbody th").all_inner_texts() == list(FashionCNN.classes)
 
 
 def test_stated_test_accuracy_is_the_recorded_one(opened, committed_metrics):

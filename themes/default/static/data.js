@@ -1,87 +1,9 @@
 /**
- * The page's data: the contract (data/contract.json) and the files it names, each fetched once
- * and only when first needed, and the Tensor type an input's exact outputs are decoded into.
- *
- *   const site = new Site(document.body.dataset.contract);
- *   const outputs = await site.outputs('test-00019');   // {layer id: Tensor}
- *   outputs.conv1.at(3, 10, 12);                        // map 3, row 10, column 12
+ * The page's numbers: the Tensor type and the decoding of the site's float32 files (an input's
+ * exact outputs, a layer's weights) into Tensors. Loaded with the first numbers the page needs
+ * (site.js); Site is re-exported here for the modules and tests that find it here.
  */
-import { createWriter, fill } from './format.js';
-
-const requests = new Map();
-
-/**
- * The body of `url` as 'json' or 'arrayBuffer', fetched at most once; a failed fetch is
- * forgotten, so the next call tries again.
- */
-export function fetchOnce(url, as = 'json') {
-  const key = `${as} ${url}`;
-  if (!requests.has(key)) {
-    const request = fetch(url).then(response => {
-      if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
-      return response[as]();
-    });
-    request.catch(() => requests.delete(key));
-    requests.set(key, request);
-  }
-  return requests.get(key);
-}
-
-/** The page-relative URL of a kind of file the contract names: ('map', {input, layer, k}). */
-export function urlOf(contract, kind, fields = {}) {
-  if (!(kind in contract.urls)) throw new Error(`the contract names no URL for '${kind}'`);
-  return fill(contract.urls[kind], fields);
-}
-
-/** The built site's files, found through its contract; `contractUrl` is page-relative. */
-export class Site {
-  constructor(contractUrl) {
-    this.contractUrl = contractUrl;
-  }
-
-  /** The contract; a page that names none still steps its carousels, so only this fails. */
-  async contract() {
-    if (!this.contractUrl) throw new Error('the page names no contract: <body data-contract>');
-    return fetchOnce(this.contractUrl);
-  }
-
-  /** data/network.json: the layers, their shapes, settings and inputs, their tensors' names. */
-  async network() {
-    return fetchOnce(urlOf(await this.contract(), 'network'));
-  }
-
-  /** One input's summary from data/inputs.json: label, prediction, logits, each map's range. */
-  async summary(inputId) {
-    const summaries = await fetchOnce(urlOf(await this.contract(), 'inputs'));
-    const summary = summaries.find(entry => entry.id === inputId);
-    if (!summary) throw new Error(`input '${inputId}' is not in data/inputs.json`);
-    return summary;
-  }
-
-  /** What a view of one input starts from: {contract, writer, summary}. */
-  async input(inputId) {
-    const [contract, summary] = await Promise.all([this.contract(), this.summary(inputId)]);
-    return { contract, writer: createWriter(contract), summary };
-  }
-
-  /** Every layer's exact output for one input, {layer id: Tensor}, from its float32 file. */
-  async outputs(inputId) {
-    const contract = await this.contract();
-    const [network, buffer] = await Promise.all([
-      this.network(), fetchOnce(urlOf(contract, 'exact', { input: inputId }), 'arrayBuffer')]);
-    return decodeLayers(buffer, network.layers);
-  }
-
-  /**
-   * A layer's parameters and buffers, {weight, bias, …: Tensor}, from its float32 file
-   * (data/weights/<layer>.f32), fetched when first asked for; {} for a layer without any.
-   */
-  async weights(layer) {
-    if (!layer.tensors?.length) return {};
-    const url = urlOf(await this.contract(), 'weights', { layer: layer.id });
-    return decodeTensors(await fetchOnce(url, 'arrayBuffer'), layer.tensors);
-  }
-}
+export { Site, fetchOnce, urlOf } from './site.js';
 
 /** Split an exact file (float32, little-endian, each layer's output in turn) into Tensors. */
 export function decodeLayers(buffer, layers) {
@@ -112,7 +34,7 @@ function split(buffer, pieces, what) {
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The buffer's float32 numbers: a Float32Array reads the machine's byte order, the file is LE. */
-function float32s(buffer) {
+export function float32s(buffer) {
   if (LITTLE_ENDIAN) return new Float32Array(buffer);
   const view = new DataView(buffer);
   const length = buffer.byteLength / 4;

@@ -25,3 +25,18 @@ export function element(tag, properties = {}, ...children) {
   node.append(...children.flat());
   return node;
 }
+
+const sheets = new Map();
+
+/** Add the stylesheet at page-relative `href` once; resolves when it has loaded. */
+export function stylesheet(href) {
+  if (!sheets.has(href)) {
+    const link = element('link', { rel: 'stylesheet', href });
+    sheets.set(href, new Promise((resolve, reject) => {
+      link.onload = resolve;
+      link.onerror = () => reject(new Error(`${href} did not load`));
+    }));
+    document.head.append(link);
+  }
+  return sheets.get(href);
+}

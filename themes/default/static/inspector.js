@@ -11,14 +11,15 @@
  */
 import { element, find } from './dom.js';
 import { explain, isSpatial, range, receptiveField } from './maths.js';
-import { urlOf } from './data.js';
-import { watchLoaded } from './store.js';
+import { urlOf } from './site.js';
+import { paint } from './paint.js';
+import { shownInput, watchLoaded } from './store.js';
 import { outline } from './surface.js';
 
 /** Draw the arithmetic of each selection, from now on and of the one just made. */
 export function mountInspector(figures, store, site) {
   const panels = figures.map(figure => find('.lw-inspector', figure)).filter(Boolean);
-  const load = selection => selection && loadSelection(site, store.getState().input, selection);
+  const load = selection => selection && loadSelection(site, shownInput(store.getState()), selection);
   watchLoaded(store, state => state.selection, load, (loaded, selection) => {
     for (const panel of panels) panel.hidden = true;
     if (selection) showSelection(figures, loaded, selection, store);
@@ -30,8 +31,8 @@ async function loadSelection(site, input, selection) {
   const network = await site.network();
   const layer = network.layers.find(candidate => candidate.id === selection.layer);
   const [shown, outputs, weights] = await Promise.all(
-    [site.input(input), site.outputs(input), site.weights(layer)]);
-  return { ...shown, network, layer, outputs, weights, input };
+    [site.input(input), site.outputs(input), site.weightsFor(input, layer)]);
+  return { ...shown, network, layer, outputs, weights, input, computed: site.isComputed(input) };
 }
 
 /** Explain the selected value under its figure, and outline what it reads. */
@@ -271,14 +272,15 @@ function flattenNodes({ explanation: { source, from, strides, index, input }, nu
 // --- the receptive field ----------------------------------------------------------------------
 
 /** The input patch a spatial value depends on: a small copy of the input with it outlined. */
-function receptiveView({ explanation: { at }, network, contract, input }, layer) {
+function receptiveView({ explanation: { at }, network, contract, input, computed, outputs }, layer) {
   const image = network.layers[0];
   const field = at.length === 3 && receptiveField(layer, image.shape, at[1], at[2]);
   if (!field) return null;
   const [, height, width] = image.shape;
   const span = ([first, last]) => `${first + 1}–${last + 1}`;
-  const picture = element('div', { className: 'lw-field' }, element('img', {
-    src: urlOf(contract, 'map', { input, layer: image.id, k: 0 }), alt: '', width, height }));
+  const picture = element('div', { className: 'lw-field' }, computed
+    ? painted(outputs[image.id].slice(0), contract.scales[image.id], contract)
+    : element('img', { src: urlOf(contract, 'map', { input, layer: image.id, k: 0 }), alt: '', width, height }));
   outline(picture, { top: field.top, left: field.left, height: field.size, width: field.size });
   return element('div', { className: 'lw-receptive' }, picture,
     paragraph(`It depends on a ${field.size} × ${field.size} patch of the input: `
@@ -286,6 +288,13 @@ function receptiveView({ explanation: { at }, network, contract, input }, layer)
 }
 
 // --- small builders --------------------------------------------------------------------------
+
+/** The reader's own input has no frames: its picture is painted from its numbers. */
+function painted(map, scale, contract) {
+  const canvas = element('canvas', { attributes: { 'aria-hidden': 'true' } });
+  paint(canvas, map, scale, contract.palettes[scale.cmap]);
+  return canvas;
+}
 
 function paragraph(...children) {
   return element('p', {}, ...children);

@@ -1,19 +1,24 @@
 /**
  * Words that follow the chosen input: the article's live values (`<span data-live="name">`,
- * e.g. the predicted class) and the picker's status line, which a screen reader announces.
+ * e.g. the predicted class) and the picker's status line, which a screen reader announces and
+ * which says when the numbers were computed in the page.
  */
 import { find, findAll } from './dom.js';
-import { watchLoaded } from './store.js';
+import { shownInput, watchLoaded } from './store.js';
 
 export function mountLive(root, store, site) {
   const spans = findAll('[data-live]', root);
   const status = find('.lw-status', root);
-  watchLoaded(store, state => state.input, input => site.input(input), shown => {
+  watchLoaded(store, shownInput, input => site.input(input), shown => {
     const fields = liveFields(shown);
     for (const span of spans) {
       if (span.dataset.live in fields) span.textContent = fields[span.dataset.live];
     }
-    if (status) status.textContent = statusLine(shown, fields);
+    if (!status) return;
+    const id = shownInput(store.getState()), at = id.lastIndexOf('@');
+    const computed = at >= 0 ? ` ${shown.writer.text('computed_moment', { step: id.slice(at + 1) })}`
+      : site.isComputed(id) ? ` ${shown.writer.text('computed', {})}` : '';
+    status.textContent = statusLine(shown, fields) + computed;
   });
 }
 
@@ -27,7 +32,7 @@ function liveFields({ writer, summary }) {
 }
 
 function statusLine({ writer, summary }, fields) {
-  return writer.text('status', {
+  return writer.text(summary.label === null ? 'status_unlabelled' : 'status', {
     label: fields.label_name, source: summary.source,
     predicted: summary.predicted_name, confidence: fields.confidence });
 }

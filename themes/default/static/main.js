@@ -4,8 +4,8 @@
  * the reader's first selection. Without JavaScript the page still reads: every map is in the HTML.
  */
 import { carouselSizes, mountCarousels } from './carousel.js';
-import { Site } from './data.js';
-import { find, findAll } from './dom.js';
+import { Site } from './site.js';
+import { find, findAll, stylesheet } from './dom.js';
 import { mountHash } from './hash.js';
 import { mountLive } from './live.js';
 import { mountOutputs } from './outputs.js';
@@ -14,9 +14,11 @@ import { mountPictures } from './pictures.js';
 import { createStore, initialState, reduce } from './store.js';
 import { mountSurfaces } from './surface.js';
 
+const OWN_CSS = 'static/own.css';  // the reader's own input's styles, loaded with its modules
 const site = new Site(document.body.dataset.contract);
 const picker = find('.lw-picker');
 const figures = findAll('.lw-figure[data-layer]');
+const confusions = findAll('.lw-figure[data-kind="confusion"]');
 const store = createStore(reduce, initialState({
   input: checkedInput(picker), maps: carouselSizes(figures) }));
 
@@ -27,7 +29,19 @@ mountPictures(figures, store, site);
 mountOutputs(figures, store, site);
 mountLive(document, store, site);
 mountInspectorOnFirstSelection(figures, store, site);
-mountHash(store, inputIds(picker));
+const links = mountOwnInputsOnFirstUse(picker, confusions, store, site);
+mountCompareOnFirstUse(picker, figures, store, site);
+mountTrainingOnFirstUse(picker, figures, store, site);
+const attributions = findAll('.lw-figure[data-kind="attribution"]');
+whenNear(attributions, async () => {
+  const { mountAttributions } = await import('./attribution.js');
+  mountAttributions(attributions, store, site);
+});
+const overviews = findAll('.lw-figure-overview'), channels = findAll('.lw-figure-examples');
+whenNear(overviews, async () => (await view('overview')).mountOverview(overviews, store, site), 0);
+whenNear(findAll('.lw-figure-maps, .lw-figure-vector, .lw-figure-examples'),
+  async () => (await view('examples')).mountExamples(figures, channels, store, site));
+mountHash(store, inputIds(picker), links);
 
 /** The inspector's code (and maths.js) is fetched when the reader first selects a value. */
 function mountInspectorOnFirstSelection(figures, store, site) {
@@ -35,11 +49,104 @@ function mountInspectorOnFirstSelection(figures, store, site) {
     if (!state.selection) return;
     stop();
     try {
-      const { mountInspector } = await import('./inspector.js');
+      const [{ mountInspector }] = await Promise.all([import('./inspector.js'), stylesheet('static/inspector.css')]);
       mountInspector(figures, store, site);
     } catch (error) {
       mountInspectorOnFirstSelection(figures, store, site);  // try again with the next selection
       throw error;
     }
+  });
+}
+
+/**
+ * The reader's own inputs (own.js runs the network in the page; yours.js has the pad, the upload
+ * and the picker's own choice) load, with the weights, on first use: Draw, Upload, a file
+ * dropped on the page, a link to a drawing or a test image. The confusion matrix's cells become
+ * buttons (cells.js) as the reader nears them. Returns what hash.js needs to name them in links.
+ */
+function mountOwnInputsOnFirstUse(picker, confusions, store, site) {
+  let loading = null, own = null;
+  const load = () => (loading ??= Promise.all([import('./own.js'), import('./yours.js'), stylesheet(OWN_CSS)])
+    .then(([{ OwnInputs }, { mountYours }]) => mountYours(picker, store, site, own = new OwnInputs(site))));
+  if (picker) {
+    find('.lw-draw', picker).addEventListener('click', async () => (await load()).togglePad());
+    const chooser = find('.lw-upload input', picker);
+    chooser.addEventListener('change', async () => {
+      const [file] = chooser.files;
+      chooser.value = '';
+      if (file) (await load()).useFile(file);
+    });
+    bindDrops(async file => (await load()).useFile(file));
+  }
+  whenNear(confusions, async () => {
+    const [{ mountCells }] = await Promise.all([import('./cells.js'), stylesheet(OWN_CSS)]);
+    mountCells(confusions, store, site, async () => (await load()).own);
+  });
+  return { linkOf: id => (own ? own.linkOf(id) : id), resolve: async link => (await load()).resolve(link) };
+}
+
+/** A file dropped anywhere on the page is the reader's input, rather than opened by the browser. */
+function bindDrops(useFile) {
+  const carriesFiles = event => event.dataTransfer?.types.includes('Files');
+  const dropping = on => document.body.classList.toggle('is-dropping', on);
+  addEventListener('dragover', event => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    dropping(true);
+  });
+  addEventListener('dragleave', event => event.relatedTarget || dropping(false));
+  addEventListener('drop', event => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    dropping(false);
+    if (event.dataTransfer.files.length) useFile(event.dataTransfer.files[0]);
+  });
+}
+
+/** A view's module and its stylesheet, static/<name>.js and .css, loaded on first use. */
+async function view(name) {
+  const [module] = await Promise.all([import(`./${name}.js`), stylesheet(`static/${name}.css`)]);
+  return module;
+}
+
+/** Call `mount` once, when any of `elements` comes within `margin` pixels of the viewport. */
+function whenNear(elements, mount, margin = 1000) {
+  if (!elements.length) return;
+  const observer = new IntersectionObserver(entries => {
+    if (!entries.some(entry => entry.isIntersecting)) return;
+    observer.disconnect();
+    mount();
+  }, { rootMargin: `${margin}px 0px` });
+  for (const each of elements) observer.observe(each);
+}
+
+/** Two inputs side by side (compare.js): loaded when the reader asks, or a link names a comparison. */
+function mountCompareOnFirstUse(picker, figures, store, site) {
+  let mounted = null;
+  const mount = () => (mounted ??= Promise.all([import('./compare.js'), stylesheet(OWN_CSS)])
+    .then(([{ mountCompare }]) => mountCompare(picker, figures, store, site)));
+  find('.lw-compare-open', picker ?? document)?.addEventListener('click', async () => (await mount())?.focus());
+  const stop = store.subscribe(state => {
+    if (!state.compare) return;
+    stop();
+    mount();
+  });
+}
+
+/** Watch it learn (training.js): loaded when the reader asks, or a link names a moment. */
+function mountTrainingOnFirstUse(picker, figures, store, site) {
+  let mounted = null;
+  const mount = () => (mounted ??= Promise.all([import('./training.js'), stylesheet(OWN_CSS)])
+    .then(([{ mountTraining }]) => mountTraining(picker, figures, store, site)));
+  const button = find('.lw-learning-open', picker ?? document);
+  button?.addEventListener('click', async () => {
+    const slider = await mount();
+    button.remove();
+    slider?.focus();
+  });
+  const stop = store.subscribe(state => {
+    if (state.moment === null) return;
+    stop();
+    mount().then(() => button?.remove());
   });
 }

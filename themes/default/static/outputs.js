@@ -5,12 +5,12 @@
  * logit is a button that selects it, so the inspector can explain it like any other value.
  */
 import { element, find, findAll } from './dom.js';
-import { watchLoaded } from './store.js';
+import { shownInput, watchLoaded } from './store.js';
 
 export function mountOutputs(figures, store, site) {
   const tables = figures.filter(figure => figure.dataset.kind === 'logits');
   for (const figure of tables) makeLogitsSelectable(figure, store);
-  watchLoaded(store, state => state.input, input => site.input(input), shown => {
+  watchLoaded(store, shownInput, input => site.input(input), shown => {
     for (const figure of tables) showOutputs(figure, shown);
   });
 }

@@ -1,7 +1,7 @@
 /**
  * Draw a map from its numbers onto a <canvas>, one pixel a value, coloured exactly as the build
  * colours its PNG frames: the layer's scale (from the contract) picks one of the palette's 256
- * entries. The page does not draw with it yet; it is here for views that will.
+ * entries. The figures use it for the reader's own inputs, which have no frames.
  *
  *   const { paint } = await import('./static/paint.js');
  *   const scale = contract.scales.conv1;
@@ -20,6 +20,13 @@ export function paint(canvas, map, scale, palette) {
   });
   canvas.width = cols;
   canvas.height = rows;
+  canvas.getContext('2d').putImageData(image, 0, 0);
+}
+
+/** Draw uint8 pixels (rows one after another) as gray on `canvas`, which has their size. */
+export function paintPixels(canvas, pixels) {
+  const image = new ImageData(canvas.width, canvas.height);
+  pixels.forEach((value, i) => image.data.set([value, value, value, 255], 4 * i));
   canvas.getContext('2d').putImageData(image, 0, 0);
 }
 

@@ -9,6 +9,9 @@
  *   selection  the value the reader selected, {layer, k, r, c} (k = 0 outside carousels), or null
  *   highlights what the selected value reads in the layers it is computed from, outlined there:
  *              [{layer, k, top, left, height, width}, …] (a sum outlines a cell in each term)
+ *   compare    a second input every figure shows beside the first, with their difference, or null
+ *   moment     the optimiser step of a training snapshot the figures show the network at, or null
+ *              for the trained network
  */
 
 /** A store: getState(), dispatch(action), subscribe(listener) → unsubscribe. */
@@ -68,7 +71,15 @@ const NONE = Object.freeze([]);  // no outlines: one shared empty list, so state
 /** The state before any action: `input` chosen, every carousel on its first map. */
 export function initialState({ input, maps }) {
   const positions = Object.fromEntries(Object.keys(maps).map(layer => [layer, 0]));
-  return { input, maps, positions, selection: null, highlights: NONE };
+  return { input, maps, positions, selection: null, highlights: NONE, compare: null, moment: null };
+}
+
+/**
+ * The input the figures show: the chosen one, or, at a moment of training, that input run
+ * through the network as it was then ('<input>@<step>', computed in the page: see training.js).
+ */
+export function shownInput({ input, moment }) {
+  return moment === null ? input : `${input}@${moment}`;
 }
 
 /** The page's reducer: the new state after `action`, or the same object when nothing changed. */
@@ -82,6 +93,15 @@ const ACTIONS = {
   chooseInput(state, { input }) {
     if (input === state.input) return state;
     return { ...state, input, selection: null, highlights: NONE };
+  },
+
+  /**
+   * The reader's own input changed under the pen: the selected value stays selected (a new
+   * object, so the views that follow it read it again for the new input).
+   */
+  redraw(state, { input }) {
+    if (input === state.input) return state;
+    return { ...state, input, selection: state.selection && { ...state.selection } };
   },
 
   /** A carousel shows map k (counting round past either end); its figure loses any outline. */
@@ -121,11 +141,24 @@ const ACTIONS = {
     return { ...state, positions, highlights };
   },
 
-  /** A deep link: an input (null keeps the current one) and the map of every carousel. */
-  restore(state, { input, positions }) {
+  /** Show the network as it was at optimiser step `step` of its training (null: trained). */
+  moment(state, { step }) {
+    if (step === state.moment) return state;
+    return { ...state, moment: step, selection: state.selection && { ...state.selection } };  // read anew
+  },
+
+  /** Show a second input beside the chosen one in every figure (null: none). */
+  compare(state, { input }) {
+    const compare = input === state.input ? null : input;
+    return compare === state.compare ? state : { ...state, compare };
+  },
+
+  /** A deep link: an input (null keeps the current one), the map of every carousel, a comparison. */
+  restore(state, { input, positions, compare = null, moment = null }) {
     const chosen = input ? ACTIONS.chooseInput(state, { input }) : state;
-    return Object.keys(state.maps).reduce(
+    const moved = Object.keys(state.maps).reduce(
       (next, layer) => ACTIONS.showMap(next, { layer, k: positions[layer] ?? 0 }), chosen);
+    return ACTIONS.moment(ACTIONS.compare(moved, { input: compare }), { step: moment });
   },
 };
 

@@ -62,9 +62,10 @@ function bindSurface(surface, layer, k, store) {
   });
 }
 
-/** The grid a surface shows: its picture's size in pixels, one pixel a value. */
+/** The grid a surface shows: its picture's size in pixels, one pixel a value (an image's, or a
+ * painted canvas's where there is no image). */
 export function gridOf(surface) {
-  const picture = find('img', surface);
+  const picture = find('img', surface) ?? find('canvas', surface);
   const size = name => Number(picture.getAttribute(name));
   return { rows: size('height'), cols: size('width') };
 }

@@ -1,0 +1,77 @@
+/**
+ * The confusion matrix's cells open their test images: each count the site holds images for
+ * (data/confusion.json) becomes a button; pressing it lists that cell's images (fetched then, one file per cell), and
+ * any of them can be made the input of every figure. `ownInputs()` gives the OwnInputs that
+ * runs the network in the page, loading it the first time.
+ */
+import { element, find, findAll } from './dom.js';
+import { createWriter } from './format.js';
+import { paintPixels } from './paint.js';
+
+export async function mountCells(figures, store, site, ownInputs) {
+  const kept = await site.confusion();
+  for (const figure of figures) {
+    const list = find('.lw-cell-images', figure);
+    if (!list) continue;
+    const names = findAll('thead th', figure).slice(1).map(th => th.textContent);
+    findAll('tbody tr', figure).forEach((row, trueClass) => findAll('td', row).forEach((cell, predicted) => {
+      if (!kept.cells[`${trueClass}-${predicted}`]) return;
+      const button = element('button', {
+        type: 'button', className: 'lw-cell',
+        attributes: { 'aria-label': `${cell.textContent}: ${names[trueClass]} predicted as ${names[predicted]}; show them` },
+        onclick: () => showCell(list, { trueClass, predicted, names }, store, site, ownInputs),
+      }, cell.textContent);
+      cell.replaceChildren(button);
+    }));
+  }
+}
+
+/** List one cell's test images under the matrix, each a button that makes it the input. */
+async function showCell(list, { trueClass, predicted, names }, store, site, ownInputs) {
+  const [contract, kept, images] = await Promise.all([
+    site.contract(), site.confusion(), site.cellImages(trueClass, predicted)]);
+  const writer = createWriter(contract);
+  const count = kept.counts[trueClass][predicted];
+  const fields = { count, shown: images.length, true: names[trueClass], predicted: names[predicted] };
+  const said = element('p', { className: 'lw-cell-said', attributes: { 'aria-live': 'polite' } });
+  const choose = async (index, pixels) => {
+    const own = await ownInputs();
+    const input = await own.add(pixels, {
+      kind: 'test', label: trueClass, link: `test.${index}`,
+      source: writer.text('source_test', { index }) });
+    store.dispatch({ type: 'chooseInput', input });
+    said.textContent = writer.text('showing_test', { index, true: names[trueClass] });
+  };
+  const buttons = images.map(({ index, pixels }) => element('li', {}, element('button', {
+    type: 'button', className: 'lw-cell-image',
+    attributes: { 'aria-label': writer.text('test_image', { index }) },
+    onclick: () => choose(index, pixels),
+  }, thumbnail(pixels, kept.shape), element('span', {}, String(index)))));
+  list.replaceChildren(
+    element('h3', {}, writer.text(images.length < count ? 'cell_part' : 'cell', fields)),
+    element('ul', {}, ...buttons), said);
+  list.hidden = false;
+}
+
+/** A test image on a small canvas, gray as the dataset stores it. */
+function thumbnail(pixels, [rows, cols]) {
+  const canvas = element('canvas', { attributes: { width: cols, height: rows, 'aria-hidden': 'true' } });
+  paintPixels(canvas, pixels);
+  return canvas;
+}
+
+/**
+ * The test image a link names ('test.1234'), made an input: its id, or null when the site holds
+ * no such image.
+ */
+export async function resolveTestLink(link, site, own) {
+  const index = Number(link.match(/^test\.(\d+)$/)?.[1] ?? NaN);
+  if (!Number.isInteger(index)) return null;
+  const [contract, kept] = await Promise.all([site.contract(), site.confusion()]);
+  const cell = Object.keys(kept.cells).find(key => kept.cells[key].includes(index));
+  if (!cell) return null;
+  const [trueClass, predicted] = cell.split('-').map(Number);
+  const { pixels } = (await site.cellImages(trueClass, predicted)).find(image => image.index === index);
+  return own.add(pixels, { kind: 'test', label: trueClass, link,
+                           source: createWriter(contract).text('source_test', { index }) });
+}
