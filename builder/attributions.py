@@ -1,0 +1,121 @@
+"""Exact attributions: how much each input pixel adds to each class's logit, for every input.
+
+    data/attributions.json            the method, and per input and class: logit, sum, constant
+    data/attributions/<input>.f32     per class, ∂logit/∂pixel for every pixel (float32, little-endian)
+    frames/attributions/<input>.png   the predicted class's contributions, for the page without script
+
+A network made only of piecewise-linear operations (convolution, linear,
+ReLU and LeakyReLU, max and average pooling, batch norm in evaluation,
+flatten, sums) is exactly affine in x once the choices x makes are fixed:
+which ReLUs are on and which value wins each max pool. So
+logit = Σ x·∂logit/∂x + b, where b collects what the biases (and batch norm's
+shifts) pass along the open paths; zero padding adds nothing, as 0 × w = 0.
+Each pixel's contribution x·∂logit/∂x then adds up exactly to the logit.
+Where a pool's window holds equal largest values (flat background does) the
+network has a corner, not a plane: autograd, like the page, follows the first
+of them, and another choice would split the same total differently.
+
+Any other operation (Tanh, GELU, Sigmoid, …) breaks that, and the build says
+so: it gives integrated gradients instead, from a black image, with STEPS
+midpoint steps, and reports the gap the sum leaves. The gradients come from
+PyTorch's autograd on the traced graph; the page recomputes them for the
+reader's own input with the same backward pass (static/backward.js).
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from builder.contract import DIVERGING, url
+from builder.frames import Scale, _save
+from model.data import as_input
+
+PIECEWISE_LINEAR = {"Input", "Conv2d", "Linear", "ReLU", "LeakyReLU", "MaxPool2d", "AvgPool2d",
+                    "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout", "Flatten", "Add"}
+STEPS = 64  # integrated gradients' midpoint steps, when the network is not piecewise linear
+
+
+def exact(layers):
+    """Whether the network is piecewise linear, so that its attributions add up exactly."""
+    return all(layer.type in PIECEWISE_LINEAR for layer in layers)
+
+
+def compute(network, inputs):
+    """{input id: {gradients: (classes, H, W) float32, contributions, logits, sums, constants}}, and
+    the method's record. With integrated gradients, `gradients` are the mean gradients along the
+    path and `constants` the logits at the baseline, leaving `gaps`."""
+    model, norm = network.traced.graph_module.eval(), network.normalisation
+    x = as_input(np.stack([i.pixels for i in inputs]), **norm)
+    baseline = (0.0 - norm["mean"]) / norm["std"]  # a black image, normalised
+    is_exact = exact(network.layers)
+    gradients = _gradients(model, x) if is_exact else _integrated(model, x, baseline)
+    with torch.no_grad():
+        logits = model(x).numpy()
+        at_baseline = None if is_exact else model(torch.full_like(x, baseline)).numpy()
+    moved = (x.numpy() if is_exact else x.numpy() - baseline)[:, None]  # (N, 1, 1, H, W): every class
+    contributions = gradients * moved  # (N, classes, 1, H, W)
+    results = {}
+    for n, found in enumerate(inputs):
+        sums = contributions[n].reshape(len(network.classes), -1).astype(np.float64).sum(1)
+        entry = dict(gradients=gradients[n, :, 0], contributions=contributions[n, :, 0], logits=logits[n],
+                     sums=sums)
+        if is_exact:
+            entry["constants"] = logits[n].astype(np.float64) - sums
+        else:
+            entry["baseline_logits"] = at_baseline[n]
+            entry["gaps"] = logits[n].astype(np.float64) - at_baseline[n] - sums
+        results[found.id] = entry
+    method = dict(exact=is_exact, name="exact" if is_exact else "integrated gradients",
+                  steps=None if is_exact else STEPS, baseline=None if is_exact else baseline,
+                  not_linear=sorted({layer.type for layer in network.layers} - PIECEWISE_LINEAR))
+    return results, method
+
+
+def _gradients(model, x):
+    """∂logit_c/∂x for every class c: (N, classes, 1, H, W)."""
+    x = x.clone().requires_grad_(True)
+    logits = model(x)
+    rows = [torch.autograd.grad(logits[:, c].sum(), x, retain_graph=True)[0] for c in range(logits.shape[1])]
+    return torch.stack(rows, 1).detach().numpy()
+
+
+def _integrated(model, x, baseline):
+    """The mean gradient along the straight path from the baseline to x, at STEPS midpoints."""
+    total = None
+    for step in range(STEPS):
+        alpha = (step + 0.5) / STEPS
+        point = baseline + alpha * (x - baseline)
+        gradient = _gradients(model, point)
+        total = gradient if total is None else total + gradient
+    return total / STEPS
+
+
+def write(site, network, inputs, traces):
+    """Write the attribution files for `inputs` (traces give each one's prediction)."""
+    site = Path(site)
+    results, method = compute(network, inputs)
+    record = dict(method, classes=network.classes, inputs={})
+    for found, trace in zip(inputs, traces):
+        entry = results[found.id]
+        path = site / url("attribution", input=found.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(entry["gradients"].astype("<f4").tobytes())
+        predicted = trace.predicted
+        bound = float(np.abs(entry["contributions"][predicted]).max()) or 1.0
+        _save(site / url("attribution_map", input=found.id), entry["contributions"][predicted],
+              Scale(DIVERGING, -bound, bound))
+        record["inputs"][found.id] = [_class_entry(entry, c) for c in range(len(network.classes))]
+    path = site / url("attributions")
+    path.write_text(json.dumps(record, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+def _class_entry(entry, c):
+    """One class's numbers for the page: the logit, the sum of contributions, and what is left."""
+    shown = dict(logit=float(entry["logits"][c]), sum=float(entry["sums"][c]),
+                 bound=float(np.abs(entry["contributions"][c]).max()))
+    if "constants" in entry:
+        shown["constant"] = float(entry["constants"][c])
+    else:
+        shown.update(baseline_logit=float(entry["baseline_logits"][c]), gap=float(entry["gaps"][c]))
+    return shown

@@ -1,0 +1,77 @@
+"""Two inputs side by side (static/compare.js), in Chromium: every map in view shows the second
+input's picture, pixel for pixel as its published frame, and the difference of the two inputs'
+exact outputs on a diverging scale; the carousel moves all three; the pair is chosen in the picker
+and held in the link; axe-core finds nothing.
+
+    .venv/bin/python -m pytest tests/test_compare.py
+"""
+import re
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import expect
+
+from builder import contract as build_contract
+from conftest import open_page
+from oracle import published_outputs
+from test_axe import AXE, violations
+
+RGB = "canvas => Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data.filter((_, i) => i % 4 !== 3))"
+
+
+def pair_of(page, layer):
+    return page.locator(f"#fig-{layer} .lw-maps > li.is-current .lw-pair")
+
+
+def colours(values, vmin, vmax, palette):
+    index = np.clip(np.rint((np.asarray(values, np.float64) - vmin) / (vmax - vmin) * 255), 0, 255).astype(int)
+    return np.array([[int(palette[i][j:j + 2], 16) for j in (1, 3, 5)] for i in index.ravel()])
+
+
+def test_each_map_shows_the_second_input_and_the_difference(page, server, site, site_url, summaries, contract,
+                                                            network_json):
+    first, second = summaries[-1], summaries[0]
+    open_page(page, server, f"#input={first['id']}&compare={second['id']}&conv2=4")
+    pair = pair_of(page, "conv2")
+    expect(pair).to_be_visible()
+    expect(pair.locator("figcaption").first).to_have_text(f"vs {second['label_name']}")
+    other, difference = pair.locator("canvas").all()
+    frame = np.array(Image.open(site / site_url("map", input=second["id"], layer="conv2", k=3)).convert("RGB"))
+    assert (np.array(other.evaluate(RGB)).reshape(frame.shape) == frame).mean() > 0.99  # ties may differ
+    a = published_outputs(site, network_json, first["id"])["conv2"][3]
+    b = published_outputs(site, network_json, second["id"])["conv2"][3]
+    values = a.astype(np.float64) - b
+    bound = np.abs(values).max()
+    expected = colours(values, -bound, bound, contract["palettes"]["RdBu_r"])
+    assert (np.array(difference.evaluate(RGB)).reshape(expected.shape) == expected).mean() > 0.99
+    n = build_contract.number
+    expect(page.locator("#fig-fc2 td.lw-pair-logit").nth(2)).to_have_text(
+        f"{n(second['logits'][2])} ({n(first['logits'][2] - second['logits'][2])})")
+    page.locator("#fig-conv2 .lw-next").click()
+    expect(page.locator("#fig-conv2 .lw-counter")).to_have_text(re.compile(r"^5 / "))
+    expect(pair_of(page, "conv2")).to_be_visible()  # the next map has its pair too
+
+
+def test_the_pair_is_chosen_in_the_picker_and_kept_in_the_link(page, server, summaries, context):
+    open_page(page, server)
+    page.locator(".lw-compare-open").click()
+    chooser = page.locator(".lw-compare-with")
+    expect(chooser).to_be_focused()
+    chooser.select_option(summaries[3]["id"])
+    expect(page).to_have_url(re.compile(rf"compare={summaries[3]['id']}"))
+    expect(pair_of(page, "conv1")).to_be_visible()
+    other = context.new_page()
+    other.goto(page.url)
+    expect(pair_of(other, "conv1")).to_be_visible()
+    expect(other.locator(".lw-compare-with")).to_have_value(summaries[3]["id"])
+    chooser.select_option("")
+    expect(pair_of(page, "conv1")).to_be_hidden()
+    expect(page).not_to_have_url(re.compile("compare="))
+
+
+def test_axe_finds_nothing_while_comparing(new_context, server, summaries):
+    page = new_context(bypass_csp=True).new_page()
+    open_page(page, server, f"#input={summaries[1]['id']}&compare={summaries[2]['id']}")
+    expect(pair_of(page, "conv1")).to_be_visible()
+    page.add_script_tag(path=str(AXE))
+    assert violations(page) == []

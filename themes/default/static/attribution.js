@@ -1,0 +1,252 @@
+/**
+ * The attribution figure (`.lw-figure[data-kind="attribution"]`): each input pixel's contribution
+ * to one logit, value × ∂logit/∂value, which add up with a constant to the logit exactly when the
+ * network is piecewise linear (data/attributions.json says which, and gives integrated gradients
+ * otherwise). It follows the chosen input, and the class of the logit selected in the output
+ * table (the predicted class when none is). Below: the same logit split over the units the
+ * output layer reads, and why this class rather than another, as the difference of two maps.
+ *
+ * The gradients of the author's inputs come from the build (PyTorch's autograd); those of the
+ * reader's own input are computed here by backward.js, loaded then. Loaded itself when the figure
+ * comes near the viewport (main.js).
+ */
+import { element, find, findAll } from './dom.js';
+import { createWriter } from './format.js';
+import { paint } from './paint.js';
+import { watch } from './store.js';
+
+export function mountAttributions(figures, store, site) {
+  for (const figure of figures) new AttributionFigure(figure, store, site).mount();
+}
+
+class AttributionFigure {
+  constructor(figure, store, site) {
+    Object.assign(this, { figure, store, site, shown: null, versus: null, pixel: null });
+  }
+
+  mount() {
+    this.maps = findAll('.lw-attr-surface', this.figure).map(surface => canvasIn(surface));
+    this.whyChooser = this.makeChooser();
+    const render = () => this.render().catch(error => { throw error; });
+    watch(this.store, state => `${state.input} ${this.classOf(state)}`, render);
+    this.bindPixels();
+    render();
+  }
+
+  /** The class whose logit is explained: the one selected in the output table, or null (predicted). */
+  classOf({ selection }) {
+    return selection && selection.layer === this.lastLayer ? selection.c : null;
+  }
+
+  /** Everything the figure shows for the store's input and class. */
+  async render() {
+    const state = this.store.getState();
+    const [contract, network, record, shown, outputs] = await Promise.all([
+      this.site.contract(), this.site.network(), this.site.attributions(), this.site.input(state.input),
+      this.site.outputs(state.input)]);
+    this.lastLayer = network.layers.at(-1).id;
+    const gradients = await this.gradientsOf(state.input, network, outputs);
+    if (this.store.getState().input !== state.input) return;  // the reader has moved on
+    const chosen = this.classOf(state) ?? shown.summary.predicted;
+    this.shown = { contract, network, record, summary: shown.summary, writer: createWriter(contract),
+                   outputs, gradients, chosen };
+    if (this.versus === null || this.versus === chosen) this.versus = this.defaultVersus(shown.summary, chosen);
+    this.draw();
+  }
+
+  /** (classes × pixels) gradients of the logits: the build's, or computed here for own inputs. */
+  async gradientsOf(input, network, outputs) {
+    if (!this.site.isComputed(input)) return this.site.attributionGradients(input);
+    const [{ attribution, gradient }, weights, record] = await Promise.all([
+      import('./backward.js'), this.weightsOf(network), this.site.attributions()]);
+    const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
+    const baseline = record.exact ? null : image.map(() => record.baseline);
+    this.ownBaselineLogits = [];
+    return Array.from({ length: classes }, (_, c) => {
+      const seed = new Float64Array(classes);
+      seed[c] = 1;
+      if (record.exact) {
+        return Float32Array.from(gradient(network.layers, outputs, weights, this.lastLayer, seed)[network.layers[0].id]);
+      }
+      const found = attribution(network.layers, image, weights, seed, { steps: record.steps, baseline });
+      this.ownBaselineLogits[c] = found.baselineValue;  // the same path and steps as the build's
+      return Float32Array.from(found.gradient);
+    });
+  }
+
+  async weightsOf(network) {
+    const pairs = await Promise.all(network.layers.map(async layer => [layer.id, await this.site.weights(layer)]));
+    return Object.fromEntries(pairs);
+  }
+
+  /** The other class of "why this and not that": the true one if the answer is wrong, else the runner-up. */
+  defaultVersus(summary, chosen) {
+    if (summary.label !== null && summary.label !== chosen) return summary.label;
+    const others = summary.logits.map((logit, c) => [logit, c]).filter(([, c]) => c !== chosen);
+    return others.sort((a, b) => b[0] - a[0])[0][1];
+  }
+
+  draw() {
+    const { summary, chosen, writer } = this.shown;
+    const contributions = this.contributionsOf(chosen);
+    const bound = largest(contributions);
+    this.paintMap(this.maps[0], contributions, bound);
+    this.maps[0].setAttribute('aria-label', writer.text('attribution_alt', {
+      cls: summary.classes[chosen], low: writer.number(-bound), high: writer.number(bound) }));
+    for (const name of findAll('.lw-attr-name', this.figure)) name.textContent = summary.classes[chosen];
+    find('.lw-attr-sum', this.figure).textContent = this.sumLine(chosen, contributions);
+    this.drawUnits(chosen);
+    this.drawWhy(chosen, contributions);
+    if (this.pixel) this.showPixel(...this.pixel);
+  }
+
+  /** Each pixel's contribution: x × gradient, or (x − baseline) × mean gradient. */
+  contributionsOf(c) {
+    const { outputs, network, gradients, record } = this.shown;
+    const x = outputs[network.layers[0].id].values, g = gradients[c];
+    const from = record.exact ? 0 : record.baseline;
+    return Float64Array.from(x, (value, i) => Math.fround(value - from) * g[i]);
+  }
+
+  sumLine(c, contributions) {
+    const { writer, summary, record } = this.shown;
+    const sum = total(contributions), logit = summary.logits[c], cls = summary.classes[c];
+    const number = writer.number;
+    if (record.exact) {
+      return writer.text('attribution_sum', { sum: number(sum), constant: number(logit - sum), cls,
+                                              logit: number(logit) });
+    }
+    const baseline = this.baselineLogit(c);
+    return writer.text('attribution_gap', { sum: number(sum), baseline: number(baseline),
+                                            gap: number(logit - baseline - sum), cls, logit: number(logit) });
+  }
+
+  /** The logit at the black baseline (known from the build for its own inputs). */
+  baselineLogit(c) {
+    const { record, summary } = this.shown;
+    return record.inputs[summary.id]?.[c].baseline_logit ?? this.ownBaselineLogits[c];
+  }
+
+  /** The output layer's sum for class c, weight × activation per unit it reads. */
+  async drawUnits(c) {
+    const table = find('.lw-attr-units', this.figure);
+    if (!table) return;
+    const { network, outputs, writer } = this.shown;
+    const last = network.layers.at(-1), before = last.inputs[0];
+    const { weight, bias } = await this.site.weights(last);
+    const [, inputs] = weight.shape, activations = outputs[before].values;
+    const terms = Array.from({ length: inputs }, (_, j) => [j, weight.at(c, j) * activations[j]]);
+    const sorted = [...terms].sort((a, b) => b[1] - a[1]);
+    const shown = [...sorted.slice(0, 5).filter(([, t]) => t > 0), ...sorted.reverse().slice(0, 5).filter(([, t]) => t < 0)];
+    const kept = new Set(shown.map(([j]) => j));
+    const rest = terms.filter(([j]) => !kept.has(j));
+    const n = writer.number;
+    const row = ([j, term]) => element('tr', {}, element('th', { scope: 'row' }, String(j + 1)),
+      element('td', {}, n(weight.at(c, j))), element('td', {}, n(activations[j])), element('td', {}, n(term)));
+    const b = bias ? bias.at(c) : 0;
+    find('tbody', table).replaceChildren(...shown.map(row),
+      element('tr', { className: 'lw-attr-rest' },
+        element('th', { scope: 'row', colSpan: 3 }, writer.text('units_rest', { count: rest.length })),
+        element('td', {}, n(total(rest.map(([, t]) => t))))),
+      element('tr', {}, element('th', { scope: 'row', colSpan: 3 }, 'bias'), element('td', {}, n(b))));
+    find('tfoot td', table).textContent = n(total(terms.map(([, t]) => t)) + b);
+  }
+
+  /** Why the chosen class and not the other: the difference of the two maps and of the logits. */
+  drawWhy(c, contributions) {
+    const why = find('.lw-attr-why', this.figure);
+    if (!why || !this.shown.record.exact) return;
+    const { writer, summary } = this.shown, other = this.versus;
+    const difference = this.contributionsOf(other).map((value, i) => contributions[i] - value);
+    const bound = largest(difference);
+    this.paintMap(this.maps[1], difference, bound);
+    this.maps[1].setAttribute('aria-label', writer.text('difference_alt', {
+      a: summary.classes[c], b: summary.classes[other], low: writer.number(-bound), high: writer.number(bound) }));
+    find('.lw-attr-difference', why).hidden = false;
+    this.whyChooser.value = String(other);
+    const sum = total(difference), gap = summary.logits[c] - summary.logits[other];
+    find('.lw-attr-why-sum', why).textContent = writer.text('attribution_why', {
+      sum: writer.number(sum), constant: writer.number(gap - sum), a: summary.classes[c],
+      b: summary.classes[other], difference: writer.number(gap) });
+  }
+
+  /** The "and not" class becomes a choice. */
+  makeChooser() {
+    const other = find('.lw-attr-other', this.figure);
+    if (!other) return null;
+    const names = findAll('.lw-figure[data-kind="logits"] tbody th').map(th => th.textContent);
+    const chooser = element('select', { className: 'lw-attr-other', attributes: { 'aria-label': 'the other class' } },
+      ...names.map((name, c) => element('option', { value: String(c) }, name)));
+    chooser.addEventListener('change', () => {
+      this.versus = Number(chooser.value);
+      this.draw();
+    });
+    other.replaceWith(chooser);
+    return chooser;
+  }
+
+  paintMap(canvas, values, bound) {
+    const { contract, network } = this.shown;
+    const [, rows, cols] = network.layers[0].shape;
+    const scale = { cmap: 'RdBu_r', vmin: -bound, vmax: bound };
+    paint(canvas, { shape: [rows, cols], values }, scale, contract.palettes[scale.cmap]);
+  }
+
+  /** Hovering, clicking or the arrow keys on the map show one pixel's value, gradient and product. */
+  bindPixels() {
+    const canvas = this.maps[0];
+    canvas.tabIndex = 0;
+    const at = event => {
+      const box = canvas.getBoundingClientRect(), [rows, cols] = [canvas.height, canvas.width];
+      return [Math.floor((event.clientY - box.top) / box.height * rows),
+              Math.floor((event.clientX - box.left) / box.width * cols)];
+    };
+    canvas.addEventListener('pointermove', event => this.showPixel(...at(event)));
+    canvas.addEventListener('click', event => this.showPixel(...at(event)));
+    canvas.addEventListener('focus', () => this.showPixel(...(this.pixel ?? [0, 0])));
+    canvas.addEventListener('keydown', event => {
+      const step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+      if (!step) return;
+      const [r, c] = this.pixel ?? [0, 0];
+      this.showPixel(r + step[0], c + step[1]);
+      event.preventDefault();
+    });
+  }
+
+  showPixel(r, c) {
+    if (!this.shown) return;
+    const rows = this.maps[0].height, cols = this.maps[0].width;
+    r = Math.max(0, Math.min(rows - 1, r));
+    c = Math.max(0, Math.min(cols - 1, c));
+    this.pixel = [r, c];
+    const { outputs, network, gradients, chosen, writer, record } = this.shown;
+    const i = r * cols + c, x = outputs[network.layers[0].id].values[i] - (record.exact ? 0 : record.baseline);
+    const g = gradients[chosen][i];
+    find('.lw-attr-pixel', this.figure).textContent = writer.text('attribution_pixel', {
+      row: r + 1, col: c + 1, value: writer.number(x), gradient: writer.number(g), product: writer.number(x * g) });
+  }
+}
+
+/** A canvas over the surface's picture (or in its place, for the difference). */
+function canvasIn(surface) {
+  const canvas = element('canvas', { attributes: { role: 'img' } });
+  const picture = find('img', surface);
+  if (picture) {
+    canvas.setAttribute('aria-label', picture.alt);
+    picture.replaceWith(canvas);
+  }
+  else surface.append(canvas);
+  return canvas;
+}
+
+function total(values) {
+  let sum = 0;
+  for (const value of values) sum += value;
+  return sum;
+}
+
+function largest(values) {
+  let bound = 0;
+  for (const value of values) bound = Math.max(bound, Math.abs(value));
+  return bound || 1;
+}

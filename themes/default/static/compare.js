@@ -1,0 +1,105 @@
+/**
+ * Two inputs side by side: with a second input chosen (the store's `compare`), every map, image
+ * and strip in view shows, beside the chosen input's, the second input's picture on the same
+ * colour scale and the difference of the two on a diverging one. The carousels move all three.
+ * The picker gets a "compare with" choice of the author's inputs and the reader's own.
+ *
+ * Loaded when the reader first asks to compare or a link names a comparison (main.js).
+ */
+import { element, find, findAll } from './dom.js';
+import { createWriter } from './format.js';
+import { paint } from './paint.js';
+import { watch } from './store.js';
+
+export function mountCompare(picker, figures, store, site) {
+  const chooser = picker && makeChooser(picker, store, site);
+  const pictured = figures.filter(figure => find('.lw-surface', figure) && figure.dataset.kind !== 'logits');
+  const tables = figures.filter(figure => figure.dataset.kind === 'logits');
+  const render = () => Promise.all([showAll(pictured, store.getState(), site),
+                                    showLogits(tables, store.getState(), site)]).catch(error => { throw error; });
+  watch(store, state => `${state.input} ${state.compare} ${Object.values(state.positions)}`, render);
+  render();
+  return chooser;
+}
+
+/** A "compare with" select after the picker's own buttons: none, then every input by name. */
+function makeChooser(picker, store, site) {
+  const choices = () => findAll('.lw-choice', picker).map(choice => [
+    find('input', choice).value, find('span', choice).firstChild?.textContent ?? find('input', choice).value]);
+  const select = element('select', { className: 'lw-compare-with', attributes: { 'aria-label': 'Compare with' } });
+  const fill = () => {
+    const { compare, input } = store.getState();
+    select.replaceChildren(element('option', { value: '' }, 'compare with…'),
+      ...choices().filter(([id]) => id && id !== input).map(([id, name]) => element('option', { value: id }, name)));
+    select.value = compare ?? '';
+  };
+  select.addEventListener('change', () => store.dispatch({ type: 'compare', input: select.value || null }));
+  watch(store, state => `${state.input} ${state.compare}`, fill);
+  fill();
+  find('.lw-compare-open', picker)?.replaceWith(select);
+  return select;
+}
+
+/** Every figure's maps in view: the second input beside the first, and their difference. */
+async function showAll(figures, { input, compare, positions }, site) {
+  if (!compare) {
+    for (const pair of findAll('.lw-pair')) pair.hidden = true;
+    return;
+  }
+  const [contract, first, second, names] = await Promise.all([
+    site.contract(), site.outputs(input), site.outputs(compare), Promise.all([site.summary(input), site.summary(compare)])]);
+  const writer = createWriter(contract);
+  for (const figure of figures) {
+    const layer = figure.dataset.layer;
+    findAll('.lw-surface', figure).forEach((surface, k) => {
+      const inView = figure.dataset.kind !== 'maps' || positions[layer] === k;
+      if (!inView) return;
+      const pair = pairAfter(surface);
+      const grid = [Number(find('img', surface).getAttribute('height')), Number(find('img', surface).getAttribute('width'))];
+      const [a, b] = [first, second].map(outputs => mapOf(outputs[layer], figure.dataset.kind, k, grid));
+      const scale = contract.scales[layer];
+      const [other, difference] = findAll('canvas', pair);
+      paint(other, b, scale, contract.palettes[scale.cmap]);
+      const values = Float64Array.from(a.values, (value, i) => value - b.values[i]);
+      const bound = Math.max(...values.map(Math.abs)) || 1;
+      paint(difference, { shape: grid, values }, { vmin: -bound, vmax: bound }, contract.palettes.RdBu_r);
+      other.setAttribute('aria-label', `${layer}: ${names[1].source}`);
+      difference.setAttribute('aria-label', `${layer}: ${names[0].source} minus ${names[1].source}, ${
+        writer.range(-bound, bound)}`);
+      const [one, two] = names.map(summary => summary.label_name ?? summary.source);
+      find('.lw-pair-second', pair).textContent = `vs ${two}`;
+      find('.lw-pair-range', pair).textContent = `${one} − ${two}, ±${writer.number(bound)}`;
+      pair.hidden = false;
+    });
+  }
+}
+
+/** The output table: a column with the second input's logits and the difference. */
+async function showLogits(tables, { input, compare }, site) {
+  const shown = compare && await Promise.all([site.input(input), site.summary(compare)]);
+  for (const table of tables) {
+    for (const cell of findAll('.lw-pair-logit', table)) cell.remove();
+    if (!shown) continue;
+    const [{ writer, summary }, other] = shown;
+    find('thead tr', table).append(element('th', { scope: 'col', className: 'lw-pair-logit' },
+      `vs ${other.label_name ?? other.source}: logit (difference)`));
+    findAll('tbody tr', table).forEach((row, c) => row.append(element('td', { className: 'lw-pair-logit' },
+      `${writer.number(other.logits[c])} (${writer.number(summary.logits[c] - other.logits[c])})`)));
+  }
+}
+
+/** What surface k of a figure shows: map k of maps, or the vector in its rows. */
+function mapOf(output, kind, k, [rows, cols]) {
+  return kind === 'vector' ? output.reshape([rows, cols]) : output.slice(k);
+}
+
+/** The second input's picture and the difference, after a surface, made the first time. */
+function pairAfter(surface) {
+  let pair = surface.nextElementSibling;
+  if (pair?.classList.contains('lw-pair')) return pair;
+  const picture = caption => element('figure', {},
+    element('canvas', { attributes: { role: 'img' } }), element('figcaption', { className: caption }));
+  pair = element('div', { className: 'lw-pair' }, picture('lw-pair-second'), picture('lw-pair-range'));
+  surface.after(pair);
+  return pair;
+}
