@@ -1,0 +1,226 @@
+"""Dataset examples: the test images that excite each channel and unit most, computed once per
+checkpoint into a committed file (model/examples.py) and published by the build.
+
+    layerwise examples [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--data DIR]
+
+The command needs FashionMNIST and writes the checkpoint's examples file
+(model/cnn.examples.npz); the build needs only that file. A build refuses a
+file made for other weights, and without a file publishes an index saying
+there are none. Which layers get examples is derived from the traced model:
+every map but the input (by channel), and every vector a Linear layer
+computes or that is computed from one element-wise (by unit), but the output;
+a flattened map's units are cells of that map, whose channels have theirs.
+
+Published (the URL patterns are builder.contract's):
+
+    examples/index.json                {available, file, weights_sha256, source, images, count, classes,
+                                        scoring, layers: [{id, kind, units, tile: [h, w], field}]};
+                                        without a file: {available: false, file, reason, command, layers: []}
+    examples/layers/<layer>.json       {layer, kind, count, tile: [h, w], atlases: [[width, height], …],
+                                        classes, units: [{test, label, value, atlas, tiles, and for maps
+                                        position, origin, box}, …]}
+    examples/layers/<layer>/<part>.png atlas `part`: one row per unit, its examples best first from
+                                        the left; grayscale pixels as in the dataset (0 = background)
+
+`kind` is "map" (a unit is a channel, its tiles are crops of its receptive field, `field` gives
+its size, jump and start along each axis) or "vector" (a unit is one value, its tiles whole
+images). Per unit, `atlas` is the part its tiles are in, `at_least` how many test images score at
+least its ninth value, and every other field is a list over its examples, best first: `test` the
+test index, `label` the true class (an index into `classes`), `value` the score (float32,
+exactly), `tiles` [x, y] of the tile's top-left corner in its atlas; for maps `position` [row, col]
+of the maximum in the map, `origin` [top, left] of the receptive field in the image (negative
+where it starts outside: a tile is always the whole field, 0 outside the image) and `box` [top,
+left, bottom, right] of the field clipped to the image (bottom and right exclusive). When
+`at_least` is more than 9, other images tie with the ninth and the nine are the lowest test
+indices among them: a ReLU that is 0 on every test image (at_least 10,000) has no real examples,
+nor has a first-layer channel whose best is a patch that many images contain (all white).
+"""
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from builder import graph
+from builder.contract import url
+from builder.datafiles import exact
+from builder.errors import BuildError
+from model import examples as stored
+from model.data import as_input
+
+SCORING = {"map": "the channel's maximum over positions, at the first position that reaches it",
+           "vector": "the unit's value"}
+TIES = "equal scores keep the lower test index first"
+SOURCE = "FashionMNIST test set"
+ATLAS_PIXELS = 1 << 17  # about 70 KB of PNG: 18 units of nine 28 × 28 images, or a whole map layer
+
+
+def specs(layers):
+    """The layers whose units get examples, as model.examples.Spec, from builder.layers.Layer."""
+    computed = {}  # layer id → whether a Linear layer computes it, directly or element-wise
+    chosen = []
+    for layer in layers:
+        computed[layer.id] = layer.type == "Linear" or (
+            layer.type != "Flatten" and any(computed.get(i, False) for i in layer.inputs))
+        if layer.type == "Input" or layer is layers[-1]:
+            continue
+        if layer.spatial or computed[layer.id]:
+            chosen.append(spec_of(layer))
+    return chosen
+
+
+def spec_of(layer):
+    """A builder.layers.Layer as model.examples.Spec: its id, shape and receptive field."""
+    field = layer.receptive
+    return stored.Spec(layer.id, tuple(layer.shape), None if field is None else (field.size, field.jump, field.start))
+
+
+def command(network):
+    """The command that (re)computes a network's examples file."""
+    return f"layerwise examples --model {network.name} --checkpoint {network.checkpoint}"
+
+
+def compute_file(spec, checkpoint, metrics=None, data_dir=None):
+    """Compute the examples of `checkpoint` over the whole test set and write its examples file;
+    return (path, Examples, seconds the computation took). Raises model.data.DataNotFound."""
+    from builder import network as nets
+    from builder.content import metrics_path
+    from model import data
+    network = nets.load(spec, checkpoint, metrics_path(checkpoint, metrics))
+    test = data.load("test", data_dir)
+    started = time.perf_counter()
+    found = compute(network, test.images.numpy(), test.labels.numpy())
+    seconds = time.perf_counter() - started
+    path = stored.path_for(checkpoint)
+    stored.write(path, found)
+    return path, found, seconds
+
+
+def compute(network, images, labels):
+    """The Examples of `network` (builder.network.Network) over uint8 images and their labels."""
+    meta = dict(checkpoint=Path(network.checkpoint).name, weights_sha256=network.weights_sha256,
+                normalisation=network.normalisation, model=network.name, source=SOURCE)
+    with graph._one_thread():  # the same float sums on any machine, and here faster than two threads
+        return stored.compute(images, labels, specs(network.layers), _outputs_of(network), meta)
+
+
+def _outputs_of(network):
+    """A function from a uint8 batch to the outputs of its layers, run by the traced graph."""
+    nodes = {op.id: op.node for op in network.traced.ops}
+
+    def outputs_of(batch):
+        with torch.no_grad():
+            outputs = graph.run(network.traced.graph_module, as_input(batch, **network.normalisation))
+        return {layer: outputs[node].numpy() for layer, node in nodes.items()}
+    return outputs_of
+
+
+def load(network):
+    """The Examples of `network`'s checkpoint, None when it has no examples file; refuses a file
+    that was made for other weights, another normalisation or other layers."""
+    path = stored.path_for(network.checkpoint)
+    if not path.is_file():
+        return None
+    fix = f"recompute it with '{command(network)}'"
+    try:
+        found = stored.read(path)
+    except (OSError, ValueError) as err:
+        raise BuildError(f"cannot read these dataset examples ({err}); {fix}", path) from None
+    meta = found.meta
+    if meta.get("weights_sha256") != network.weights_sha256:
+        raise BuildError(f"these dataset examples were computed for other weights (sha256 "
+                         f"{str(meta.get('weights_sha256'))[:12]}…, the checkpoint's is "
+                         f"{network.weights_sha256[:12]}…); {fix}", path)
+    if meta.get("normalisation") != network.normalisation:
+        raise BuildError(f"these dataset examples were computed with another input normalisation "
+                         f"({meta.get('normalisation')}, the metrics say {network.normalisation}); {fix}", path)
+    if meta.get("layers") != stored.described(specs(network.layers)):
+        raise BuildError(f"these dataset examples were computed for other layers "
+                         f"({', '.join(layer['id'] for layer in meta.get('layers', []))}); {fix}", path)
+    return found
+
+
+def publish(site, network):
+    """Write the examples index, and each layer's units and atlas when the checkpoint has an
+    examples file; return its Examples (None without one) for the feature visualisation."""
+    found = load(network)
+    site = Path(site)
+    if found is None:
+        path = stored.path_for(network.checkpoint)
+        _dump(site / url("examples"), dict(
+            available=False, file=path.as_posix(), layers=[], command=command(network),
+            reason=f"{path.as_posix()} does not exist: no dataset examples were computed for these weights"))
+        return None
+    entries = []
+    for layer in found.meta["layers"]:
+        record, atlases = _layer(found, layer, network.classes)
+        _dump(site / url("examples_layer", layer=layer["id"]), record)
+        for part, atlas in enumerate(atlases):
+            save_pixels(site / url("examples_atlas", layer=layer["id"], part=part), atlas)
+        entries.append(dict(id=layer["id"], kind=layer["kind"], units=len(record["units"]), tile=record["tile"],
+                            field=None if layer["field"] is None else dict(zip(("size", "jump", "start"),
+                                                                               layer["field"]))))
+    meta = found.meta
+    _dump(site / url("examples"), dict(
+        available=True, file=stored.path_for(network.checkpoint).as_posix(), weights_sha256=meta["weights_sha256"],
+        source=meta["source"], images=meta["images"], count=meta["count"], classes=network.classes,
+        scoring=dict(SCORING, ties=TIES), layers=entries))
+    return found
+
+
+def best(found, layer_id):
+    """Each unit's best score in `layer_id` (a list), or None when there are no examples for it."""
+    if found is None or f"{layer_id}/value" not in found.arrays:
+        return None
+    return found.layer(layer_id, "value")[:, 0]
+
+
+def _layer(found, layer, classes):
+    """One layer's record (examples/layers/<layer>.json) and its atlases: one row per unit, the
+    units split into atlases of at most ATLAS_PIXELS, so showing one unit fetches one small image."""
+    index, label, value, at_least = (found.layer(layer["id"], name) for name in ("index", "label", "value",
+                                                                                 "at_least"))
+    if layer["kind"] == "map":
+        tiles = found.layer(layer["id"], "crop")
+    else:
+        tiles = np.stack([[found.image(i) for i in row] for row in index])
+    units, count, h, w = tiles.shape
+    rows = max(1, ATLAS_PIXELS // (count * h * w))  # units per atlas
+    sheet = tiles.transpose(0, 2, 1, 3).reshape(units * h, count * w)
+    atlases = [sheet[start * h:(start + rows) * h] for start in range(0, units, rows)]
+    records = []
+    for unit in range(units):
+        record = dict(test=index[unit].tolist(), label=label[unit].tolist(), value=exact(value[unit]),
+                      at_least=int(at_least[unit]), atlas=unit // rows,
+                      tiles=[[rank * w, unit % rows * h] for rank in range(count)])
+        if layer["kind"] == "map":
+            position = found.layer(layer["id"], "position")[unit]
+            record.update(position=position.tolist(), box=found.layer(layer["id"], "box")[unit].tolist(),
+                          origin=[_origin(layer, r, c, found.meta["image_shape"]) for r, c in position.tolist()])
+        records.append(record)
+    return dict(layer=layer["id"], kind=layer["kind"], count=count, tile=[h, w],
+                atlases=[[atlas.shape[1], atlas.shape[0]] for atlas in atlases], classes=classes,
+                units=records), atlases
+
+
+def save_pixels(path, pixels):
+    """Save uint8 pixels as an 8-bit grayscale PNG, 0 black, as the dataset stores them. Not
+    builder.frames' palette PNGs: these are pixels, not values on a colour scale, and zlib's default
+    level makes them smaller than a palette with optimize=True, in a sixth of the time. Pillow
+    writes no date, so the same pixels give the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "L").save(path, compress_level=6)
+
+
+def _origin(layer, row, col, image_shape):
+    """[top, left] of the receptive field of cell (row, col) in the image, unclipped."""
+    spec = stored.Spec(layer["id"], tuple(layer["shape"]), None if layer["field"] is None else tuple(layer["field"]))
+    top, left, _, _ = stored.field_box(spec, row, col, image_shape)
+    return [int(top), int(left)]
+
+
+def _dump(path, record):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
