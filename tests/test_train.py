@@ -1,24 +1,43 @@
-"""A short real training run: the checkpoint loads and metrics.json holds what it promises."""
+"""Real training runs, kept short: the checkpoint loads into the published architecture, the metrics
+and snapshots hold what they promise, batch norms fold exactly, and two runs give the same bytes.
+
+    .venv/bin/python -m pytest tests/test_train.py
+"""
 import hashlib
 import json
+import math
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import accuracy_of
-from model import data
+from model import data, snapshots, train
 from model.cnn import FashionCNN
-from model.train import train
+from oracle import normalised
+
+
+def short_training(folder, steps=12, **options):
+    """Train FashionCNN for `steps` steps on the first 2,048 training images (8 steps an epoch) into
+    folder/cnn.pt."""
+    checkpoint = folder / "cnn.pt"
+    metrics = train.train(FashionCNN(), checkpoint, folder / "cnn.json", epochs=2, max_steps=steps,
+                          train_subset=2048, progress=False, **options)
+    return checkpoint, metrics
+
+
+def state_of(checkpoint):
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)
 
 
 def test_short_training_run_writes_a_loadable_checkpoint_and_honest_metrics(tmp_path, fashion_test_split):
     """300 steps on the real data: the weights load, beat chance by far, and every metric checks out."""
     checkpoint, metrics_path = tmp_path / "cnn.pt", tmp_path / "metrics.json"
-    returned = train(FashionCNN(), checkpoint, metrics_path, epochs=1, max_steps=300, progress=False)
+    returned = train.train(FashionCNN(), checkpoint, metrics_path, epochs=1, max_steps=300, progress=False)
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     assert metrics == json.loads(json.dumps(returned))
 
-    FashionCNN().load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    FashionCNN().load_state_dict(state_of(checkpoint))
     assert metrics["weights_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
 
     train_images = data.load("train").images.double() / 255
@@ -42,5 +61,85 @@ def test_short_training_run_writes_a_loadable_checkpoint_and_honest_metrics(tmp_
     hyper = metrics["hyperparameters"]
     assert hyper["train_images"] == 60000 and hyper["epochs"] == 1
     assert hyper["steps"] == min(300, -(-60000 // hyper["batch_size"])), "max_steps or one epoch, whichever is less"
+    assert hyper["batch_norm"] == ["conv1", "conv2", "fc1"] and 0 < hyper["erasing"] < 1
+    assert metrics["snapshots"]["steps"] == [0, 1, 3, 10, 30, 100, 300]
+    assert (tmp_path / metrics["snapshots"]["file"]) == snapshots.path_for(checkpoint)
     assert isinstance(metrics["seed"], int) and metrics["train_seconds"] > 0
     assert metrics["versions"]["torch"] == torch.__version__ and metrics["versions"]["python"]
+
+
+def test_the_checkpoint_holds_exactly_the_published_architecture(tmp_path):
+    """Batch norms train with the network but never reach the checkpoint: the same keys, shapes and
+    dtypes as a fresh FashionCNN, in the same order."""
+    checkpoint, _ = short_training(tmp_path, steps=3)
+    expected = FashionCNN().state_dict()
+    saved = state_of(checkpoint)
+    assert [(k, tuple(v.shape), v.dtype) for k, v in saved.items()] == \
+           [(k, tuple(v.shape), v.dtype) for k, v in expected.items()]
+    assert all(v.is_contiguous() for v in saved.values()), "a plain layout, as the builder reads it"
+
+
+def test_folded_batch_norms_give_the_unfolded_networks_outputs(committed_metrics, fashion_test_split):
+    """On 1,000 real test images, FashionCNN with each batch norm folded into its layer gives the
+    logits of the training network (conv → norm → pool → ReLU …) in evaluation mode, within 1e-5."""
+    model = FashionCNN()
+    network, norms = train._training_network(model, batch_norm=True)
+    assert list(norms) == ["conv1", "conv2", "fc1"]
+    norm = committed_metrics["normalisation"]
+    x = normalised(fashion_test_split.images[:1000], norm["mean"], norm["std"], torch.float32)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # scales of both signs and shifts, as training leaves them; statistics measured
+        for layer in norms.values():
+            layer.weight.copy_(torch.randn(layer.num_features, generator=generator))
+            layer.bias.copy_(torch.randn(layer.num_features, generator=generator) * 0.5)
+    torch.optim.swa_utils.update_bn([x[:500]], network)
+    assert all(layer.running_var.min() < 0.5 or layer.running_mean.abs().max() > 0.05 for layer in norms.values()), \
+        "statistics far from the identity, so a fold that ignored them would fail"
+
+    with torch.no_grad():
+        unfolded = network.eval()(x.contiguous(memory_format=torch.channels_last))
+        folded = FashionCNN()
+        folded.load_state_dict(train.published_state(model, network, norms))
+        logits = folded.eval()(x)
+    assert logits.abs().max() > 1, "logits large enough for the comparison to mean something"
+    assert (logits - unfolded).abs().max().item() <= 1e-5
+
+
+def test_snapshots_of_a_short_training_are_what_they_say(tmp_path, fashion_test_split):
+    """Kept at steps 0, 1, 3, 10 and the last; each one's confusion matrix is its own weights' on the test
+    set, its loss the mean of the step losses since the one before, and the last is the checkpoint."""
+    checkpoint, metrics = short_training(tmp_path, steps=12)
+    record = snapshots.read(snapshots.path_for(checkpoint))
+    assert [s.step for s in record.snapshots] == [0, 1, 3, 10, 12] == metrics["snapshots"]["steps"]
+    assert record.checkpoint == "cnn.pt" and record.checkpoint_sha256 == metrics["weights_sha256"]
+    assert record.steps_per_epoch == 8 and len(record.step_losses) == 12  # 2,048 images in batches of 256
+
+    norm = metrics["normalisation"]
+    x = normalised(fashion_test_split.images, norm["mean"], norm["std"], torch.float32)
+    before, model = 0, FashionCNN().eval()
+    for snapshot in record.snapshots:
+        model.load_state_dict({name: torch.from_numpy(array) for name, array in snapshot.state.items()})
+        with torch.no_grad():
+            predicted = torch.cat([model(batch).argmax(1) for batch in x.split(1000)])
+        confusion = np.bincount((fashion_test_split.labels * 10 + predicted).numpy(), minlength=100).reshape(10, 10)
+        assert np.abs(confusion - snapshot.confusion).sum() <= 2, f"step {snapshot.step}"  # one image may flip
+        if snapshot.step:
+            assert snapshot.train_loss == pytest.approx(record.step_losses[before:snapshot.step].mean(), rel=1e-5)
+        else:
+            assert math.isnan(snapshot.train_loss)
+        before = snapshot.step
+
+    final = state_of(checkpoint)
+    assert all(torch.equal(torch.from_numpy(record.snapshots[-1].state[k]), final[k]) for k in final)
+    assert not torch.equal(torch.from_numpy(record.snapshots[0].state["conv1.weight"]), final["conv1.weight"])
+    assert record.snapshots[-1].test_accuracy == metrics["test_accuracy"]
+
+
+def test_two_trainings_give_identical_checkpoints_and_snapshots(tmp_path):
+    """The same seed twice: the same checkpoint bytes and the same snapshots bytes (no dates inside)."""
+    first, _ = short_training(tmp_path / "first", steps=4)
+    second, _ = short_training(tmp_path / "second", steps=4)
+    assert first.read_bytes() == second.read_bytes()
+    assert snapshots.path_for(first).read_bytes() == snapshots.path_for(second).read_bytes()
+    other, _ = short_training(tmp_path / "other", steps=4, seed=1)
+    assert other.read_bytes() != first.read_bytes(), "the seed decides the weights"
