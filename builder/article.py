@@ -33,6 +33,7 @@ FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]*?\S)\$(?!\d)")
 UNKNOWN_COMMAND = re.compile(r"<mi>(\\[A-Za-z]+)</mi>")
+MATHML = "http://www.w3.org/1998/Math/MathML"
 
 
 @dataclass
@@ -191,6 +192,7 @@ class _SourcePreprocessor(Preprocessor):
                                     f"({type(err).__name__}); check the LaTeX", index) from None
         for command in UNKNOWN_COMMAND.findall(mathml):
             self.source.warn(f"unknown LaTeX command '{command}' in '{latex.strip()}'", index)
+        mathml = mathml.replace(f' xmlns="{MATHML}"', "", 1)  # HTML puts <math> in MathML's namespace itself
         if display == "block":
             mathml = f'<div class="lw-math">{mathml}</div>'
         return self.md.htmlStash.store(mathml)

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -230,23 +231,28 @@ def _browser():
     return sync_playwright if Path(CHROMIUM).exists() else None
 
 
-def _first_load(site):
-    playwright = _browser()
-    if playwright is None:
-        return "unavailable (needs Playwright and Chromium)"
-    handler = partial(_QuietHandler, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+@contextmanager
+def _page_on(site, viewport):
+    """(a Chromium page, the URL of `site`'s index.html served on a free local port), for one
+    measurement."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with playwright() as p:
+        with _browser()() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 412, "height": 823})
-            sizes = []
-            page.on("requestfinished", lambda request: sizes.append(request.sizes()["responseBodySize"]))
-            page.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="networkidle")
+            yield browser.new_page(viewport=viewport), f"http://127.0.0.1:{server.server_port}/index.html"
             browser.close()
     finally:
         server.shutdown()
+
+
+def _first_load(site):
+    if _browser() is None:
+        return "unavailable (needs Playwright and Chromium)"
+    with _page_on(site, {"width": 412, "height": 823}) as (page, url):
+        sizes = []
+        page.on("requestfinished", lambda request: sizes.append(request.sizes()["responseBodySize"]))
+        page.goto(url, wait_until="networkidle")
     return f"{len(sizes)} requests, {sum(sizes):,} B (412 × 823 viewport)"
 
 
@@ -299,36 +305,26 @@ FORWARD_TIMES = """async () => {
 def _own_input_rows(site):
     """The reader's own input in Chromium: what the first drawing fetches, the forward pass alone,
     and the time from each change on the pad to its maps painted while drawing."""
-    playwright = _browser()
-    if playwright is None:
+    if _browser() is None:
         return [("drawing your own input", "unavailable (needs Playwright and Chromium)")]
-    handler = partial(_QuietHandler, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="networkidle")
-            fetched = []
-            page.on("requestfinished", lambda request: fetched.append(
-                (request.url, request.sizes()["responseBodySize"])))
-            page.locator(".lw-draw").click()
-            pad = page.locator(".lw-sketch-canvas")
-            pad.wait_for()
-            box = pad.bounding_box()
-            for row in (0.2, 0.4, 0.6, 0.8):
-                page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + row * box["height"])
-                page.mouse.down()
-                for step in range(1, 31):
-                    page.mouse.move(box["x"] + (0.1 + 0.8 * step / 30) * box["width"], box["y"] + row * box["height"])
-                    page.wait_for_function("() => performance.getEntriesByName('lw-drawn', 'mark').length === 0")
-                page.mouse.up()
-            redraws = page.evaluate("() => performance.getEntriesByName('lw-redraw').map(entry => entry.duration)")
-            forward = page.evaluate(FORWARD_TIMES)
-            browser.close()
-    finally:
-        server.shutdown()
+    with _page_on(site, {"width": 1280, "height": 900}) as (page, url):
+        page.goto(url, wait_until="networkidle")
+        fetched = []
+        page.on("requestfinished", lambda request: fetched.append(
+            (request.url, request.sizes()["responseBodySize"])))
+        page.locator(".lw-draw").click()
+        pad = page.locator(".lw-sketch-canvas")
+        pad.wait_for()
+        box = pad.bounding_box()
+        for row in (0.2, 0.4, 0.6, 0.8):
+            page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + row * box["height"])
+            page.mouse.down()
+            for step in range(1, 31):
+                page.mouse.move(box["x"] + (0.1 + 0.8 * step / 30) * box["width"], box["y"] + row * box["height"])
+                page.wait_for_function("() => performance.getEntriesByName('lw-drawn', 'mark').length === 0")
+            page.mouse.up()
+        redraws = page.evaluate("() => performance.getEntriesByName('lw-redraw').map(entry => entry.duration)")
+        forward = page.evaluate(FORWARD_TIMES)
     weights = [size for url, size in fetched if "/data/weights/" in url]
     return [("drawing: fetched on first use (weights, network, code)",
              f"{sum(size for _, size in fetched):,} B in {len(fetched)} requests, of which weights "

@@ -31,7 +31,7 @@ URLS = {
     "examples_atlas": "examples/layers/{layer}/{part}.png",
     "featurevis": "featurevis/index.json",
     "featurevis_atlas": "featurevis/layers/{layer}.png",
-    "learning": "frames/training/{layer}/{step}.png",
+    "learning": "frames/training/{layer}.png",
     "learning_record": "data/learning.json",
     "attributions": "data/attributions.json",
     "attribution": "data/attributions/{input}.f32",

@@ -1,6 +1,6 @@
 """Pictures of the filters at each moment of training, for `![caption](training:conv1)`.
 
-    frames/training/<layer>/<step>.png   a convolution's filters at one moment, side by side
+    frames/training/<layer>.png          a convolution's filters, a row of them per moment
     data/learning.json                   how far each layer's weights had moved at each moment
 
 One colour scale per layer, shared by every moment (symmetric around 0, the largest weight the
@@ -33,9 +33,12 @@ def write(folder, network):
         key = f"{layer.module}.weight"
         moments = [np.asarray(s.state[key]) for s in found.snapshots]
         bound = max(float(np.abs(weights).max()) for weights in moments) or 1.0
-        for moment, weights in zip(found.snapshots, moments):
-            _save(folder / url("learning", layer=layer.id, step=moment.step), strip(weights),
-                  Scale(DIVERGING, -bound, bound))
+        rows = [strip(weights) for weights in moments]
+        height, width = rows[0].shape
+        sheet = np.zeros((len(rows) * (height + 1) - 1, width))  # a one-pixel gap of 0 (white) between moments
+        for i, row in enumerate(rows):
+            sheet[i * (height + 1):i * (height + 1) + height] = row
+        _save(folder / url("learning", layer=layer.id), sheet, Scale(DIVERGING, -bound, bound))
 
 
 def strip(weights):

@@ -155,16 +155,18 @@ def _unit_terms(network, entry, generated, c):
 
 
 def training_view(figure, network, moments):
-    """A convolution's filters at each moment of training (builder/learning.py's pictures)."""
+    """A convolution's filters at each moment of training: builder/learning.py's picture, a row
+    a moment, beside the list of moments."""
     layer = network.layer(figure.target)
     count, channels, h, w = layer.weight_shape
     height, width = tile_shape(channels, h, w)
-    rows = [dict(step=f"{m['step']:,}", epoch=f"{m['epoch']:.2f}", accuracy=percent(m["test_accuracy"]),
-                 url=url("learning", layer=layer.id, step=m["step"]),
-                 alt=f"The {count} filters of {layer.id} at step {m['step']:,}")
+    rows = [dict(step=f"{m['step']:,}", epoch=f"{m['epoch']:.2f}", accuracy=percent(m["test_accuracy"]))
             for m in moments["snapshots"]]
+    alt = (f"The {count} filters of {layer.id}, one row for each of {len(rows)} moments of training, "
+           f"from step {rows[0]['step']} at the top to step {rows[-1]['step']} at the bottom")
     return dict(number=figure.number, caption=figure.caption, id=figure.id, layer=layer.id, count=count,
-                width=count * (width + 1) - 1, height=height, rows=rows)
+                url=url("learning", layer=layer.id), alt=alt, width=count * (width + 1) - 1,
+                height=len(rows) * (height + 1) - 1, rows=rows)
 
 
 def summary_rows(network):

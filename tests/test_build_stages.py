@@ -145,9 +145,9 @@ def test_every_generated_file_is_named_by_a_contract_pattern(site, site_url, con
         expected |= {site_url("attribution", input=entry["id"]), site_url("attribution_map", input=entry["id"])}
     expected |= {site_url("attributions"), site_url("training"), site_url("learning_record")}
     moments = json.loads((site / site_url("training")).read_text(encoding="utf-8"))["snapshots"]
-    for moment in moments:  # the network at each moment of training, and its filters then
-        expected.add(site_url("snapshot", step=moment["step"]))
-        expected |= {site_url("learning", layer=layer["id"], step=moment["step"])
+    expected |= {site_url("snapshot", step=moment["step"]) for moment in moments}  # each moment of training
+    if moments:  # and each convolution's filters at every moment
+        expected |= {site_url("learning", layer=layer["id"])
                      for layer in network_json["layers"] if layer["type"] == "Conv2d"}
     found = {p.relative_to(site).as_posix() for folder in ("data", "frames", "charts")
              for p in (site / folder).rglob("*") if p.is_file()}

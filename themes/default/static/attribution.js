@@ -13,6 +13,7 @@
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
+import { fetchOnce, urlOf } from './site.js';
 import { watch } from './store.js';
 
 export function mountAttributions(figures, store, site) {
@@ -56,7 +57,7 @@ class AttributionFigure {
 
   /** (classes × pixels) gradients of the logits: the build's, or computed here for own inputs. */
   async gradientsOf(input, network, outputs) {
-    if (!this.site.isComputed(input)) return this.site.attributionGradients(input);
+    if (!this.site.isComputed(input)) return publishedGradients(this.site, input);
     const [{ attribution, gradient }, weights, record] = await Promise.all([
       import('./backward.js'), this.weightsOf(network), this.site.attributions()]);
     const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
@@ -249,4 +250,13 @@ function largest(values) {
   let bound = 0;
   for (const value of values) bound = Math.max(bound, Math.abs(value));
   return bound || 1;
+}
+
+/** The build's gradients of every logit by an input's pixels, [class] → Float32Array. */
+async function publishedGradients(site, inputId) {
+  const [{ float32s }, contract, network] = await Promise.all([import('./data.js'), site.contract(), site.network()]);
+  const buffer = await fetchOnce(urlOf(contract, 'attribution', { input: inputId }), 'arrayBuffer');
+  const numbers = float32s(buffer), [, rows, cols] = network.layers[0].shape;
+  return Array.from({ length: numbers.length / (rows * cols) },
+                    (_, c) => numbers.subarray(c * rows * cols, (c + 1) * rows * cols));
 }

@@ -7,6 +7,7 @@
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paintPixels } from './paint.js';
+import { fetchOnce, urlOf } from './site.js';
 
 export async function mountCells(figures, store, site, ownInputs) {
   const kept = await site.confusion();
@@ -29,7 +30,7 @@ export async function mountCells(figures, store, site, ownInputs) {
 /** List one cell's test images under the matrix, each a button that makes it the input. */
 async function showCell(list, { trueClass, predicted, names }, store, site, ownInputs) {
   const [contract, kept, images] = await Promise.all([
-    site.contract(), site.confusion(), site.cellImages(trueClass, predicted)]);
+    site.contract(), site.confusion(), cellImages(site, trueClass, predicted)]);
   const writer = createWriter(contract);
   const count = kept.counts[trueClass][predicted];
   const fields = { count, shown: images.length, true: names[trueClass], predicted: names[predicted] };
@@ -71,7 +72,21 @@ export async function resolveTestLink(link, site, own) {
   const cell = Object.keys(kept.cells).find(key => kept.cells[key].includes(index));
   if (!cell) return null;
   const [trueClass, predicted] = cell.split('-').map(Number);
-  const { pixels } = (await site.cellImages(trueClass, predicted)).find(image => image.index === index);
+  const { pixels } = (await cellImages(site, trueClass, predicted)).find(image => image.index === index);
   return own.add(pixels, { kind: 'test', label: trueClass, link,
                            source: createWriter(contract).text('source_test', { index }) });
+}
+
+/**
+ * The test images of one cell of the confusion matrix, [{index, pixels}] in test-set order:
+ * each its uint8 pixels, row-major (data/confusion/<true>-<predicted>.u8).
+ */
+async function cellImages(site, trueClass, predicted) {
+  const [contract, kept] = await Promise.all([site.contract(), site.confusion()]);
+  const indices = kept.cells[`${trueClass}-${predicted}`] ?? [];
+  if (!indices.length) return [];
+  const url = urlOf(contract, 'confusion_cell', { true: trueClass, predicted });
+  const bytes = new Uint8Array(await fetchOnce(url, 'arrayBuffer'));
+  const size = kept.shape.reduce((product, length) => product * length, 1);
+  return indices.map((index, i) => ({ index, pixels: bytes.subarray(i * size, (i + 1) * size) }));
 }

@@ -14,7 +14,6 @@ import { mountPictures } from './pictures.js';
 import { createStore, initialState, reduce } from './store.js';
 import { mountSurfaces } from './surface.js';
 
-const OWN_CSS = 'static/own.css';  // the reader's own input's styles, loaded with its modules
 const site = new Site(document.body.dataset.contract);
 const picker = find('.lw-picker');
 const figures = findAll('.lw-figure[data-layer]');
@@ -30,13 +29,17 @@ mountOutputs(figures, store, site);
 mountLive(document, store, site);
 mountInspectorOnFirstSelection(figures, store, site);
 const links = mountOwnInputsOnFirstUse(picker, confusions, store, site);
-mountCompareOnFirstUse(picker, figures, store, site);
-mountTrainingOnFirstUse(picker, figures, store, site);
+const button = name => find(`.lw-${name}-open`, picker ?? document);
+// Two inputs side by side, and the network as it was during training (the Learning slider).
+onFirstUse(button('compare'), 'compare', async () =>
+  (await view('compare', 'own')).mountCompare(picker, figures, store, site), select => select?.focus());
+onFirstUse(button('learning'), 'moment', async () =>
+  (await view('training', 'own')).mountTraining(picker, figures, store, site), slider => {
+  button('learning')?.remove();
+  slider?.focus();
+}, () => button('learning')?.remove());
 const attributions = findAll('.lw-figure[data-kind="attribution"]');
-whenNear(attributions, async () => {
-  const { mountAttributions } = await import('./attribution.js');
-  mountAttributions(attributions, store, site);
-});
+whenNear(attributions, async () => (await import('./attribution.js')).mountAttributions(attributions, store, site));
 const overviews = findAll('.lw-figure-overview'), channels = findAll('.lw-figure-examples');
 whenNear(overviews, async () => (await view('overview')).mountOverview(overviews, store, site), 0);
 whenNear(findAll('.lw-figure-maps, .lw-figure-vector, .lw-figure-examples'),
@@ -49,8 +52,7 @@ function mountInspectorOnFirstSelection(figures, store, site) {
     if (!state.selection) return;
     stop();
     try {
-      const [{ mountInspector }] = await Promise.all([import('./inspector.js'), stylesheet('static/inspector.css')]);
-      mountInspector(figures, store, site);
+      (await view('inspector')).mountInspector(figures, store, site);
     } catch (error) {
       mountInspectorOnFirstSelection(figures, store, site);  // try again with the next selection
       throw error;
@@ -66,7 +68,7 @@ function mountInspectorOnFirstSelection(figures, store, site) {
  */
 function mountOwnInputsOnFirstUse(picker, confusions, store, site) {
   let loading = null, own = null;
-  const load = () => (loading ??= Promise.all([import('./own.js'), import('./yours.js'), stylesheet(OWN_CSS)])
+  const load = () => (loading ??= Promise.all([import('./own.js'), view('yours', 'own')])
     .then(([{ OwnInputs }, { mountYours }]) => mountYours(picker, store, site, own = new OwnInputs(site))));
   if (picker) {
     find('.lw-draw', picker).addEventListener('click', async () => (await load()).togglePad());
@@ -79,8 +81,7 @@ function mountOwnInputsOnFirstUse(picker, confusions, store, site) {
     bindDrops(async file => (await load()).useFile(file));
   }
   whenNear(confusions, async () => {
-    const [{ mountCells }] = await Promise.all([import('./cells.js'), stylesheet(OWN_CSS)]);
-    mountCells(confusions, store, site, async () => (await load()).own);
+    (await view('cells', 'own')).mountCells(confusions, store, site, async () => (await load()).own);
   });
   return { linkOf: id => (own ? own.linkOf(id) : id), resolve: async link => (await load()).resolve(link) };
 }
@@ -103,9 +104,9 @@ function bindDrops(useFile) {
   });
 }
 
-/** A view's module and its stylesheet, static/<name>.js and .css, loaded on first use. */
-async function view(name) {
-  const [module] = await Promise.all([import(`./${name}.js`), stylesheet(`static/${name}.css`)]);
+/** A view's module and its stylesheet, static/<name>.js and static/<css>.css, loaded on first use. */
+async function view(name, css = name) {
+  const [module] = await Promise.all([import(`./${name}.js`), stylesheet(`static/${css}.css`)]);
   return module;
 }
 
@@ -120,33 +121,17 @@ function whenNear(elements, mount, margin = 1000) {
   for (const each of elements) observer.observe(each);
 }
 
-/** Two inputs side by side (compare.js): loaded when the reader asks, or a link names a comparison. */
-function mountCompareOnFirstUse(picker, figures, store, site) {
-  let mounted = null;
-  const mount = () => (mounted ??= Promise.all([import('./compare.js'), stylesheet(OWN_CSS)])
-    .then(([{ mountCompare }]) => mountCompare(picker, figures, store, site)));
-  find('.lw-compare-open', picker ?? document)?.addEventListener('click', async () => (await mount())?.focus());
+/**
+ * Load a feature on first use: when its `button` is pressed (then `opened` gets what `load`
+ * gave), or when a link sets the store's `field` (then `linked` does).
+ */
+function onFirstUse(button, field, load, opened, linked = () => {}) {
+  let loading = null;
+  const mount = () => (loading ??= load());
+  button?.addEventListener('click', async () => opened(await mount()));
   const stop = store.subscribe(state => {
-    if (!state.compare) return;
+    if (state[field] === null) return;
     stop();
-    mount();
-  });
-}
-
-/** Watch it learn (training.js): loaded when the reader asks, or a link names a moment. */
-function mountTrainingOnFirstUse(picker, figures, store, site) {
-  let mounted = null;
-  const mount = () => (mounted ??= Promise.all([import('./training.js'), stylesheet(OWN_CSS)])
-    .then(([{ mountTraining }]) => mountTraining(picker, figures, store, site)));
-  const button = find('.lw-learning-open', picker ?? document);
-  button?.addEventListener('click', async () => {
-    const slider = await mount();
-    button.remove();
-    slider?.focus();
-  });
-  const stop = store.subscribe(state => {
-    if (state.moment === null) return;
-    stop();
-    mount().then(() => button?.remove());
+    mount().then(linked);
   });
 }

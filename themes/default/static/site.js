@@ -119,31 +119,9 @@ export class Site {
     return fetchOnce(urlOf(await this.contract(), 'attributions'));
   }
 
-  /** One input's gradients of every logit by the input's pixels, [class] → Float32Array. */
-  async attributionGradients(inputId) {
-    const [{ float32s, sizeOf }, contract, network] = await Promise.all([tensors(), this.contract(), this.network()]);
-    const buffer = await fetchOnce(urlOf(contract, 'attribution', { input: inputId }), 'arrayBuffer');
-    const numbers = float32s(buffer), size = sizeOf(network.layers[0].shape.slice(1));
-    return Array.from({ length: numbers.length / size }, (_, c) => numbers.subarray(c * size, (c + 1) * size));
-  }
-
   /** data/confusion.json: the confusion matrix, and per cell the test images the site holds. */
   async confusion() {
     return fetchOnce(urlOf(await this.contract(), 'confusion'));
-  }
-
-  /**
-   * The test images of one cell of the confusion matrix, [{index, pixels}] in test-set order:
-   * each its uint8 pixels, row-major (data/confusion/<true>-<predicted>.u8).
-   */
-  async cellImages(trueClass, predicted) {
-    const [contract, kept] = await Promise.all([this.contract(), this.confusion()]);
-    const indices = kept.cells[`${trueClass}-${predicted}`] ?? [];
-    if (!indices.length) return [];
-    const url = urlOf(contract, 'confusion_cell', { true: trueClass, predicted });
-    const bytes = new Uint8Array(await fetchOnce(url, 'arrayBuffer'));
-    const size = kept.shape.reduce((product, length) => product * length, 1);
-    return indices.map((index, i) => ({ index, pixels: bytes.subarray(i * size, (i + 1) * size) }));
   }
 
   /** A JSON file the contract names: ('examples_layer', {layer}). */
