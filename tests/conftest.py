@@ -48,6 +48,16 @@ def run_cli(*args, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def copy_checkpoint(folder):
+    """The committed checkpoint with the files that travel with it (its metrics and its training
+    snapshots), copied into `folder`; returns the copy's path. Other files computed with it (the
+    confusion matrix's images, the dataset examples) are left for the caller to copy or not."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in (".pt", ".json", ".snapshots.npz"):
+        shutil.copy(CHECKPOINT.with_name(CHECKPOINT.stem + suffix), folder / f"cnn{suffix}")
+    return folder / "cnn.pt"
+
+
 def tree_digest(folder):
     """One hash of every file's relative path and bytes under `folder`."""
     digest = hashlib.sha256()

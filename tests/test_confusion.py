@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import torch
 
-from conftest import CHECKPOINT, METRICS, run_cli
+from conftest import CHECKPOINT, METRICS, copy_checkpoint, run_cli
 from model import confusion
 from model.cnn import FashionCNN
 from oracle import normalised
@@ -69,9 +69,7 @@ def test_the_site_publishes_each_cells_images(site, site_url):
 
 def test_a_file_for_other_weights_is_refused(make_content, old_site, tmp_path):  # noqa: F811
     folder = tmp_path / "mixed"
-    folder.mkdir()
-    shutil.copy(CHECKPOINT, folder / "cnn.pt")
-    shutil.copy(METRICS, folder / "cnn.json")
+    copy_checkpoint(folder)
     record = confusion.read(COMMITTED)
     record["checkpoint_sha256"] = np.array("0" * 64)
     confusion.write(folder / "cnn.confusion.npz", record)
@@ -82,9 +80,7 @@ def test_a_file_for_other_weights_is_refused(make_content, old_site, tmp_path): 
 
 def test_without_the_file_the_matrix_is_a_plain_table(make_content, tmp_path):
     folder = tmp_path / "bare"
-    folder.mkdir()
-    shutil.copy(CHECKPOINT, folder / "cnn.pt")
-    shutil.copy(METRICS, folder / "cnn.json")
+    copy_checkpoint(folder)
     article = make_content("![The confusion matrix](chart:confusion)\n", checkpoint=folder / "cnn.pt")
     out = tmp_path / "site"
     process = build(article.parent, out)

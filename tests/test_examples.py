@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from builder.contract import url as contract_url
-from conftest import CHECKPOINT, CONTENT, METRICS, run_cli, urls_of
+from conftest import CHECKPOINT, CONTENT, METRICS, copy_checkpoint, run_cli, urls_of
 from model.cnn import FashionCNN
 from oracle import FASHION_CNN, depends_on, field_geometry, forward, normalised, rectangle, steps_of
 
@@ -235,9 +235,7 @@ def test_examples_of_other_weights_are_refused_in_one_line(make_content, tmp_pat
 
 def test_a_checkpoint_without_examples_builds_and_says_so(make_content, tmp_path):
     folder = tmp_path / "model"
-    folder.mkdir()
-    shutil.copy(CHECKPOINT, folder / "cnn.pt")
-    shutil.copy(METRICS, folder / "cnn.json")
+    copy_checkpoint(folder)
     article = make_content("![Maps](layer:conv1)\n", checkpoint=folder / "cnn.pt")
 
     process = run_cli("build", "--content", article.parent, "--out", tmp_path / "site", "--strict")
