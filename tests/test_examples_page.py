@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from conftest import CHECKPOINT, open_page
 from model.cnn import FashionCNN
 from oracle import FASHION_CNN, depends_on, field_geometry, forward, normalised
-from reader_helpers import assert_prints, click_cell, layer_of, printed
+from reader_helpers import assert_prints, click_cell, header, layer_of, printed
 
 COUNT = 9
 READ_PANEL = """panel => [...panel.querySelectorAll('.lw-examples-list li')].map(item => {
@@ -143,6 +143,20 @@ def test_the_examples_shown_are_the_true_top_nine_cut_at_the_units_field(
         crop = np.reshape(item["gray"], item["size"]).astype(np.uint8)
         assert any(np.array_equal(crop, each) for each in candidates), \
             f"{layer_id} map {unit + 1}: the crop of test image {i} is not its receptive field at its maximum"
+
+
+def test_a_unit_selected_before_the_examples_load_is_the_one_asked_about(page, server, network_json):
+    """The examples' code is held back until the reader has selected unit 38 of fc1; once it runs,
+    the question asks about that unit, not the first."""
+    held = []
+    page.route("**/static/examples.js", lambda route: held.append(route))
+    open_page(page, server)
+    rows, cols = layer_of(network_json, "fc1")["grid"]
+    click_cell(page, "fc1", *divmod(37, cols), rows, cols)
+    expect(header(page, "fc1")).to_contain_text("fc1, element 38")
+    assert len(held) == 1, "the examples' code was requested once, and is held"
+    held[0].continue_()
+    expect(question(page, "fc1")).to_have_text("What does unit 38 of fc1 look for?")
 
 
 @pytest.mark.parametrize("layer_id, k", [("conv1", 9), ("conv2", 10)])

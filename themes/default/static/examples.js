@@ -35,13 +35,18 @@ class Chosen {
     this.grids = new Map(network.layers.filter(layer => layer.grid).map(layer => [layer.id, layer.grid]));
     this.units = new Map();  // layer id → unit, for layers without a carousel
     this.listeners = new Set();
+    this.follow(store.getState().selection);  // a selection made before this module loaded
     store.subscribe((state, previous) => {
       const { selection } = state;
-      if (selection && selection !== previous.selection && this.grids.has(selection.layer)) {
-        this.units.set(selection.layer, selection.r * this.grids.get(selection.layer)[1] + selection.c);
-      }
+      if (selection !== previous.selection) this.follow(selection);
       if (state.positions !== previous.positions || selection !== previous.selection) this.changed();
     });
+  }
+
+  follow(selection) {
+    if (selection && this.grids.has(selection.layer)) {
+      this.units.set(selection.layer, selection.r * this.grids.get(selection.layer)[1] + selection.c);
+    }
   }
 
   unit(layer) {
