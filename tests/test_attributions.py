@@ -261,3 +261,25 @@ def test_a_drawn_inputs_attribution_is_computed_in_the_page_as_autograd_does(ope
     expect(figure.locator(".lw-attr-sum")).to_have_text(build_contract.text(
         "attribution_sum", sum=n(total), constant=n(logits[c] - total), cls=FashionCNN.classes[c],
         logit=n(logits[c])))
+
+
+def test_at_a_moment_of_training_the_attribution_is_that_moments_network(page, server, summaries, committed_metrics):
+    """With the slider at step 300, the sum is autograd's for the network with step 300's weights
+    (read from model/cnn.snapshots.npz), computed in the page by the same backward pass."""
+    from model import snapshots
+    moment = next(each for each in snapshots.read(snapshots.path_for(CHECKPOINT)).snapshots if each.step == 300)
+    net = FashionCNN()
+    net.load_state_dict({name: torch.from_numpy(np.asarray(array)) for name, array in moment.state.items()})
+    summary = summaries[0]
+    x = normalised_input(summary, committed_metrics)
+    gradients, logits = autograd(net.eval(), x)
+    c = int(logits.argmax())
+    total = float((x.numpy().ravel().astype(np.float64) * gradients[c]).sum())
+    page.goto(f"{server}index.html#input={summary['id']}&at=300")
+    expect(page.locator(".lw-status")).to_contain_text("training step 300")
+    figure = page.locator("#fig-attribution")
+    figure.scroll_into_view_if_needed()
+    n = build_contract.number
+    expect(figure.locator(".lw-attr-sum")).to_have_text(build_contract.text(
+        "attribution_sum", sum=n(total), constant=n(logits[c] - total), cls=FashionCNN.classes[c],
+        logit=n(logits[c])))

@@ -8,12 +8,14 @@ and held in the link; axe-core finds nothing.
 import re
 
 import numpy as np
+import torch
 from PIL import Image
 from playwright.sync_api import expect
 
 from builder import contract as build_contract
-from conftest import open_page
-from oracle import published_outputs
+from conftest import CHECKPOINT, CONTENT, open_page
+from model import snapshots
+from oracle import FASHION_CNN, forward, normalised, published_outputs
 from test_axe import AXE, violations
 
 RGB = "canvas => Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data.filter((_, i) => i % 4 !== 3))"
@@ -50,6 +52,44 @@ def test_each_map_shows_the_second_input_and_the_difference(page, server, site, 
     page.locator("#fig-conv2 .lw-next").click()
     expect(page.locator("#fig-conv2 .lw-counter")).to_have_text(re.compile(r"^5 / "))
     expect(pair_of(page, "conv2")).to_be_visible()  # the next map has its pair too
+
+
+def test_at_a_moment_of_training_both_inputs_go_through_that_moments_network(page, server, summaries, contract,
+                                                                             network_json):
+    """With the slider at step 30, the second picture and the difference are those of the network at
+    step 30 (the oracle's forward with that snapshot's weights), not of the trained one."""
+    first, second = summaries[-1], summaries[0]
+    moment = next(each for each in snapshots.read(snapshots.path_for(CHECKPOINT)).snapshots if each.step == 30)
+    state = {name: torch.from_numpy(np.asarray(array)) for name, array in moment.state.items()}
+    pixels = torch.stack([torch.from_numpy(np.array(Image.open(CONTENT / "inputs" / f"{s['id']}.png").convert("L")))
+                          for s in (first, second)])
+    with torch.no_grad():
+        outputs = forward(FASHION_CNN, state, normalised(pixels, **network_json["normalisation"]))
+    open_page(page, server, f"#input={first['id']}&compare={second['id']}&conv2=4&at=30")
+    expect(page.locator(".lw-status")).to_contain_text("training step 30")
+    pair = pair_of(page, "conv2")
+    expect(pair).to_be_visible()
+    other, difference = pair.locator("canvas").all()
+    a, b = outputs["conv2"][0, 3].numpy(), outputs["conv2"][1, 3].numpy()
+    scale = contract["scales"]["conv2"]
+    expected = colours(b, scale["vmin"], scale["vmax"], contract["palettes"][scale["cmap"]])
+    expect_colours(other, expected)
+    values = a - b
+    bound = np.abs(values).max()
+    expect_colours(difference, colours(values, -bound, bound, contract["palettes"]["RdBu_r"]))
+    n = build_contract.number
+    logits = outputs["fc2"].numpy()
+    shown = page.locator("#fig-fc2 td.lw-pair-logit").nth(2)
+    expect(shown).to_have_text(re.compile(r"^\S+ \(\S+\)$"))
+    other_logit, gap = (float(x.replace("\u2212", "-")) for x in re.fullmatch(r"(\S+) \((\S+)\)", shown.inner_text()).groups())
+    assert abs(other_logit - logits[1, 2]) <= 1e-3 * max(1, abs(logits[1, 2])) + 0.01, n(logits[1, 2])
+    assert abs(gap - (logits[0, 2] - logits[1, 2])) <= 1e-3 * max(1, abs(gap)) + 0.01
+
+
+def expect_colours(canvas, expected):
+    """The canvas's colours are `expected` but for values on a colour's edge (float32 against float64)."""
+    got = np.array(canvas.evaluate(RGB)).reshape(expected.shape)
+    assert (got == expected).all(axis=1).mean() > 0.99
 
 
 def test_the_pair_is_chosen_in_the_picker_and_kept_in_the_link(page, server, summaries, context):

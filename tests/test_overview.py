@@ -20,7 +20,8 @@ from playwright.sync_api import expect
 
 from builder.build import build
 from builder.errors import BuildError
-from conftest import CHECKPOINT, open_page
+from conftest import CHECKPOINT, CONTENT, open_page
+from model import snapshots
 from oracle import FASHION_CNN, forward, normalised
 from reader_helpers import ARTIFACTS, choose, picker_bottom, predicted
 from test_axe import AXE, violations
@@ -76,6 +77,39 @@ def test_the_overview_shows_every_map_of_every_layer_and_follows_the_picker(
         assert wrong == [], f"{record['id']}: maps that are not their frames: {wrong[:10]}"
 
 
+def assert_painted(shown, network_json, contract, value_of, scale_of):
+    """Every map's colours are its oracle values, value_of(layer, k) as a (rows, cols) array, on
+    the scale scale_of(layer) = (vmin, vmax, palette name), within one palette step; a value on a
+    colour's edge may differ (float32 in the page, float64 here), at most 0.5% of the pixels."""
+    steps = []
+    for (layer_id, k), rgba in shown.items():
+        layer = next(each for each in network_json["layers"] if each["id"] == layer_id)
+        vmin, vmax, cmap = scale_of(layer)
+        colours = {tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)): n for n, c in enumerate(contract["palettes"][cmap])}
+        wanted = np.clip(np.rint((value_of(layer, k) - vmin) / (vmax - vmin) * 255), 0, 255)
+        got = np.array([[colours.get(tuple(pixel[:3]), -99) for pixel in row] for row in rgba])
+        steps.append(np.abs(got - wanted).ravel())
+        assert steps[-1].max() <= 1, f"{layer_id} map {k + 1}: not painted from its numbers"
+    off = np.concatenate(steps)
+    assert (off > 0).mean() < 0.005, f"{(off > 0).sum()} of {off.size} pixels are a colour off"
+
+
+def map_of(outputs, layer, k, index=0):
+    """Map k of a layer's oracle output (a vector in its grid), for the index-th input."""
+    values = outputs[layer["id"]][index]
+    return values[k].numpy() if spatial(layer) else values.numpy().reshape(layer["grid"])
+
+
+def contract_scale(contract):
+    return lambda layer: (contract["scales"][layer["id"]]["vmin"], contract["scales"][layer["id"]]["vmax"],
+                          contract["scales"][layer["id"]]["cmap"])
+
+
+def author_pixels(records):
+    return torch.stack([torch.from_numpy(np.array(Image.open(CONTENT / "inputs" / f"{r['id']}.png").convert("L")))
+                        for r in records])
+
+
 def test_an_input_computed_in_the_page_is_painted_from_its_numbers(page, server, site, site_url, network_json,
                                                                    contract, fashion_test_split):
     """A test image sent through the network in the page has no frames: the overview paints it, and
@@ -90,21 +124,47 @@ def test_an_input_computed_in_the_page_is_painted_from_its_numbers(page, server,
         outputs = forward(FASHION_CNN, state, normalised(fashion_test_split.images[index:index + 1],
                                                          **network_json["normalisation"]))
     name = network_json["classes"][int(outputs["fc2"][0].argmax())]
+    page.locator("#fig-overview").scroll_into_view_if_needed()
+    expect_output(page, name)
+    assert_painted(shown_overview(page), network_json, contract, lambda layer, k: map_of(outputs, layer, k),
+                   contract_scale(contract))
+
+
+def test_the_overview_follows_the_learning_slider(page, server, network_json, contract, input_records):
+    """With a link to step 30 of training, the overview paints the first input run through that
+    moment's weights (read from model/cnn.snapshots.npz), not the trained network's."""
+    moment = next(each for each in snapshots.read(snapshots.path_for(CHECKPOINT)).snapshots if each.step == 30)
+    state = {name: torch.from_numpy(np.asarray(array)) for name, array in moment.state.items()}
+    with torch.no_grad():
+        outputs = forward(FASHION_CNN, state, normalised(author_pixels(input_records[:1]),
+                                                         **network_json["normalisation"]))
+    open_page(page, server, "#at=30")
+    page.locator("#fig-overview").scroll_into_view_if_needed()
+    expect_output(page, network_json["classes"][int(outputs["fc2"][0].argmax())])
+    assert_painted(shown_overview(page), network_json, contract, lambda layer, k: map_of(outputs, layer, k),
+                   contract_scale(contract))
+
+
+def test_with_a_second_input_every_map_shows_the_difference(page, server, network_json, contract, input_records,
+                                                            summaries):
+    """Comparing two of the author's inputs, every map is the oracle's first-minus-second on the
+    diverging palette, one symmetric scale per layer, and the overview says so."""
+    first, second = input_records[0], input_records[3]
+    with torch.no_grad():
+        outputs = forward(FASHION_CNN, torch.load(CHECKPOINT, map_location="cpu", weights_only=True),
+                          normalised(author_pixels([first, second]), **network_json["normalisation"]))
+    difference = {layer: values[:1] - values[1:] for layer, values in outputs.items()}
+    open_page(page, server, f"#input={first['id']}&compare={second['id']}")
     figure = page.locator("#fig-overview")
     figure.scroll_into_view_if_needed()
-    expect_output(page, name)
-    shown, steps = shown_overview(page), []
-    for (layer_id, k), rgba in shown.items():
-        layer = next(each for each in network_json["layers"] if each["id"] == layer_id)
-        scale = contract["scales"][layer_id]
-        colours = {tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)): n for n, c in enumerate(contract["palettes"][scale["cmap"]])}
-        values = outputs[layer_id][0, k].numpy() if spatial(layer) else outputs[layer_id][0].numpy().reshape(layer["grid"])
-        wanted = np.clip(np.rint((values - scale["vmin"]) / (scale["vmax"] - scale["vmin"]) * 255), 0, 255)
-        got = np.array([[colours.get(tuple(pixel[:3]), -99) for pixel in row] for row in rgba])
-        steps.append(np.abs(got - wanted).ravel())
-        assert steps[-1].max() <= 1, f"{layer_id} map {k + 1}: not painted from its numbers"
-    off = np.concatenate(steps)  # float32 in the page, float64 here: a value on a colour's edge may differ
-    assert (off > 0).mean() < 0.005, f"{(off > 0).sum()} of {off.size} pixels are a colour off"
+    names = [summaries[i]["label_name"] or summaries[i]["source"] for i in (0, 3)]
+    expect(figure.locator(".lw-glance-versus")).to_have_text(re.compile(re.escape(f"Each map shows {names[0]} minus {names[1]}")))
+    expect(figure.locator(".lw-glance-class .is-second:visible")).to_have_count(len(network_json["classes"]))
+
+    def scale(layer):
+        bound = float(difference[layer["id"]].abs().max())
+        return -bound, bound, "RdBu_r"
+    assert_painted(shown_overview(page), network_json, contract, lambda layer, k: map_of(difference, layer, k), scale)
 
 
 def test_pointing_outlines_the_sources_and_selecting_shows_the_map_in_its_figure(page, server, network_json):

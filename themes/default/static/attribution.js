@@ -14,7 +14,7 @@ import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
 import { fetchOnce, urlOf } from './site.js';
-import { watch } from './store.js';
+import { shownInput, watch } from './store.js';
 
 export function mountAttributions(figures, store, site) {
   for (const figure of figures) new AttributionFigure(figure, store, site).mount();
@@ -28,8 +28,8 @@ class AttributionFigure {
   mount() {
     this.maps = findAll('.lw-attr-surface', this.figure).map(surface => canvasIn(surface));
     this.whyChooser = this.makeChooser();
-    const render = () => this.render().catch(error => { throw error; });
-    watch(this.store, state => `${state.input} ${this.classOf(state)}`, render);
+    const render = () => this.render();
+    watch(this.store, state => `${shownInput(state)} ${this.classOf(state)}`, render);
     this.bindPixels();
     render();
   }
@@ -41,13 +41,13 @@ class AttributionFigure {
 
   /** Everything the figure shows for the store's input and class. */
   async render() {
-    const state = this.store.getState();
+    const state = this.store.getState(), input = shownInput(state);  // at the slider's moment, if any
     const [contract, network, record, shown, outputs] = await Promise.all([
-      this.site.contract(), this.site.network(), this.site.attributions(), this.site.input(state.input),
-      this.site.outputs(state.input)]);
+      this.site.contract(), this.site.network(), this.site.attributions(), this.site.input(input),
+      this.site.outputs(input)]);
     this.lastLayer = network.layers.at(-1).id;
-    const gradients = await this.gradientsOf(state.input, network, outputs);
-    if (this.store.getState().input !== state.input) return;  // the reader has moved on
+    const gradients = await this.gradientsOf(input, network, outputs);
+    if (shownInput(this.store.getState()) !== input) return;  // the reader has moved on
     const chosen = this.classOf(state) ?? shown.summary.predicted;
     this.shown = { contract, network, record, summary: shown.summary, writer: createWriter(contract),
                    outputs, gradients, chosen };
@@ -59,7 +59,7 @@ class AttributionFigure {
   async gradientsOf(input, network, outputs) {
     if (!this.site.isComputed(input)) return publishedGradients(this.site, input);
     const [{ attribution, gradient }, weights, record] = await Promise.all([
-      import('./backward.js'), this.weightsOf(network), this.site.attributions()]);
+      import('./backward.js'), this.weightsOf(input, network), this.site.attributions()]);
     const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
     const baseline = record.exact ? null : image.map(() => record.baseline);
     this.ownBaselineLogits = [];
@@ -75,8 +75,9 @@ class AttributionFigure {
     });
   }
 
-  async weightsOf(network) {
-    const pairs = await Promise.all(network.layers.map(async layer => [layer.id, await this.site.weights(layer)]));
+  /** Every layer's tensors as `input`'s network has them (at its moment of training, or trained). */
+  async weightsOf(input, network) {
+    const pairs = await Promise.all(network.layers.map(async layer => [layer.id, await this.site.weightsFor(input, layer)]));
     return Object.fromEntries(pairs);
   }
 
@@ -132,9 +133,9 @@ class AttributionFigure {
   async drawUnits(c) {
     const table = find('.lw-attr-units', this.figure);
     if (!table) return;
-    const { network, outputs, writer } = this.shown;
+    const { network, outputs, writer, summary } = this.shown;
     const last = network.layers.at(-1), before = last.inputs[0];
-    const { weight, bias } = await this.site.weights(last);
+    const { weight, bias } = await this.site.weightsFor(summary.id, last);
     const [, inputs] = weight.shape, activations = outputs[before].values;
     const terms = Array.from({ length: inputs }, (_, j) => [j, weight.at(c, j) * activations[j]]);
     const sorted = [...terms].sort((a, b) => b[1] - a[1]);

@@ -9,15 +9,15 @@
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
-import { watch } from './store.js';
+import { shownInput, watch } from './store.js';
 
 export function mountCompare(picker, figures, store, site) {
   const chooser = picker && makeChooser(picker, store, site);
   const pictured = figures.filter(figure => find('.lw-surface', figure) && figure.dataset.kind !== 'logits');
   const tables = figures.filter(figure => figure.dataset.kind === 'logits');
   const render = () => Promise.all([showAll(pictured, store.getState(), site),
-                                    showLogits(tables, store.getState(), site)]).catch(error => { throw error; });
-  watch(store, state => `${state.input} ${state.compare} ${Object.values(state.positions)}`, render);
+                                    showLogits(tables, store.getState(), site)]);
+  watch(store, state => `${shownInput(state)} ${state.compare} ${Object.values(state.positions)}`, render);
   render();
   return chooser;
 }
@@ -40,12 +40,17 @@ function makeChooser(picker, store, site) {
   return select;
 }
 
-/** Every figure's maps in view: the second input beside the first, and their difference. */
-async function showAll(figures, { input, compare, positions }, site) {
-  if (!compare) {
+/**
+ * Every figure's maps in view: the second input beside the first, and their difference, both
+ * through the network at the moment of training the figures show.
+ */
+async function showAll(figures, state, site) {
+  const { positions } = state;
+  if (!state.compare) {
     for (const pair of findAll('.lw-pair')) pair.hidden = true;
     return;
   }
+  const [input, compare] = bothShown(state);
   const [contract, first, second, names] = await Promise.all([
     site.contract(), site.outputs(input), site.outputs(compare), Promise.all([site.summary(input), site.summary(compare)])]);
   const writer = createWriter(contract);
@@ -75,8 +80,9 @@ async function showAll(figures, { input, compare, positions }, site) {
 }
 
 /** The output table: a column with the second input's logits and the difference. */
-async function showLogits(tables, { input, compare }, site) {
-  const shown = compare && await Promise.all([site.input(input), site.summary(compare)]);
+async function showLogits(tables, state, site) {
+  const [input, compare] = bothShown(state);
+  const shown = state.compare && await Promise.all([site.input(input), site.summary(compare)]);
   for (const table of tables) {
     for (const cell of findAll('.lw-pair-logit', table)) cell.remove();
     if (!shown) continue;
@@ -86,6 +92,11 @@ async function showLogits(tables, { input, compare }, site) {
     findAll('tbody tr', table).forEach((row, c) => row.append(element('td', { className: 'lw-pair-logit' },
       `${writer.number(other.logits[c])} (${writer.number(summary.logits[c] - other.logits[c])})`)));
   }
+}
+
+/** The ids of the chosen and the compared input as the figures show them (at the slider's moment). */
+function bothShown(state) {
+  return [shownInput(state), state.compare && shownInput({ ...state, input: state.compare })];
 }
 
 /** What surface k of a figure shows: map k of maps, or the vector in its rows. */

@@ -6,28 +6,40 @@
  *
  * The maps are cut from one sheet per layer and input (the contract's 'overview' URL: the maps
  * laid out in rows, one transparent pixel between them, so a sheet w + 1 pixels a map wide has
- * (width + 1) / (w + 1) columns). The reader's own inputs have no frames: their maps are painted
- * from their numbers (paint.js), as pictures.js paints the figures.
+ * (width + 1) / (w + 1) columns). The reader's own inputs, and inputs at a moment of training, have
+ * no frames: their maps are painted from their numbers (paint.js), as pictures.js paints the figures.
+ * With a second input to compare with, every map shows the difference of the two on a diverging
+ * scale, one scale per layer, and the probabilities show both.
  */
 import { element, find, findAll } from './dom.js';
 import { channelsOf, isSpatial } from './maths.js';
-import { watchLoaded } from './store.js';
+import { shownInput, watchLoaded } from './store.js';
 
 /** Map columns of a layer in the overview: enough that no column holds more than this many maps. */
 const MAPS_DOWN = 8;
 
 export async function mountOverview(figures, store, site) {
   const network = await site.network();
+  // The inputs as the figures show them: the chosen one and the compared one, at the slider's moment.
+  const shown = state => [shownInput(state), state.compare && shownInput({ ...state, input: state.compare })].join(' ');
   for (const figure of figures) {
     const overview = new Overview(figure, network, store);
-    watchLoaded(store, state => state.input, input => pictures(site, network, input),
+    watchLoaded(store, shown, both => pictures(site, network, ...both.split(' ')),
                 loaded => overview.show(loaded), { now: true });
   }
 }
 
-/** What the overview draws for one input: its summary and writer, and each layer's sheet or numbers. */
-async function pictures(site, network, input) {
+/**
+ * What the overview draws for one input: its summary and writer, and each layer's sheet or
+ * numbers; with a second input to compare with, both inputs' numbers and the second's summary.
+ */
+async function pictures(site, network, input, compare = '') {
   const shown = await site.input(input);
+  if (compare) {
+    const [{ paint }, outputs, second, other] = await Promise.all([
+      import('./paint.js'), site.outputs(input), site.outputs(compare), site.summary(compare)]);
+    return { ...shown, paint, outputs, second: { outputs: second, summary: other } };
+  }
   if (site.isComputed(input)) {
     const [{ paint }, outputs] = await Promise.all([import('./paint.js'), site.outputs(input)]);
     return { ...shown, paint, outputs };
@@ -44,6 +56,7 @@ class Overview {
     this.store = store;
     this.output = network.layers.at(-1);
     this.said = element('p', { className: 'lw-glance-said', attributes: { 'aria-live': 'polite' } });
+    this.versus = element('p', { className: 'lw-glance-versus', hidden: true });
     this.columns = network.layers.slice(0, -1).map(layer => this.column(layer));
     this.result = this.outputColumn();
     this.buttons = [...this.columns.flatMap(column => column.buttons), this.result.button];
@@ -54,7 +67,8 @@ class Overview {
       ...this.columns.map(column => column.element), this.result.element);
     board.addEventListener('keydown', event => this.move(event));
     this.buttons[0].tabIndex = 0;
-    figure.insertBefore(element('div', { className: 'lw-glance-view' }, board, this.said), find('figcaption', figure));
+    this.view = element('div', { className: 'lw-glance-view' }, this.versus, board, this.said);
+    figure.insertBefore(this.view, find('figcaption', figure));
   }
 
   /** A layer's column: its name and a button per map (one for a vector's strip). */
@@ -83,9 +97,10 @@ class Overview {
   outputColumn() {
     const rows = this.network.classes.map(name => {
       const bar = element('span', { className: 'lw-glance-bar' });
+      const other = element('span', { className: 'lw-glance-bar is-second', hidden: true });
       const value = element('span', { className: 'lw-glance-value' });
-      return { bar, value, row: element('span', { className: 'lw-glance-class' },
-                                        element('span', {}, name), bar, value) };
+      return { bar, other, value, row: element('span', { className: 'lw-glance-class' },
+                                               element('span', {}, name), element('span', {}, bar, other), value) };
     });
     const target = figureOf(this.output.id);
     const button = element('button', {
@@ -99,12 +114,29 @@ class Overview {
     return { rows, button, target, element: element('div', { className: 'lw-glance-layer is-output' }, name, button) };
   }
 
-  /** Draw every map of one input and name it in each button. */
-  show({ writer, summary, sheets, outputs, paint, contract }) {
+  /** Draw every map of one input (or of two inputs' difference) and name it in each button. */
+  show({ writer, summary, sheets, outputs, paint, contract, second }) {
+    const names = second && [summary, second.summary].map(each => each.label_name ?? each.source);
+    this.versus.hidden = !second;
+    this.view.classList.toggle('is-comparing', Boolean(second));
+    if (second) {
+      this.versus.textContent = `Each map shows ${names[0]} minus ${names[1]}: red where ${names[0]} is higher, `
+        + `blue where ${names[1]} is, on one scale per layer.`;
+    }
     for (const { layer, target, buttons } of this.columns) {
       const [rows, cols] = isSpatial(layer) ? layer.shape.slice(1) : layer.grid;
+      const difference = second && differenceOf(outputs[layer.id], second.outputs[layer.id]);
       buttons.forEach((button, k) => {
         const canvas = find('canvas', button);
+        if (second) {
+          const size = rows * cols, { values, bound } = difference;
+          paint(canvas, { shape: [rows, cols], values: values.subarray(k * size, (k + 1) * size) },
+                { vmin: -bound, vmax: bound }, contract.palettes.RdBu_r);
+          const what = isSpatial(layer) ? `${layer.id}, map ${k + 1} of ${buttons.length}` : layer.id;
+          button.setAttribute('aria-label',
+                              `${what}: ${names[0]} minus ${names[1]}, ${writer.range(-bound, bound)}${shownIn(target)}`);
+          return;
+        }
         if (sheets) drawFromSheet(canvas, sheets[layer.id], k, rows, cols);
         else {
           const output = outputs[layer.id];
@@ -120,9 +152,14 @@ class Overview {
       });
     }
     const { rows, button, target } = this.result;
-    rows.forEach(({ bar, value, row }, c) => {
+    rows.forEach(({ bar, other, value, row }, c) => {
       bar.style.width = `${100 * summary.probabilities[c]}%`;
       value.textContent = writer.percent(summary.probabilities[c]);
+      other.hidden = !second;
+      if (second) {
+        other.style.width = `${100 * second.summary.probabilities[c]}%`;
+        value.textContent += ` vs ${writer.percent(second.summary.probabilities[c])}`;
+      }
       row.classList.toggle('is-predicted', c === summary.predicted);
     });
     button.title = `${this.output.id}${shownIn(target)}`;
@@ -175,6 +212,12 @@ class Overview {
     next.tabIndex = 0;
     next.focus();
   }
+}
+
+/** Two outputs of one layer: their difference, worked out in float64, and its largest size. */
+function differenceOf(a, b) {
+  const values = Float64Array.from(a.values, (value, i) => value - b.values[i]);
+  return { values, bound: values.reduce((most, value) => Math.max(most, Math.abs(value)), 0) || 1 };
 }
 
 /** The layers and maps that map k of `layer` reads: [{layer, maps (null: all of it)}]. */
