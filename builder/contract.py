@@ -78,6 +78,7 @@ TEXTS = {
     "source_test": "FashionMNIST test image {index}",
     "uploaded": "{name}: {changes}. It stays in this browser; nothing is sent anywhere.",
     "unchanged": "used as it is",
+    "unreadable_link": "The link names an input this page cannot read ({link}); the figures show {shown} instead.",
     "not_an_image": "{name} is not an image this page can read; choose a PNG, JPEG, WebP or GIF file.",
     "cell": "{count} test images of {true} predicted as {predicted}",
     "cell_part": "the first {shown} of {count} test images of {true} predicted as {predicted}",

@@ -60,19 +60,32 @@ export function mountYours(picker, store, site, own) {
       if (id) store.dispatch({ type: 'chooseInput', input: id });
     },
 
-    /** The input a link names when it is the reader's: a drawing (opened on the pad) or a test image. */
+    /**
+     * The input a link names when it is the reader's: a drawing (opened on the pad) or a test
+     * image. A link that names neither, or whose drawing cannot be read, is said to be so.
+     */
     async resolve(link) {
-      if (link.startsWith('draw.')) {
-        const [, rows, cols] = (await site.network()).layers[0].shape;
-        const pixels = await pixelsOfLink(link, rows * cols);
-        if (!pixels) return null;
-        const opened = await openPad();
-        opened.started = true;
-        return opened.load(pixels);
+      const input = await resolveLink(link);
+      if (input === null) {
+        const [contract, summary] = await Promise.all([site.contract(), site.summary(store.getState().input)]);
+        const shown = link.length > 24 ? `${link.slice(0, 23)}…` : link;
+        said.textContent = createWriter(contract).text('unreadable_link', { link: shown, shown: summary.source });
       }
-      return link.startsWith('test.') ? resolveTestLink(link, site, own) : null;
+      return input;
     },
   };
+
+  async function resolveLink(link) {
+    if (link.startsWith('draw.')) {
+      const [, rows, cols] = (await site.network()).layers[0].shape;
+      const pixels = await pixelsOfLink(link, rows * cols);
+      if (!pixels) return null;
+      const opened = await openPad();
+      opened.started = true;
+      return opened.load(pixels);
+    }
+    return link.startsWith('test.') ? resolveTestLink(link, site, own) : null;
+  }
 }
 
 /** The picker's own choice, added with the reader's first input: the newest of their inputs,
