@@ -142,6 +142,7 @@ def _render_page(article, network, generated, problems):
     shown = [views.input_view(entry) for entry in entries]
     channels = views.examples_files(generated)
     moments = json.loads((generated / contract.url("training")).read_text(encoding="utf-8"))
+    kept = json.loads((generated / contract.url("confusion")).read_text(encoding="utf-8"))
 
     def render_figure(figure):
         if figure.scheme == "overview":
@@ -154,7 +155,6 @@ def _render_page(article, network, generated, problems):
             view = views.attribution_view(figure, network, shown[0], generated)
             return theme.render(env, "attribution.html", figure=view)
         if figure.scheme == "chart" and figure.target == "confusion":
-            kept = json.loads((generated / contract.url("confusion")).read_text(encoding="utf-8"))
             return theme.render(env, "confusion.html", figure=views.confusion_view(figure, kept, network))
         if figure.scheme == "chart":
             svg = (generated / charts.url(figure.target)).read_text(encoding="utf-8")
@@ -175,20 +175,15 @@ def _render_page(article, network, generated, problems):
     _, height, width = network.layers[0].shape
     html = theme.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
                         toc=rendered.toc, inputs=shown, thumbnail=dict(width=width, height=height),
-                        conversion=contract.CONVERSION, mistakes=_mistakes_figure(rendered.figures, generated),
-                        learning=_has_moments(generated),
+                        conversion=contract.CONVERSION, mistakes=_mistakes_figure(rendered.figures, kept),
+                        learning=bool(moments["snapshots"]),
                         reproduce=views.reproduce_view(network, shown), contract_url=contract.PATH)
     return html, rendered
 
 
-def _has_moments(generated):
-    """Whether training kept moments the page's slider can show (data/training.json)."""
-    return bool(json.loads((generated / contract.url("training")).read_text(encoding="utf-8"))["snapshots"])
-
-
-def _mistakes_figure(figures, generated):
-    """The id of the confusion matrix's figure when its cells can show their test images, else None."""
-    kept = json.loads((generated / contract.url("confusion")).read_text(encoding="utf-8"))
+def _mistakes_figure(figures, kept):
+    """The id of the confusion matrix's figure when its cells can show their test images (`kept`,
+    data/confusion.json), else None."""
     shown = [figure.id for figure in figures if (figure.scheme, figure.target) == ("chart", "confusion")]
     return shown[0] if shown and kept["cells"] else None
 
