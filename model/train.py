@@ -3,8 +3,8 @@
     layerwise train                              # model/cnn.pt, model/cnn.json, model/cnn.snapshots.npz
     layerwise train --epochs 1 --max-steps 300 --checkpoint /tmp/cnn.pt
 
-The defaults take under two minutes on two CPU cores and reach about 93.6 %
-test accuracy. The whole split lives in one tensor and batches are slices of
+The defaults take about 3 min 15 s on two idle CPU cores and reach 93.53 %
+test accuracy (README: the recipe and what each part gave). The whole split lives in one tensor and batches are slices of
 it: no DataLoader, no per-image PIL transforms. Augmentation (random
 horizontal flips, per-image shifts of up to one pixel, a randomly erased
 rectangle) is done on the batch tensor.
