@@ -4,7 +4,9 @@ URLs of its files read from its own data/contract.json, a local HTTP server, and
 
     .venv/bin/python -m pytest            # from the repository root
 """
+import gzip
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -210,9 +212,28 @@ def make_content(tmp_path, built):
 
 # --- serving -------------------------------------------------------------------------------------
 
+COMPRESSED = {".html", ".css", ".js", ".json", ".svg"}  # what GitHub Pages serves gzipped
+
+
 class _Handler(SimpleHTTPRequestHandler):
     """Serves a folder, only under the server's prefix (as GitHub Pages serves a project site),
-    recording the path of every request in the server's `hits` when it counts them."""
+    recording the path of every request in the server's `hits` when it counts them. Like GitHub
+    Pages, it gzips text (HTML, CSS, JavaScript, JSON, SVG) for a browser that accepts it, so
+    Lighthouse times what a reader's browser receives; the byte budgets count decoded bodies."""
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if not (path.is_file() and path.suffix in COMPRESSED and "gzip" in self.headers.get("Accept-Encoding", "")):
+            return super().send_head()
+        body = gzip.compress(path.read_bytes(), mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Last-Modified", self.date_time_string(path.stat().st_mtime))
+        self.send_header("Vary", "Accept-Encoding")
+        self.end_headers()
+        return io.BytesIO(body)
 
     def translate_path(self, path):
         prefix = self.server.prefix
