@@ -116,7 +116,9 @@ class Overview {
 
   /** Draw every map of one input (or of two inputs' difference) and name it in each button. */
   show({ writer, summary, sheets, outputs, paint, contract, second }) {
-    const names = second && [summary, second.summary].map(each => each.label_name ?? each.source);
+    const pair = second && [summary, second.summary];
+    const labels = pair && pair.map(each => each.label_name ?? each.source);
+    const names = pair && (labels[0] === labels[1] ? pair.map(each => each.source) : labels);  // two coats: by source
     this.versus.hidden = !second;
     this.view.classList.toggle('is-comparing', Boolean(second));
     if (second) {
