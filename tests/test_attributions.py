@@ -7,6 +7,7 @@ is not piecewise linear, whose figure says it shows an approximation.
     .venv/bin/python -m pytest tests/test_attributions.py
 """
 import json
+import re
 import shutil
 
 import numpy as np
@@ -198,6 +199,21 @@ def test_choosing_a_logit_explains_that_class(page, server, site, site_url, summ
     x = normalised_input(summary, committed_metrics).numpy().ravel().astype(np.float64)
     expect(figure.locator(".lw-attr-sum")).to_contain_text(
         f"Σ contributions ({build_contract.number((x * gradients[other]).sum())})")
+
+
+def test_a_logit_chosen_while_the_figures_data_loads_is_the_one_explained(page, server, summaries):
+    """data/attributions.json is held back until the reader has chosen another class's logit; once
+    it arrives, the figure explains that class, not the prediction it started with."""
+    summary = summaries[0]
+    held = []
+    page.route("**/data/attributions.json", lambda route: held.append(route))
+    figure = attribution_figure(page, server, summary)
+    other = (summary["predicted"] + 3) % len(summary["classes"])
+    page.locator("#fig-fc2 tbody tr").nth(other).get_by_role("button").click()
+    expect(page.locator("#fig-fc2 .lw-inspector p").first).to_contain_text(f"fc2, element {other + 1} of")
+    assert len(held) == 1, "the figure's data was requested once, and is held"
+    held[0].continue_()
+    expect(figure.locator(".lw-attr-sum")).to_contain_text(f"logit of {summary['classes'][other]} (")
 
 
 def test_without_javascript_the_figure_reads_as_built(browser, server, summaries, site, site_url):

@@ -16,13 +16,16 @@ import { paint } from './paint.js';
 import { fetchOnce, urlOf } from './site.js';
 import { shownInput, watch } from './store.js';
 
-export function mountAttributions(figures, store, site) {
-  for (const figure of figures) new AttributionFigure(figure, store, site).mount();
+export async function mountAttributions(figures, store, site) {
+  // The output layer is known before the figure follows the store: a logit selected while the
+  // figure's data loads is then the class it explains.
+  const lastLayer = (await site.network()).layers.at(-1).id;
+  for (const figure of figures) new AttributionFigure(figure, store, site, lastLayer).mount();
 }
 
 class AttributionFigure {
-  constructor(figure, store, site) {
-    Object.assign(this, { figure, store, site, shown: null, versus: null, pixel: null });
+  constructor(figure, store, site, lastLayer) {
+    Object.assign(this, { figure, store, site, lastLayer, shown: null, versus: null, pixel: null, renders: 0 });
   }
 
   mount() {
@@ -41,13 +44,13 @@ class AttributionFigure {
 
   /** Everything the figure shows for the store's input and class. */
   async render() {
+    const ticket = ++this.renders;
     const state = this.store.getState(), input = shownInput(state);  // at the slider's moment, if any
     const [contract, network, record, shown, outputs] = await Promise.all([
       this.site.contract(), this.site.network(), this.site.attributions(), this.site.input(input),
       this.site.outputs(input)]);
-    this.lastLayer = network.layers.at(-1).id;
     const gradients = await this.gradientsOf(input, network, outputs);
-    if (shownInput(this.store.getState()) !== input) return;  // the reader has moved on
+    if (ticket !== this.renders) return;  // the reader has moved on: a newer render draws
     const chosen = this.classOf(state) ?? shown.summary.predicted;
     this.shown = { contract, network, record, summary: shown.summary, writer: createWriter(contract),
                    outputs, gradients, chosen };

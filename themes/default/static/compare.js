@@ -15,8 +15,12 @@ export function mountCompare(picker, figures, store, site) {
   const chooser = picker && makeChooser(picker, store, site);
   const pictured = figures.filter(figure => find('.lw-surface', figure) && figure.dataset.kind !== 'logits');
   const tables = figures.filter(figure => figure.dataset.kind === 'logits');
-  const render = () => Promise.all([showAll(pictured, store.getState(), site),
-                                    showLogits(tables, store.getState(), site)]);
+  let renders = 0;
+  const render = () => {
+    const ticket = ++renders, current = () => ticket === renders;  // a newer render draws instead
+    return Promise.all([showAll(pictured, store.getState(), site, current),
+                        showLogits(tables, store.getState(), site, current)]);
+  };
   watch(store, state => `${shownInput(state)} ${state.compare} ${Object.values(state.positions)}`, render);
   render();
   return chooser;
@@ -44,7 +48,7 @@ function makeChooser(picker, store, site) {
  * Every figure's maps in view: the second input beside the first, and their difference, both
  * through the network at the moment of training the figures show.
  */
-async function showAll(figures, state, site) {
+async function showAll(figures, state, site, current) {
   const { positions } = state;
   if (!state.compare) {
     for (const pair of findAll('.lw-pair')) pair.hidden = true;
@@ -53,6 +57,7 @@ async function showAll(figures, state, site) {
   const [input, compare] = bothShown(state);
   const [contract, first, second, names] = await Promise.all([
     site.contract(), site.outputs(input), site.outputs(compare), Promise.all([site.summary(input), site.summary(compare)])]);
+  if (!current()) return;
   const writer = createWriter(contract);
   for (const figure of figures) {
     const layer = figure.dataset.layer;
@@ -80,9 +85,10 @@ async function showAll(figures, state, site) {
 }
 
 /** The output table: a column with the second input's logits and the difference. */
-async function showLogits(tables, state, site) {
+async function showLogits(tables, state, site, current) {
   const [input, compare] = bothShown(state);
   const shown = state.compare && await Promise.all([site.input(input), site.summary(compare)]);
+  if (!current()) return;
   for (const table of tables) {
     for (const cell of findAll('.lw-pair-logit', table)) cell.remove();
     if (!shown) continue;
