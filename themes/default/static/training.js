@@ -127,12 +127,16 @@ function drawCurve(canvas, moments, k) {
 /** The filters beside each convolution's maps, painted from the moment's weights. */
 function mountFilters(figures, store, moments, contract) {
   const convolutions = figures.filter(figure => find('.lw-kernel', figure));
+  let renders = 0;
   const render = async ({ moment, positions }) => {
+    const ticket = ++renders;
+    const weights = moment === null ? null : await moments.weightsAt(moment);
+    if (ticket !== renders) return;  // the slider has moved on while this moment's weights loaded
     for (const figure of convolutions) {
       const layer = figure.dataset.layer, k = positions[layer];
       for (const kernel of findAll('.lw-kernel', figure)) kernel.classList.remove('is-painted');
-      if (moment === null) continue;
-      const { weight } = (await moments.weightsAt(moment))[layer];
+      if (weights === null) continue;
+      const { weight } = weights[layer];
       const kernel = findAll('.lw-kernel', figure)[k];
       let canvas = find('canvas', kernel);
       if (!canvas) kernel.prepend(canvas = element('canvas', { attributes: { role: 'img' } }));
