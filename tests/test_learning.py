@@ -147,6 +147,30 @@ def test_a_link_opens_a_moment_and_its_filters(page, server, moments):
     expect(kernel).to_have_attribute("aria-label", f"Filter 1 of conv1 at step {moment.step}")
 
 
+def test_a_moment_left_while_its_weights_load_paints_no_filter(page, server):
+    """Step 30's weights are held back; the reader moves the slider to the trained network; once the
+    weights arrive and the page has run everything waiting on them, no filter of step 30 is shown."""
+    held = []
+    page.route("**/data/snapshots/30.f32", lambda route: held.append(route))
+    open_page(page, server, "#at=30")
+    slider = page.locator(".lw-training-slider")
+    expect(slider).to_be_visible()
+    slider.focus()
+    slider.press("End")
+    expect(page.locator(".lw-status")).not_to_contain_text("training step")
+    assert len(held) == 1, "step 30's weights were requested once, and are held"
+    held[0].continue_()
+    # The same request's promise (fetchOnce shares it), then a task boundary: every continuation
+    # waiting on these weights has run by then.
+    page.evaluate("""async () => {
+      const { fetchOnce, urlOf } = await import('./static/site.js');
+      const contract = await fetchOnce(document.body.dataset.contract);
+      await fetchOnce(urlOf(contract, 'snapshot', { step: 30 }), 'arrayBuffer');
+      await new Promise(resolve => setTimeout(resolve));
+    }""")
+    expect(page.locator("#fig-conv1 .lw-kernel.is-painted")).to_have_count(0)
+
+
 def test_axe_finds_nothing_with_the_slider_in_use(new_context, server, moments):
     page = new_context(bypass_csp=True).new_page()
     open_page(page, server)
