@@ -290,6 +290,21 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+def snapshot_state(step):
+    """The committed checkpoint's training snapshot at optimiser step `step`, as a state_dict read
+    with NumPy from model/cnn.snapshots.npz (independently of the site)."""
+    from model import snapshots
+    moment = next(each for each in snapshots.read(snapshots.path_for(CHECKPOINT)).snapshots if each.step == step)
+    return {name: torch.from_numpy(np.asarray(array)) for name, array in moment.state.items()}
+
+
+def author_pixels(inputs):
+    """The uint8 pixels of the author's inputs (dicts with an "id"), stacked: (n, H, W)."""
+    from PIL import Image
+    return torch.stack([torch.from_numpy(np.array(Image.open(CONTENT / "inputs" / f"{each['id']}.png").convert("L")))
+                        for each in inputs])
+
+
 def open_page(page, server, fragment=""):
     """Open the article and wait until its script has run (conv1's carousel counter shows)."""
     page.goto(server + "index.html" + fragment)

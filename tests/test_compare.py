@@ -13,8 +13,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from builder import contract as build_contract
-from conftest import CHECKPOINT, CONTENT, open_page
-from model import snapshots
+from conftest import author_pixels, open_page, snapshot_state
 from oracle import FASHION_CNN, forward, normalised, published_outputs
 from test_axe import AXE, violations
 
@@ -59,12 +58,9 @@ def test_at_a_moment_of_training_both_inputs_go_through_that_moments_network(pag
     """With the slider at step 30, the second picture and the difference are those of the network at
     step 30 (the oracle's forward with that snapshot's weights), not of the trained one."""
     first, second = summaries[-1], summaries[0]
-    moment = next(each for each in snapshots.read(snapshots.path_for(CHECKPOINT)).snapshots if each.step == 30)
-    state = {name: torch.from_numpy(np.asarray(array)) for name, array in moment.state.items()}
-    pixels = torch.stack([torch.from_numpy(np.array(Image.open(CONTENT / "inputs" / f"{s['id']}.png").convert("L")))
-                          for s in (first, second)])
     with torch.no_grad():
-        outputs = forward(FASHION_CNN, state, normalised(pixels, **network_json["normalisation"]))
+        outputs = forward(FASHION_CNN, snapshot_state(30), normalised(author_pixels([first, second]),
+                                                                      **network_json["normalisation"]))
     open_page(page, server, f"#input={first['id']}&compare={second['id']}&conv2=4&at=30")
     expect(page.locator(".lw-status")).to_contain_text("training step 30")
     pair = pair_of(page, "conv2")

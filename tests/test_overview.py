@@ -20,8 +20,7 @@ from playwright.sync_api import expect
 
 from builder.build import build
 from builder.errors import BuildError
-from conftest import CHECKPOINT, CONTENT, open_page
-from model import snapshots
+from conftest import CHECKPOINT, author_pixels, open_page, snapshot_state
 from oracle import FASHION_CNN, forward, normalised
 from reader_helpers import ARTIFACTS, choose, picker_bottom, predicted
 from test_axe import AXE, violations
@@ -105,11 +104,6 @@ def contract_scale(contract):
                           contract["scales"][layer["id"]]["cmap"])
 
 
-def author_pixels(records):
-    return torch.stack([torch.from_numpy(np.array(Image.open(CONTENT / "inputs" / f"{r['id']}.png").convert("L")))
-                        for r in records])
-
-
 def test_an_input_computed_in_the_page_is_painted_from_its_numbers(page, server, site, site_url, network_json,
                                                                    contract, fashion_test_split):
     """A test image sent through the network in the page has no frames: the overview paints it, and
@@ -133,8 +127,7 @@ def test_an_input_computed_in_the_page_is_painted_from_its_numbers(page, server,
 def test_the_overview_follows_the_learning_slider(page, server, network_json, contract, input_records):
     """With a link to step 30 of training, the overview paints the first input run through that
     moment's weights (read from model/cnn.snapshots.npz), not the trained network's."""
-    moment = next(each for each in snapshots.read(snapshots.path_for(CHECKPOINT)).snapshots if each.step == 30)
-    state = {name: torch.from_numpy(np.asarray(array)) for name, array in moment.state.items()}
+    state = snapshot_state(30)
     with torch.no_grad():
         outputs = forward(FASHION_CNN, state, normalised(author_pixels(input_records[:1]),
                                                          **network_json["normalisation"]))

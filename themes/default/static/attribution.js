@@ -14,7 +14,7 @@ import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
 import { fetchOnce, urlOf } from './site.js';
-import { shownInput, watch } from './store.js';
+import { shownInput, watchLoaded } from './store.js';
 
 export async function mountAttributions(figures, store, site) {
   // The output layer is known before the figure follows the store: a logit selected while the
@@ -25,16 +25,16 @@ export async function mountAttributions(figures, store, site) {
 
 class AttributionFigure {
   constructor(figure, store, site, lastLayer) {
-    Object.assign(this, { figure, store, site, lastLayer, shown: null, versus: null, pixel: null, renders: 0 });
+    Object.assign(this, { figure, store, site, lastLayer, shown: null, versus: null, pixel: null });
   }
 
   mount() {
     this.maps = findAll('.lw-attr-surface', this.figure).map(surface => canvasIn(surface));
     this.whyChooser = this.makeChooser();
-    const render = () => this.render();
-    watch(this.store, state => `${shownInput(state)} ${this.classOf(state)}`, render);
+    // A load that ends after the reader has moved on is not drawn (watchLoaded).
+    watchLoaded(this.store, state => `${shownInput(state)} ${this.classOf(state)}`,
+                () => this.load(this.store.getState()), loaded => this.show(loaded), { now: true });
     this.bindPixels();
-    render();
   }
 
   /** The class whose logit is explained: the one selected in the output table, or null (predicted). */
@@ -42,40 +42,45 @@ class AttributionFigure {
     return selection && selection.layer === this.lastLayer ? selection.c : null;
   }
 
-  /** Everything the figure shows for the store's input and class. */
-  async render() {
-    const ticket = ++this.renders;
-    const state = this.store.getState(), input = shownInput(state);  // at the slider's moment, if any
+  /** Everything the figure shows for `state`'s input (at the slider's moment, if any) and class. */
+  async load(state) {
+    const input = shownInput(state);
     const [contract, network, record, shown, outputs] = await Promise.all([
       this.site.contract(), this.site.network(), this.site.attributions(), this.site.input(input),
       this.site.outputs(input)]);
-    const gradients = await this.gradientsOf(input, network, outputs);
-    if (ticket !== this.renders) return;  // the reader has moved on: a newer render draws
-    const chosen = this.classOf(state) ?? shown.summary.predicted;
-    this.shown = { contract, network, record, summary: shown.summary, writer: createWriter(contract),
-                   outputs, gradients, chosen };
-    if (this.versus === null || this.versus === chosen) this.versus = this.defaultVersus(shown.summary, chosen);
+    const { gradients, baselineLogits } = await this.gradientsOf(input, network, outputs);
+    return { contract, network, record, summary: shown.summary, writer: createWriter(contract), outputs,
+             gradients, baselineLogits, chosen: this.classOf(state) ?? shown.summary.predicted };
+  }
+
+  show(shown) {
+    this.shown = shown;
+    if (this.versus === null || this.versus === shown.chosen) this.versus = this.defaultVersus(shown.summary, shown.chosen);
     this.draw();
   }
 
-  /** (classes × pixels) gradients of the logits: the build's, or computed here for own inputs. */
+  /**
+   * {gradients: (classes × pixels) gradients of the logits, baselineLogits}: the build's, or
+   * computed here for own inputs (with, for integrated gradients, each logit at the baseline).
+   */
   async gradientsOf(input, network, outputs) {
-    if (!this.site.isComputed(input)) return publishedGradients(this.site, input);
+    if (!this.site.isComputed(input)) return { gradients: await publishedGradients(this.site, input), baselineLogits: [] };
     const [{ attribution, gradient }, weights, record] = await Promise.all([
       import('./backward.js'), this.weightsOf(input, network), this.site.attributions()]);
     const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
     const baseline = record.exact ? null : image.map(() => record.baseline);
-    this.ownBaselineLogits = [];
-    return Array.from({ length: classes }, (_, c) => {
+    const baselineLogits = [];
+    const gradients = Array.from({ length: classes }, (_, c) => {
       const seed = new Float64Array(classes);
       seed[c] = 1;
       if (record.exact) {
         return Float32Array.from(gradient(network.layers, outputs, weights, this.lastLayer, seed)[network.layers[0].id]);
       }
       const found = attribution(network.layers, image, weights, seed, { steps: record.steps, baseline });
-      this.ownBaselineLogits[c] = found.baselineValue;  // the same path and steps as the build's
+      baselineLogits[c] = found.baselineValue;  // the same path and steps as the build's
       return Float32Array.from(found.gradient);
     });
+    return { gradients, baselineLogits };
   }
 
   /** Every layer's tensors as `input`'s network has them (at its moment of training, or trained). */
@@ -128,8 +133,8 @@ class AttributionFigure {
 
   /** The logit at the black baseline (known from the build for its own inputs). */
   baselineLogit(c) {
-    const { record, summary } = this.shown;
-    return record.inputs[summary.id]?.[c].baseline_logit ?? this.ownBaselineLogits[c];
+    const { record, summary, baselineLogits } = this.shown;
+    return record.inputs[summary.id]?.[c].baseline_logit ?? baselineLogits[c];
   }
 
   /** The output layer's sum for class c, weight × activation per unit it reads. */

@@ -9,20 +9,18 @@
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
-import { shownInput, watch } from './store.js';
+import { shownInput, watch, watchLoaded } from './store.js';
 
 export function mountCompare(picker, figures, store, site) {
   const chooser = picker && makeChooser(picker, store, site);
   const pictured = figures.filter(figure => find('.lw-surface', figure) && figure.dataset.kind !== 'logits');
   const tables = figures.filter(figure => figure.dataset.kind === 'logits');
-  let renders = 0;
-  const render = () => {
-    const ticket = ++renders, current = () => ticket === renders;  // a newer render draws instead
-    return Promise.all([showAll(pictured, store.getState(), site, current),
-                        showLogits(tables, store.getState(), site, current)]);
-  };
-  watch(store, state => `${shownInput(state)} ${state.compare} ${Object.values(state.positions)}`, render);
-  render();
+  // A pair that loads after the reader has moved on is not drawn (watchLoaded).
+  watchLoaded(store, state => `${shownInput(state)} ${state.compare} ${Object.values(state.positions)}`,
+              () => loadPair(store.getState(), site), pair => {
+                showAll(pictured, pair, store.getState().positions);
+                showLogits(tables, pair);
+              }, { now: true });
   return chooser;
 }
 
@@ -45,20 +43,24 @@ function makeChooser(picker, store, site) {
 }
 
 /**
- * Every figure's maps in view: the second input beside the first, and their difference, both
- * through the network at the moment of training the figures show.
+ * What the pair shows, both inputs through the network at the moment of training the figures
+ * show: {contract, writer, outputs: [first, second], names: their summaries}, or null for no pair.
  */
-async function showAll(figures, state, site, current) {
-  const { positions } = state;
-  if (!state.compare) {
+async function loadPair(state, site) {
+  if (!state.compare) return null;
+  const shown = [shownInput(state), shownInput({ ...state, input: state.compare })];
+  const [contract, outputs, names] = await Promise.all([
+    site.contract(), Promise.all(shown.map(id => site.outputs(id))), Promise.all(shown.map(id => site.summary(id)))]);
+  return { contract, writer: createWriter(contract), outputs, names };
+}
+
+/** Every figure's maps in view (by `positions`): the second input beside the first, and their difference. */
+function showAll(figures, loaded, positions) {
+  if (!loaded) {
     for (const pair of findAll('.lw-pair')) pair.hidden = true;
     return;
   }
-  const [input, compare] = bothShown(state);
-  const [contract, first, second, names] = await Promise.all([
-    site.contract(), site.outputs(input), site.outputs(compare), Promise.all([site.summary(input), site.summary(compare)])]);
-  if (!current()) return;
-  const writer = createWriter(contract);
+  const { contract, writer, outputs: [first, second], names } = loaded;
   for (const figure of figures) {
     const layer = figure.dataset.layer;
     findAll('.lw-surface', figure).forEach((surface, k) => {
@@ -85,24 +87,16 @@ async function showAll(figures, state, site, current) {
 }
 
 /** The output table: a column with the second input's logits and the difference. */
-async function showLogits(tables, state, site, current) {
-  const [input, compare] = bothShown(state);
-  const shown = state.compare && await Promise.all([site.input(input), site.summary(compare)]);
-  if (!current()) return;
+function showLogits(tables, loaded) {
   for (const table of tables) {
     for (const cell of findAll('.lw-pair-logit', table)) cell.remove();
-    if (!shown) continue;
-    const [{ writer, summary }, other] = shown;
+    if (!loaded) continue;
+    const { writer, names: [summary, other] } = loaded;
     find('thead tr', table).append(element('th', { scope: 'col', className: 'lw-pair-logit' },
       `vs ${other.label_name ?? other.source}: logit (difference)`));
     findAll('tbody tr', table).forEach((row, c) => row.append(element('td', { className: 'lw-pair-logit' },
       `${writer.number(other.logits[c])} (${writer.number(summary.logits[c] - other.logits[c])})`)));
   }
-}
-
-/** The ids of the chosen and the compared input as the figures show them (at the slider's moment). */
-function bothShown(state) {
-  return [shownInput(state), state.compare && shownInput({ ...state, input: state.compare })];
 }
 
 /** What surface k of a figure shows: map k of maps, or the vector in its rows. */

@@ -15,7 +15,7 @@ import { run } from './forward.js';
 import { summaryOf } from './own.js';
 import { paint } from './paint.js';
 import { fetchOnce, urlOf } from './site.js';
-import { watch } from './store.js';
+import { watch, watchLoaded } from './store.js';
 
 /** How many inputs at moments are kept computed: a slider's sweep makes one per step. */
 const KEPT = 24;
@@ -127,11 +127,7 @@ function drawCurve(canvas, moments, k) {
 /** The filters beside each convolution's maps, painted from the moment's weights. */
 function mountFilters(figures, store, moments, contract) {
   const convolutions = figures.filter(figure => find('.lw-kernel', figure));
-  let renders = 0;
-  const render = async ({ moment, positions }) => {
-    const ticket = ++renders;
-    const weights = moment === null ? null : await moments.weightsAt(moment);
-    if (ticket !== renders) return;  // the slider has moved on while this moment's weights loaded
+  const render = (weights, { moment, positions }) => {
     for (const figure of convolutions) {
       const layer = figure.dataset.layer, k = positions[layer];
       for (const kernel of findAll('.lw-kernel', figure)) kernel.classList.remove('is-painted');
@@ -146,8 +142,11 @@ function mountFilters(figures, store, moments, contract) {
       kernel.classList.add('is-painted');
     }
   };
-  watch(store, state => `${state.moment} ${Object.values(state.positions)}`, (_, state) => render(state));
-  render(store.getState());
+  // A moment's weights that arrive after the slider has left it paint nothing (watchLoaded).
+  watchLoaded(store, state => `${state.moment} ${Object.values(state.positions)}`, () => {
+    const { moment } = store.getState();
+    return moment === null ? null : moments.weightsAt(moment);
+  }, weights => render(weights, store.getState()), { now: true });
 }
 
 /** A filter's kernels (C, h, w) in a near-square grid with one-pixel gaps of 0, as the build tiles them. */
