@@ -41,6 +41,7 @@ class Result:
     warnings: list
     figures: list
     seconds: float
+    sources: list     # the project's Python files the model's code imports (builder.imports)
 
 
 class StrictFailure(BuildError):
@@ -59,7 +60,7 @@ def build(content_dir="content", out="site", *, strict=False, train=False, data_
     started, problems, out = time.perf_counter(), Problems(), Path(out)
     article = content.load(content_dir)
     theme.folder_of(article.settings.theme, (article.path, article.line_of("theme")))
-    network_key, network, trained = _network(article, train, data_dir, log)
+    network_key, network, trained, sources = _network(article, train, data_dir, log)
     chosen = inputs.resolve(article, network.classes, network.input_size, problems, data_dir)
     generated = cache.remembered_folder(_inputs_key(network_key, chosen),
                                         lambda folder: _generate(folder, trained(), chosen))
@@ -67,11 +68,12 @@ def build(content_dir="content", out="site", *, strict=False, train=False, data_
     _write_site(out, article, generated, html, strict, problems)
     for warning in problems:
         log(f"warning: {warning}")
-    return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started)
+    return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started, sources)
 
 
 def _network(article, train, data_dir, log):
-    """(cache key, Description, a function returning the trained builder.network.Network).
+    """(cache key, Description, a function returning the trained builder.network.Network, the
+    model's source files).
     The description comes from the cache when the checkpoint, the metrics and the code are
     unchanged; the network itself is loaded only when something asks for it."""
     settings, where = article.settings, (article.path, article.line_of("model"))
@@ -85,23 +87,36 @@ def _network(article, train, data_dir, log):
         _train(settings.model, checkpoint, metrics, data_dir, where, log)
     kept = (checkpoint, metrics, confusion.path_for(checkpoint),  # and what was computed with it
             dataset_examples.path_for(checkpoint), training_snapshots.path_for(checkpoint))
-    key = cache.digest(settings.model, settings.checkpoint, str(metrics), *_code(settings.model),
-                       *(_contents(path) for path in kept))
+    code, sources = _code(settings.model, where)
+    key = cache.digest(settings.model, settings.checkpoint, str(metrics), code, *(_contents(path) for path in kept))
 
     @functools.cache
     def trained():
-        from builder import network as nets  # PyTorch: only when the network must run
-        return nets.load(settings.model, checkpoint, metrics, where)
+        from builder import imports, network as nets  # PyTorch: only when the network must run
+        loaded = nets.load(settings.model, checkpoint, metrics, where)  # imports the model afresh
+        if _code(settings.model, where, imports.last(settings.model.partition(":")[0]))[0] != code:
+            raise BuildError("the model's code changed while this build ran; build again", *where)
+        return loaded
 
     record = cache.remembered_json("network", key, lambda: trained().description.record())
-    return key, Description.from_record(record), trained
+    return key, Description.from_record(record), trained, sources
 
 
-def _code(spec):
-    """The source files whose change can change what a build generates: the builder's, the
-    model package's and those beside the author's model."""
-    folders = {Path(__file__).parent, Path(model_package.__file__).parent, content.model_folder(spec)}
-    return sorted(path for folder in folders if folder for path in folder.glob("*.py"))
+def _code(spec, where, imported=None):
+    """(a hash of the source that decides what a build generates, the author's files in it): the
+    builder's and the model package's source, and every project file the author's model really
+    imports (its import closure).
+    The closure is `imported` (the files a fresh import loaded) when given; otherwise it is
+    remembered while none of its files changes, or found by importing the model afresh."""
+    generator = {Path(__file__).parent, Path(model_package.__file__).parent}
+    files = sorted(path for folder in generator for path in folder.glob("*.py"))
+
+    def find():
+        from builder import network as nets  # imports the author's model, so PyTorch too
+        return nets.import_model(spec, where)[1]
+
+    closure = imported or cache.remembered_files("imports", cache.digest(spec, str(Path.cwd())), find)
+    return cache.digest(*files, *map(Path, closure)), closure
 
 
 def _contents(path):

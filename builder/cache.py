@@ -2,7 +2,7 @@
 
 Entries live in `.cache/build/` (or under $LAYERWISE_CACHE): a JSON file for a
 network's description, a folder for the files generated from a network and
-its inputs. A key is a hash of contents (the checkpoint's bytes, the code's
+its inputs, and a JSON list of the files a model's code imports. A key is a hash of contents (the checkpoint's bytes, the code's
 source, the inputs' pixels), never of names or times, so an entry cannot
 outlive what it was made from. Only the few most recently used entries of each kind are kept.
 """
@@ -39,12 +39,35 @@ def remembered_json(kind, key, make):
     except (OSError, ValueError):
         pass
     value = make()
+    _store(path, value)
+    _prune(path.parent.glob(f"{kind}-*.json"))
+    return value
+
+
+def remembered_files(kind, key, find):
+    """The files (paths) that find() names for (kind, key), remembered with a hash of each: while
+    none of them has changed, they are read back without calling find() again. For what a file
+    itself decides, such as the modules a module imports."""
+    path = root() / f"{kind}-{key}.json"
+    try:
+        hashes = json.loads(path.read_text(encoding="utf-8"))
+        if all(digest(Path(name)) == hashed for name, hashed in hashes.items()):
+            os.utime(path)
+            return list(hashes)
+    except (OSError, ValueError):  # none stored, or one of the files has gone: find them again
+        pass
+    names = find()
+    _store(path, {name: digest(Path(name)) for name in names})
+    _prune(path.parent.glob(f"{kind}-*.json"))
+    return names
+
+
+def _store(path, value):
+    """Write JSON atomically: a reader sees the old entry or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.part-{os.getpid()}")
     partial.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
     partial.replace(path)
-    _prune(path.parent.glob(f"{kind}-*.json"))
-    return value
 
 
 def remembered_folder(key, fill):

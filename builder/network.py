@@ -6,17 +6,15 @@ output shape comes from that trace. A model with one more conv layer, a
 functional ReLU or a residual sum gets its figures with no change here.
 """
 import hashlib
-import importlib
 import io
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from builder import graph
+from builder import graph, imports
 from builder.errors import BuildError
 from builder.layers import Description, Layer, ReceptiveField, vector_grid
 
@@ -40,18 +38,28 @@ class Network:
 
 def model_class(spec, where=(None, None)):
     """Import 'package.module:Class' with the project root on the path."""
+    return import_model(spec, where)[0]
+
+
+def import_model(spec, where=(None, None)):
+    """(the class 'package.module:Class', the project files its import loaded), imported afresh
+    (builder.imports) so that an edited model or helper module is never served from memory."""
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
         raise BuildError(f"model '{spec}' must be written module:Class, for example model.cnn:FashionCNN",
                          *where)
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
+        module, files = imports.fresh(module_name)
+        return getattr(module, class_name), files
+    except SyntaxError as err:
+        raise BuildError(f"the code of model '{spec}' has a syntax error ({err.msg}); fix it", err.filename,
+                         err.lineno) from None
     except (ImportError, AttributeError) as err:
         raise BuildError(f"cannot import model '{spec}' ({err}); check the module path and class name",
                          *where) from None
-    return cls
+    except Exception as err:  # the author's module raised while it was imported: its own error, named
+        raise BuildError(f"importing model '{spec}' raised {type(err).__name__} ({_first_line(err)}); "
+                         "fix the model's code", *where) from None
 
 
 def build_model(spec, where=(None, None)):

@@ -4,9 +4,9 @@
 
 The site is served at http://HOST:PORT/<project>/, as GitHub Pages serves a
 project site, so a root-absolute URL breaks here before it breaks there.
-The content, the theme, the model's code and its checkpoint are watched;
-after each successful rebuild the open pages reload themselves through a
-small script that only this server adds. A failed rebuild prints its error and the last good site stays up.
+The content, the theme, the model's code (every folder its imports come
+from) and its checkpoint are watched; after each successful rebuild the
+open pages reload themselves through a small script that only this server adds. A failed rebuild prints its error and the last good site stays up.
 """
 import importlib
 import sys
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from watchfiles import DefaultFilter, watch
 
-from builder import cache, content, theme
+from builder import cache, content, imports, theme
 from builder.build import build
 from builder.errors import BuildError
 
@@ -117,13 +117,13 @@ def serve(content_dir="content", out="site", *, host="127.0.0.1", port=8000, pre
     """Build, then serve and rebuild until interrupted (or until `stop`, a threading.Event, is set)."""
     prefix = f"/{(prefix or Path.cwd().name).strip('/')}/"
     generations = Generations()
-    _rebuild(content_dir, out, strict, data_dir, first=True, train=train)
+    sources = _rebuild(content_dir, out, strict, data_dir, first=True, train=train) or []
     handler = partial(Handler, directory=str(Path(out).resolve()), prefix=prefix, generations=generations)
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://{host}:{server.server_port}{prefix}"
-    watched = _watched(content_dir)
+    watched = _watched(content_dir, sources)
     print(f"serving {url} (Ctrl-C to stop); watching {', '.join(watched)}", flush=True)
     if ready:
         ready(url)
@@ -135,6 +135,8 @@ def serve(content_dir="content", out="site", *, host="127.0.0.1", port=8000, pre
 
 
 def _watch(watched, content_dir, out, strict, data_dir, generations, stop):
+    """Rebuild after each batch of edits; watch anew when the model's code comes to import from
+    another folder."""
     usual = DefaultFilter()  # skips __pycache__, .git, editor swap files
     # The build's own writes (the site, its temporary folders, the cache) are not the author's edits.
     own = [Path(out).resolve().parent / f".{Path(out).name}", Path(out).resolve(), cache.root().resolve()]
@@ -142,16 +144,26 @@ def _watch(watched, content_dir, out, strict, data_dir, generations, stop):
     def edited(change, path):
         return usual(change, path) and not any(str(path).startswith(str(mine)) for mine in own)
 
-    for changes in watch(*watched, stop_event=stop, debounce=400, step=30, watch_filter=edited):
-        names = sorted({Path(path).name for _, path in changes})
-        print(f"changed: {', '.join(names)}", flush=True)
-        _reload_code({Path(path).resolve() for _, path in changes})
-        if _rebuild(content_dir, out, strict, data_dir):
+    while not (stop and stop.is_set()):
+        for changes in watch(*watched, stop_event=stop, debounce=400, step=30, watch_filter=edited):
+            names = sorted({Path(path).name for _, path in changes})
+            print(f"changed: {', '.join(names)}", flush=True)
+            _reload_code({Path(path).resolve() for _, path in changes})
+            sources = _rebuild(content_dir, out, strict, data_dir)
+            if sources is None:
+                continue
             generations.advance()
+            now = _watched(content_dir, sources)
+            if set(now) - set(watched):
+                watched = now
+                print(f"watching {', '.join(watched)}", flush=True)
+                break
 
 
 def _reload_code(paths):
-    """Re-import edited Python modules (a model's code), so the rebuild uses the new version."""
+    """Make the rebuild use the code as it is now: the author's modules are forgotten, so the build
+    imports them afresh (builder.imports), and an edited module the builder holds is reloaded."""
+    imports.forget()
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if file and Path(file).resolve() in paths:
@@ -162,6 +174,7 @@ def _reload_code(paths):
 
 
 def _rebuild(content_dir, out, strict, data_dir, first=False, train=False):
+    """Build once; return the model's source files (builder.build.Result.sources), or None on failure."""
     started = time.perf_counter()
     try:
         result = build(content_dir, out, strict=strict, train=train, data_dir=data_dir)
@@ -169,15 +182,16 @@ def _rebuild(content_dir, out, strict, data_dir, first=False, train=False):
         if first and not Path(out, "index.html").exists():
             raise
         print(f"error: {err}\n(still serving the last good site)", flush=True)
-        return False
+        return None
     print(f"rebuilt in {time.perf_counter() - started:.2f} s"
           + (f", {len(result.warnings)} warning(s)" if result.warnings else ""), flush=True)
-    return True
+    return result.sources
 
 
-def _watched(content_dir):
-    """The folders a build reads: the content, the theme, the model's code and its checkpoint."""
-    folders = [Path(content_dir)]
+def _watched(content_dir, sources=()):
+    """The folders a build reads: the content, the theme, the model's code (every folder its
+    imports come from) and its checkpoint."""
+    folders = [Path(content_dir), *(Path(source).parent for source in sources)]
     try:
         settings = content.load(content_dir).settings
         folders.append(theme.folder_of(settings.theme))
