@@ -1,6 +1,7 @@
 """Render the article's body: Jinja variables first, then Markdown with figures and maths.
 
-Two additions to Python-Markdown, both checked against the source's line numbers:
+Two additions to Python-Markdown, both checked against the source's line numbers (the lines the
+author wrote: Jinja's expansion is tracked, see _expand_variables):
 
 - `![caption](layer:conv1)` standing alone in a paragraph becomes Figure N, an
   element with id `fig-conv1`; `[](#fig-conv1)` becomes a link reading "Figure N".
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 import jinja2
 import markdown
+from jinja2.ext import Extension as JinjaExtension
+from jinja2.lexer import Token
 from latex2mathml.converter import convert as latex_to_mathml
 from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
@@ -34,6 +37,10 @@ CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]*?\S)\$(?!\d)")
 UNKNOWN_COMMAND = re.compile(r"<mi>(\\[A-Za-z]+)</mi>")
 MATHML = "http://www.w3.org/1998/Math/MathML"
+FIGURE_LINK = re.compile(r"\]\(\s*<?(#fig-[^)\s>]*)")
+# Each line of text the author wrote is marked with its line number while Jinja expands the body;
+# the marks (private-use characters, which no article holds) are taken out before Markdown runs.
+LINE_MARK = re.compile("\ue000(\\d+)\ue001")
 
 
 @dataclass
@@ -63,8 +70,8 @@ def render(article, context, targets, render_figure, problems):
     """Return the body as HTML; `targets` maps each kind of figure (SCHEMES) to the names it may show
     ([""] for a kind that takes none),
     and `render_figure(Figure) -> html` draws each figure."""
-    body = _expand_variables(article, context)
-    source = _Source(article, targets, problems)
+    body, origins = _expand_variables(article, context)
+    source = _Source(article, origins, targets, problems)
     md = markdown.Markdown(extensions=EXTENSIONS + [_Layerwise(source, render_figure)],
                            extension_configs={"toc": {"toc_depth": 2},  # the contents list the ## sections
                                               "smarty": {"smart_quotes": False}},
@@ -74,13 +81,16 @@ def render(article, context, targets, render_figure, problems):
 
 
 def _expand_variables(article, context):
-    """Fill in {{ … }} from the build (shapes, accuracy, predictions) before Markdown sees the text."""
+    """Fill in {{ … }} from the build (shapes, accuracy, predictions) before Markdown sees the text.
+
+    Returns (the text, the article's line each of its lines comes from). A value of many lines
+    comes from the line of its {{ … }}; a {% for %} body's lines from where the body is written."""
     # Comments are {## … ##}: Markdown's attribute lists already use {#id}.
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
-                             comment_start_string="{##", comment_end_string="##}")
+                             comment_start_string="{##", comment_end_string="##}", extensions=[_MarkLines])
     env.filters.update(FILTERS)
     try:
-        return env.from_string(article.body).render(context)
+        marked = env.from_string(article.body).render(context)
     except jinja2.TemplateSyntaxError as err:
         raise BuildError(f"template syntax: {err.message}", article.path, article.body_line + err.lineno - 1) from None
     except jinja2.UndefinedError as err:
@@ -89,6 +99,35 @@ def _expand_variables(article, context):
                          "(see README, 'Numbers in the text')", article.path, line) from None
     except Exception as err:  # a filter or attribute raised: still the author's expression
         raise BuildError(f"cannot fill in a variable: {err}", article.path, _jinja_error_line(err, article)) from None
+    return _unmark(marked, article.body_line)
+
+
+class _MarkLines(JinjaExtension):
+    """Start each line of the template's text with a mark naming its line. The lexer has already
+    applied whitespace control ({%- … -%}) to the text it hands here, so the marks change nothing
+    of what Jinja outputs."""
+
+    def filter_stream(self, stream):
+        for token in stream:
+            if token.type == "data":
+                lines = token.value.split("\n")
+                token = Token(token.lineno, "data", "\n".join(
+                    f"\ue000{token.lineno + i}\ue001{line}" for i, line in enumerate(lines)))
+            yield token
+
+
+def _unmark(marked, first_line):
+    """(the text without its marks, the article line of each of its lines): a line that starts
+    with a mark comes from that line; any other came out of a {{ … }} of many lines, written on
+    the line of the last mark before it."""
+    text, origins, last = [], [], None
+    for line in marked.split("\n"):
+        start = LINE_MARK.match(line)
+        origins.append(int(start.group(1)) + first_line - 1 if start else last)
+        marks = LINE_MARK.findall(line)
+        last = int(marks[-1]) + first_line - 1 if marks else last
+        text.append(LINE_MARK.sub("", line))
+    return "\n".join(text), origins
 
 
 def _jinja_error_line(err, article):
@@ -101,17 +140,22 @@ def _jinja_error_line(err, article):
 class _Source:
     """The body's lines as the author wrote them, so every problem can name its line."""
 
-    def __init__(self, article, targets, problems):
-        self.path, self.first_line = article.path, article.body_line
+    def __init__(self, article, origins, targets, problems):
+        self.path, self.origins = article.path, origins  # origins: the article line of each expanded line
         self.targets, self.problems = targets, problems
         self.written = {}  # (scheme, target) → indices of the lines that reference it
+        self.links = {}    # '#fig-…' → indices of the lines that link to it
         self.figures = []
 
+    def line(self, index):
+        """The article's line of the expanded body's line `index` (Markdown adds blank lines at the end)."""
+        return None if index is None else self.origins[min(index, len(self.origins) - 1)]
+
     def error(self, message, index):
-        return BuildError(message, self.path, None if index is None else self.first_line + index)
+        return BuildError(message, self.path, self.line(index))
 
     def warn(self, message, index):
-        self.problems.warn(message, self.path, None if index is None else self.first_line + index)
+        self.problems.warn(message, self.path, self.line(index))
 
 
 class _Layerwise(Extension):
@@ -163,8 +207,11 @@ class _SourcePreprocessor(Preprocessor):
 
     def _note_figures(self, line, index):
         """Remember where each figure reference is written; the tree decides which are real."""
-        for match in FIGURE_REF.finditer(CODE_SPAN.sub("", line)):
+        text = CODE_SPAN.sub("", line)
+        for match in FIGURE_REF.finditer(text):
             self.source.written.setdefault(match.group(2, 3), []).append(index)
+        for href in FIGURE_LINK.findall(text):
+            self.source.links.setdefault(href, []).append(index)
 
     def _inline_math(self, line, index):
         """Convert $…$ in the text between code spans; code spans stay as written."""
@@ -240,7 +287,15 @@ class _FigureTreeprocessor(Treeprocessor):
         return figure
 
     def _name_references(self, root):
+        """Write "Figure N" into each empty link to a figure; a link to a figure that is not there is
+        an error (an empty one would show nothing)."""
         numbers = {f"#{f.id}": f.number for f in self.source.figures}
         for link in root.iter("a"):
-            if link.get("href") in numbers and not "".join(link.itertext()).strip():
-                link.text = f"Figure {numbers[link.get('href')]}"
+            href = link.get("href") or ""
+            if href.startswith("#fig-") and href not in numbers:
+                lines = self.source.links.get(href) or [None]
+                raise self.source.error(f"the link to '{href}' names no figure of this article (figures: "
+                                        f"{', '.join(numbers) or 'none'}); fix the link or add the figure",
+                                        lines[0])
+            if href in numbers and not "".join(link.itertext()).strip():
+                link.text = f"Figure {numbers[href]}"

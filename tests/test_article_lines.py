@@ -1,0 +1,115 @@
+"""Every Markdown-stage message names the line the author wrote, however Jinja expanded the text
+before it: values of many lines and of none, {% if %} and {% for %} blocks, whitespace control.
+
+    .venv/bin/python -m pytest tests/test_article_lines.py -q
+
+The expected line is found by searching the article's own text for the mistake, never from the
+builder's bookkeeping; the expanded text is checked against a plain Jinja render of the same body.
+"""
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from builder import article as prose
+from builder.content import Article, Settings
+from builder.errors import BuildError, Problems
+
+FRONT = "---\ntitle: Lines\n---\n"
+# Before each mistake: a value of 30 lines, one of none, a loop of 3 × 2 lines, a false {% if %} of 12
+# lines, a true one, whitespace control eating blank lines and a multi-line Jinja comment.
+PREAMBLE = """\
+Intro.
+
+{{ many }}
+
+{{ nothing }}{{ nothing }}
+{% for i in range(3) %}
+Item {{ i }}.
+{% endfor %}
+{% if false %}
+""" + "hidden\n" * 12 + """{% endif %}
+{% if true %}
+{{ many }}
+{% endif %}
+{%- if true -%}
+
+
+   kept
+{%- endif %}
+{## a comment
+over two lines ##}
+
+"""
+CONTEXT = dict(many="\n".join(f"| row {n} |" for n in range(30)), nothing="")
+TARGETS = dict(layer=["input", "conv1", "relu1"], chart=[], attribution=[""], examples=[], overview=[""],
+               training=[])
+
+# (name, the mistake written after the preamble, the text on its line, error or warning, words)
+MISTAKES = [
+    ("unknown layer", "![Deep](layer:conv9)\n", "conv9", "error", "unknown layer 'conv9'"),
+    ("takes no name", "![All](overview:conv1)\n", "overview:conv1", "error", "takes no name"),
+    ("LaTeX that cannot convert", "Maths $\\frac{1}{$ here.\n", "frac", "error", "unbalanced braces"),
+    ("unknown LaTeX command", "Maths $\\notacommand{x}$ here.\n", "notacommand", "warning", "unknown LaTeX"),
+    ("unclosed display maths", "Text.\n\n$$\nx + 1\n", "$$", "error", "never closed"),
+    ("missing caption", "![](layer:conv1)\n", "layer:conv1", "warning", "has no caption"),
+    ("duplicate figure", "![One](layer:conv1)\n\n![Two](layer:conv1)\n", "Two", "error", "already has a figure"),
+    ("figure not alone", "Words ![Maps](layer:conv1) and more.\n", "Words", "error", "stand alone"),
+    ("broken figure link", "![Maps](layer:conv1)\n\nAs [](#fig-conv9) shows.\n", "#fig-conv9", "error",
+     "names no figure"),
+]
+
+
+def article_of(tmp_path, body):
+    path = tmp_path / "article.md"
+    path.write_text(FRONT + body, encoding="utf-8")
+    return Article(path, Settings(), body, FRONT.count("\n") + 1, {})
+
+
+def line_of(path, needle):
+    """The 1-based line of the article file on which `needle` is written (the last, for a mistake
+    written after a preamble that may hold the same words)."""
+    lines = Path(path).read_text(encoding="utf-8").split("\n")
+    return max(n for n, text in enumerate(lines, 1) if needle in text)
+
+
+def render(article):
+    problems = Problems()
+    rendered = prose.render(article, CONTEXT, TARGETS, lambda figure: f"<figure>{figure.id}</figure>", problems)
+    return rendered, problems
+
+
+@pytest.mark.parametrize("name, mistake, needle, kind, words", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_each_message_names_the_line_the_author_wrote(name, mistake, needle, kind, words, tmp_path):
+    article = article_of(tmp_path, PREAMBLE + mistake)
+    expected = f"{article.path}:{line_of(article.path, needle)}: "
+    if kind == "error":
+        with pytest.raises(BuildError) as raised:
+            render(article)
+        message = str(raised.value)
+    else:
+        _, problems = render(article)
+        message = next(str(w) for w in problems if words in str(w))
+    assert message.startswith(expected) and words in message, (expected, message)
+
+
+def test_the_expanded_text_is_what_jinja_renders(tmp_path):
+    """The line marks change nothing Markdown sees: the text equals a plain Jinja render, whitespace
+    control included."""
+    body = PREAMBLE + "End {{ many }} and {{- nothing }} done.\n"
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             comment_start_string="{##", comment_end_string="##}")
+    text, origins = prose._expand_variables(article_of(tmp_path, body), CONTEXT)
+    assert text == env.from_string(body).render(CONTEXT)
+    assert len(origins) == text.count("\n") + 1
+
+
+def test_a_figure_inside_a_loop_names_the_loop_body_line(tmp_path):
+    """A mistake repeated by {% for %} is reported on the line of the loop's body, not on a line of
+    the expanded text."""
+    body = PREAMBLE + "{% for name in ['conv1', 'conv7'] %}\n![Maps of {{ name }}](layer:{{ name }})\n\n{% endfor %}\n"
+    article = article_of(tmp_path, body)
+    with pytest.raises(BuildError) as raised:
+        render(article)
+    assert str(raised.value).startswith(f"{article.path}:{line_of(article.path, '(layer:{{ name }})')}: "
+                                        "unknown layer 'conv7'")
