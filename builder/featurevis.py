@@ -144,9 +144,8 @@ def _canvas(spec, unit, image_shape):
     a sixth of the whole image for conv2 here. None when the layer has no receptive field."""
     if spec.field is None:
         return None
-    size, jump, start = spec.field
     parts = []
-    for i, n in zip(unit, image_shape):
+    for i, n, size, jump, start in zip(unit, image_shape, *spec.field):  # rows, then columns
         first = max(0, -(start // jump))  # the first cell whose field starts inside the canvas
         if i < first:
             return None

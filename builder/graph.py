@@ -250,34 +250,47 @@ def _check_settings(kind, settings, name, spec, where):
 
 
 def receptive_field(op, fields, shapes):
-    """(size, jump, start) of `op`'s receptive field along one axis, from its inputs' fields; None when
-    its cells do not see evenly spaced windows of the same size."""
+    """[(size, jump, start) along the rows, the same along the columns] of `op`'s receptive field, from
+    its inputs' fields; None when its cells do not see evenly spaced windows of one size."""
     if op.type == "Input":
-        return (1, 1, 0)
+        return [(1, 1, 0), (1, 1, 0)]
     before = [fields.get(i) for i in op.inputs]
     if not all(before) or len(op.shape) != 3:
         return None
+    axes = [_field_along(op, [field[axis] for field in before], shapes, axis) for axis in (0, 1)]
+    return None if None in axes else axes
+
+
+def _field_along(op, before, shapes, axis):
+    """(size, jump, start) of `op`'s field along one axis (0 rows, 1 columns), from its inputs'."""
     if op.type == "Add":
         (size_a, jump_a, start_a), (size_b, jump_b, start_b) = before
-        if jump_a != jump_b:
-            return None
+        if jump_a != jump_b or max(start_a, start_b) > min(start_a + size_a, start_b + size_b):
+            return None  # windows of another spacing, or two apart with a gap between them
         start = min(start_a, start_b)
-        return (max(start_a + size_a, start_b + size_b) - start, jump_a, start)
+        return max(start_a + size_a, start_b + size_b) - start, jump_a, start
     size, jump, start = before[0]
-    if op.type == "AdaptiveAvgPool2d":
-        height = shapes[op.inputs[0]][1]
-        out = op.settings["output_size"][0] or height
-        if height % out:
-            return None
-        kernel = stride = height // out
-        padding, dilation = 0, 1
-    elif op.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
-        kernel, stride, padding = (op.settings[key][0] for key in ("kernel_size", "stride", "padding"))
-        dilation = op.settings.get("dilation", [1])[0]
-    else:
+    window = _window(op, shapes, axis)
+    if window is None:
         return size, jump, start  # element-wise: each cell sees what its input cell saw
+    if window == "uneven":
+        return None
+    kernel, stride, padding, dilation = window
     span = dilation * (kernel - 1) + 1
     return size + (span - 1) * jump, jump * stride, start - padding * jump
+
+
+def _window(op, shapes, axis):
+    """(kernel, stride, padding, dilation) of the window `op` slides along one axis, None for an
+    element-wise operation, "uneven" for an adaptive pool whose windows differ in size."""
+    if op.type == "AdaptiveAvgPool2d":
+        length = shapes[op.inputs[0]][1 + axis]
+        out = op.settings["output_size"][axis] or length
+        return "uneven" if length % out else (length // out, length // out, 0, 1)
+    if op.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
+        kernel, stride, padding = (op.settings[key][axis] for key in ("kernel_size", "stride", "padding"))
+        return kernel, stride, padding, op.settings.get("dilation", [1, 1])[axis]
+    return None
 
 
 def _spelling(node):

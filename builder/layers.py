@@ -7,18 +7,24 @@ without importing PyTorch. Nothing here imports torch.
 import math
 from dataclasses import asdict, dataclass, field
 
+from builder import outputs
+
 
 @dataclass
 class ReceptiveField:
-    """Which input pixels one cell of a spatial layer depends on, along one axis: cell i sees the
-    input rows [start + i * jump, start + i * jump + size) that lie in the image (near the edges,
-    padding inside the network can hide a few more)."""
-    size: int
-    jump: int
-    start: int
+    """Which input pixels one cell of a spatial layer depends on: each of size, jump and start is a
+    pair (rows, columns); cell (i, j) sees the input rows [start[0] + i * jump[0], + size[0]) and the
+    columns [start[1] + j * jump[1], + size[1]) that lie in the image (near the edges, padding inside
+    the network can hide a few more)."""
+    size: tuple
+    jump: tuple
+    start: tuple
+
+    def __post_init__(self):
+        self.size, self.jump, self.start = tuple(self.size), tuple(self.jump), tuple(self.start)
 
     def __str__(self):  # what {{ net.conv2.receptive }} prints in the article
-        return f"{self.size} × {self.size} pixels"
+        return f"{self.size[0]} × {self.size[1]} pixels"
 
 
 @dataclass
@@ -88,6 +94,11 @@ class Description:
     @property
     def input_size(self):
         return self.layers[0].shape[1:]
+
+    @property
+    def output(self):
+        """What the last layer gives: "logits", "probabilities", "log_probabilities" or "scores"."""
+        return outputs.kind(self.layers)
 
     def record(self):
         return dict(vars(self), layers=[layer.record() for layer in self.layers])

@@ -166,7 +166,7 @@ def describe(model, traced=None):
         fields[op.id] = graph.receptive_field(op, fields, shapes)
         weight = getattr(module, "weight", None)
         layer = Layer(op.id, op.type, op.shape, params, op.settings,
-                      ReceptiveField(*fields[op.id]) if fields[op.id] and len(op.shape) == 3 else None,
+                      ReceptiveField(*zip(*fields[op.id])) if fields[op.id] and len(op.shape) == 3 else None,
                       weight_shape=None if weight is None else tuple(weight.shape),
                       inputs=list(op.inputs), module=op.module, call=op.call)
         layers.append(layer)

@@ -18,7 +18,8 @@ with fixed dates, so the same weights give the same bytes:
     meta                    a JSON string: format, checkpoint (file name), weights_sha256,
                             normalisation {mean, std}, model, source, images (how many were
                             scored), count, image_shape [H, W], and layers, in the model's order:
-                            [{id, kind: "map" | "vector", shape, field: [size, jump, start] | null}]
+                            [{id, kind: "map" | "vector", shape, field: [size, jump, start] | null}],
+                            each of size, jump and start a pair [rows, columns]
     <layer>/index           int32 (units, count): test indices, best first
     <layer>/label           int16 (units, count): their true classes
     <layer>/value           float32 (units, count): their scores, as the network computed them
@@ -29,8 +30,8 @@ with fixed dates, so the same weights give the same bytes:
     <layer>/box             int16 (units, count, 4): (top, left, bottom, right) of the receptive field
                             at that position, in image pixels, clipped to the image (bottom and
                             right exclusive)
-    <layer>/crop            uint8 (units, count, S, S): the field's pixels, S = field size; the
-                            field's top-left corner is at (start + row·jump, start + col·jump),
+    <layer>/crop            uint8 (units, count, S_h, S_w): the field's pixels, its size; the
+                            field's top-left corner is at (start[0] + row·jump[0], start[1] + col·jump[1]),
                             and what lies outside the image is 0, the background
   vectors use whole images, stored once:
     images                  uint8 (M, H, W): every test image a vector layer's unit names
@@ -49,7 +50,7 @@ import numpy as np
 
 COUNT = 9          # images per unit, a 3 × 3 grid on the page
 BATCH = 100        # test images run at once: larger batches spend more time page-faulting fresh memory
-FORMAT = 1
+FORMAT = 2  # 2: receptive fields per axis
 SUFFIX = ".examples.npz"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: no timestamps in the bytes
 
@@ -63,7 +64,7 @@ def path_for(checkpoint):
 @dataclass
 class Spec:
     """A layer whose units get examples: its id, one image's output shape, and for a map the
-    (size, jump, start) of its receptive field along each axis, or None when it has none."""
+    (size, jump, start) of its receptive field, each a pair (rows, columns), or None when it has none."""
     id: str
     shape: tuple
     field: tuple = None
@@ -116,8 +117,8 @@ def compute(images, labels, specs, outputs_of, meta, count=COUNT, batch=BATCH):
 
 def described(specs):
     """The layers as the file's meta records them."""
-    return [dict(id=s.id, kind=s.kind, shape=list(s.shape), field=None if s.field is None else list(s.field))
-            for s in specs]
+    return [dict(id=s.id, kind=s.kind, shape=list(s.shape),
+                 field=None if s.field is None else [list(pair) for pair in s.field]) for s in specs]
 
 
 def cut(image, top, left, height, width):
@@ -136,7 +137,7 @@ def field_box(spec, row, col, image_shape):
     if spec.field is None:
         return 0, 0, *image_shape
     size, jump, start = spec.field
-    return start + row * jump, start + col * jump, size, size
+    return start[0] + row * jump[0], start[1] + col * jump[1], size[0], size[1]
 
 
 def write(path, found):

@@ -148,6 +148,14 @@ def field_geometry(mask_of, layer_id, height):
     return bottom - top + 1, jump, top - i * jump
 
 
+def box_of(field, row, col, height, width):
+    """(top, bottom, left, right), inclusive, of a published receptive field ({size, jump, start},
+    each [rows, columns]) at cell (row, col), clipped to a height × width image."""
+    (size_r, size_c), (jump_r, jump_c), (start_r, start_c) = field["size"], field["jump"], field["start"]
+    top, left = start_r + row * jump_r, start_c + col * jump_c
+    return max(top, 0), min(top + size_r, height) - 1, max(left, 0), min(left + size_c, width) - 1
+
+
 # --- published weights and outputs, one convolution output ---------------------------------------
 
 def _published(site, kind, pieces, what):

@@ -319,9 +319,10 @@ def test_own_model_receptive_fields_follow_its_layers(own_model):
         r, c = h // 2, w // 2
         top, bottom, left, right = rectangle(mask_of(layer_id, r, c))
         field = layer["receptive"]
-        first_row, first_col = field["start"] + r * field["jump"], field["start"] + c * field["jump"]
-        assert (top, bottom) == (max(first_row, 0), min(first_row + field["size"] - 1, 27)), layer_id
-        assert (left, right) == (max(first_col, 0), min(first_col + field["size"] - 1, 27)), layer_id
+        (size_r, size_c), (jump_r, jump_c), (start_r, start_c) = field["size"], field["jump"], field["start"]
+        first_row, first_col = start_r + r * jump_r, start_c + c * jump_c
+        assert (top, bottom) == (max(first_row, 0), min(first_row + size_r - 1, 27)), layer_id
+        assert (left, right) == (max(first_col, 0), min(first_col + size_c - 1, 27)), layer_id
 
 
 def test_unsupported_layer_type_is_named(make_content, old_site):

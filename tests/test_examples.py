@@ -312,7 +312,7 @@ def test_every_style_of_model_gets_examples_and_optimised_images(name, trained_s
             assert len(set(unit["test"])) == COUNT and all(np.diff(unit["value"]) <= 0)
             assert max(unit["test"]) < 2000
         if entry["field"]:
-            assert entry["tile"] == [entry["field"]["size"]] * 2
+            assert entry["tile"] == entry["field"]["size"]
     convolutions = [layer.id for layer in net.layers if layer.type == "Conv2d"]
     optimised = json.loads((site / contract_url("featurevis")).read_text(encoding="utf-8"))
     assert [layer["id"] for layer in optimised["layers"]] == convolutions

@@ -281,9 +281,9 @@ function receptiveView({ explanation: { at }, network, contract, input, computed
   const picture = element('div', { className: 'lw-field' }, computed
     ? painted(outputs[image.id].slice(0), contract.scales[image.id], contract)
     : element('img', { src: urlOf(contract, 'map', { input, layer: image.id, k: 0 }), alt: '', width, height }));
-  outline(picture, { top: field.top, left: field.left, height: field.size, width: field.size });
+  outline(picture, { top: field.top, left: field.left, height: field.height, width: field.width });
   return element('div', { className: 'lw-receptive' }, picture,
-    paragraph(`It depends on a ${field.size} × ${field.size} patch of the input: `
+    paragraph(`It depends on a ${field.height} × ${field.width} patch of the input: `
               + `rows ${span(field.rows)}, columns ${span(field.cols)}.`));
 }
 

@@ -206,15 +206,19 @@ export function patchOf(map, window, outside = 0) {
     (padded ? outside : map.at(top + u * step[0], left + v * step[1]))));
 }
 
-/** The input pixels a spatial value depends on: its receptive field, clipped to the image. */
+/**
+ * The input pixels a spatial value depends on: its receptive field, clipped to the image. The
+ * layer's `receptive` gives size, jump and start as pairs [rows, columns].
+ */
 export function receptiveField(layer, imageShape, r, c) {
   if (!layer.receptive || layer.type === 'Input' || !isSpatial(layer)) return null;
   const { size, jump, start } = layer.receptive;
   const [, height, width] = imageShape;
-  const top = start + r * jump, left = start + c * jump;
-  const span = (first, length) =>
-    [clamp(first, 0, length - 1), clamp(first + size - 1, 0, length - 1)];
-  return { size, top, left, rows: span(top, height), cols: span(left, width) };
+  const top = start[0] + r * jump[0], left = start[1] + c * jump[1];
+  const span = (first, extent, length) =>
+    [clamp(first, 0, length - 1), clamp(first + extent - 1, 0, length - 1)];
+  return { height: size[0], width: size[1], top, left, rows: span(top, size[0], height),
+           cols: span(left, size[1], width) };
 }
 
 // --- convolution and fully connected layers -------------------------------------------------
