@@ -9,11 +9,15 @@ it: no DataLoader, no per-image PIL transforms. Augmentation (random
 horizontal flips, per-image shifts of up to one pixel, a randomly erased
 rectangle) is done on the batch tensor.
 
-An nn.Sequential such as FashionCNN trains with a batch norm after each
-convolution and linear layer that feeds a ReLU. The batch norms exist only
-while training: they are folded into the weights and biases of the layer
-before them (fold()), so the checkpoint holds exactly the model's own
-layers. The network is kept, in that folded form, at about ten moments of
+Training always runs what the model's forward() computes. A plain
+nn.Sequential such as FashionCNN (one whose class keeps nn.Sequential's
+forward(), so that forward() is the chain of its children) trains with a
+batch norm after each convolution and linear layer that feeds a ReLU. The
+batch norms exist only while training: they are folded into the weights and
+biases of the layer before them (fold()), so the checkpoint holds exactly the
+model's own layers. Any other model, a Sequential with a forward() of its own
+included, trains as written; the output and the metrics (`training_network`)
+say which it was. The network is kept, in that folded form, at about ten moments of
 its training (model.snapshots), each scored on the test set.
 
 Three things make a step fast on a small CPU, each measured: the network
@@ -30,6 +34,7 @@ import hashlib
 import json
 import math
 import platform
+import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -72,7 +77,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     """Train `model` from weights drawn with `seed`; save it to `checkpoint`, its metrics to
     `metrics_path` and its snapshots beside the checkpoint; return the metrics. `recipe` overrides
     parts of RECIPE, e.g. dict(erasing=0). Refuses, before training, metrics that belong to
-    another checkpoint."""
+    another checkpoint (MetricsInUse) and a model that does not fit the dataset (Unfit)."""
     refuse_foreign_metrics(checkpoint, metrics_path)
     recipe = {**RECIPE, **(recipe or {})}
     _initialise(model, seed)
@@ -85,8 +90,11 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     x_train, y_train = data.as_input(train_set.images, mean, std), train_set.labels
     x_test, y_test = data.as_input(test_set.images, mean, std), test_set.labels
     x_padded = F.pad(x_train, (SHIFT,) * 4, value=-mean / std)  # black borders to shift into
+    refuse_unfit(model, tuple(x_train.shape[1:]), len(data.classes()))
 
-    network, norms = _training_network(model, recipe["batch_norm"])
+    network, norms, changes = _training_network(model, recipe["batch_norm"])
+    if progress:
+        print(_training_text(model, changes), file=sys.stderr)
     steps_per_epoch = -(-len(x_train) // batch_size)
     total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
     optimiser = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=weight_decay)
@@ -153,6 +161,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
                              erasing=recipe["erasing"],
                              train_images=len(y_train)),
         normalisation=dict(mean=mean, std=std),
+        training_network=changes,   # what training changed of the model's layers ([]: its forward() as written)
         checkpoint=checkpoint.name,
         weights_sha256=sha256,
         snapshots=dict(file=snapshots.path_for(checkpoint).name, steps=[s.step for s in kept],
@@ -306,6 +315,31 @@ class MetricsInUse(Exception):
     """The metrics file named for a checkpoint already describes another one."""
 
 
+class Unfit(Exception):
+    """The model cannot learn from the dataset: other image sizes, or other classes. The message
+    begins with what the model does, for the caller to prefix with the model's name."""
+
+
+@torch.no_grad()
+def refuse_unfit(model, image_shape, classes):
+    """Raise Unfit unless `model` takes images of `image_shape` (C, H, W) and gives one score per
+    class of the dataset's `classes`, judged on its input_shape and on one forward pass."""
+    shape = tuple(getattr(model, "input_shape", image_shape))
+    if shape != image_shape:
+        raise Unfit(f"takes {_dims(shape)} images but FashionMNIST's are {_dims(image_shape)}; give the model "
+                    f"input_shape = {image_shape} to train it here, or train it elsewhere and use its checkpoint")
+    was_training = model.training
+    outputs = model.eval()(torch.zeros(2, *image_shape)).shape
+    model.train(was_training)
+    if len(outputs) != 2 or outputs[1] != classes:
+        raise Unfit(f"has {_dims(outputs[1:])} outputs but FashionMNIST has {classes} classes; make its last "
+                    f"layer give {classes} scores to train it here")
+
+
+def _dims(shape):
+    return "×".join(map(str, shape))
+
+
 def refuse_foreign_metrics(checkpoint, metrics_path):
     """Raise MetricsInUse when `metrics_path` holds the record of another checkpoint's weights."""
     try:
@@ -364,19 +398,40 @@ def _keep_freed_memory():
 
 
 def _training_network(model, batch_norm):
-    """(the network to train, {layer name: the batch norm trained after it}).
+    """(the network to train, {layer name: the batch norm trained after it}, what was changed: a
+    list of sentences, empty when the model trains as written).
 
-    An nn.Sequential runs channels-last with its pools before its ReLUs and, with `batch_norm`,
-    a batch norm after each layer _normalised() picks; its layers are the model's own modules,
-    so they share its parameters. Any other model runs as written, since its forward() may
-    reshape with view(), which channels-last tensors refuse.
+    Only a plain nn.Sequential is changed, because only there the chain of its children is what
+    forward() computes: its class keeps nn.Sequential's own forward(). Each change leaves that
+    computation the same: with `batch_norm`, a batch norm after each layer _normalised() picks
+    (folded into it after training); its pools before its ReLUs (_pool_before_relu); and, when
+    every layer is one of torch.nn's own, the channels-last layout (an author's own module may
+    reshape with view(), which channels-last tensors refuse). Its layers are the model's own
+    modules, so they share its parameters. Any other model, a Sequential subclass with a forward()
+    of its own included, runs as written.
     """
-    if not isinstance(model, nn.Sequential):
-        return model, {}
+    if type(model).forward is not nn.Sequential.forward:
+        return model, {}, []
     layers = list(model.named_children())
     norms = _normalised(layers) if batch_norm else {}
     modules = [m for name, layer in layers for m in (layer, norms.get(name)) if m is not None]
-    return nn.Sequential(*_pool_before_relu(modules)).to(memory_format=torch.channels_last), norms
+    swapped = _pool_before_relu(modules)
+    changes = [f"a batch norm after {', '.join(norms)}, folded into {'it' if len(norms) == 1 else 'them'} "
+               "after training"] if norms else []
+    changes += ["each ReLU → max-pool pair run as max-pool → ReLU"] if swapped != modules else []
+    network = nn.Sequential(*swapped)
+    if all(type(m).__module__.startswith("torch.nn.") for m in model.modules() if m is not model):
+        network, changes = network.to(memory_format=torch.channels_last), changes + ["the channels-last layout"]
+    return network, norms, changes
+
+
+def _training_text(model, changes):
+    """The line that says what training runs."""
+    name = type(model).__name__
+    if not changes:
+        return f"training {name} through its own forward(), as written"
+    return f"training {name} as the chain of its children (its forward()), with {'; '.join(changes)}: " \
+           "the same computation"
 
 
 def _normalised(layers):
@@ -384,11 +439,11 @@ def _normalised(layers):
     feeds a ReLU. A layer without a bias is left alone: folding needs the bias to take the
     norm's shift in."""
     norms = {}
-    for (name, layer), (_, following) in zip(layers, layers[1:]):
-        if isinstance(following, nn.ReLU) and getattr(layer, "bias", None) is not None:
-            if isinstance(layer, nn.Conv2d):
+    for (name, layer), (_, following) in zip(layers, layers[1:]):  # torch's own classes: a subclass may differ
+        if type(following) is nn.ReLU and getattr(layer, "bias", None) is not None:
+            if type(layer) is nn.Conv2d:
                 norms[name] = nn.BatchNorm2d(layer.out_channels)
-            elif isinstance(layer, nn.Linear):
+            elif type(layer) is nn.Linear:
                 norms[name] = nn.BatchNorm1d(layer.out_features)
     return norms
 
@@ -403,7 +458,7 @@ def _pool_before_relu(layers):
     """
     layers = list(layers)
     for i in range(len(layers) - 1):
-        if isinstance(layers[i], nn.ReLU) and isinstance(layers[i + 1], nn.MaxPool2d):
+        if type(layers[i]) is nn.ReLU and type(layers[i + 1]) is nn.MaxPool2d and not layers[i + 1].return_indices:
             layers[i], layers[i + 1] = layers[i + 1], layers[i]
     return layers
 

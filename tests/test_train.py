@@ -15,14 +15,16 @@ from conftest import accuracy_of
 from model import data, snapshots, train
 from model.cnn import FashionCNN
 from oracle import normalised
+from tests.models.mistakes import FiveClasses, ResidualSequential, SequentialWithOwnModule, ThirtyTwo
 
 
-def short_training(folder, steps=12, **options):
-    """Train FashionCNN for `steps` steps on the first 2,048 training images (8 steps an epoch) into
-    folder/cnn.pt."""
+def short_training(folder, steps=12, model=None, **options):
+    """Train `model` (FashionCNN) for `steps` steps on the first 2,048 training images (8 steps an epoch)
+    into folder/cnn.pt."""
     checkpoint = folder / "cnn.pt"
-    metrics = train.train(FashionCNN(), checkpoint, folder / "cnn.json", epochs=2, max_steps=steps,
-                          train_subset=2048, progress=False, **options)
+    options = {"progress": False, **options}
+    metrics = train.train(model or FashionCNN(), checkpoint, folder / "cnn.json", epochs=2, max_steps=steps,
+                          train_subset=2048, **options)
     return checkpoint, metrics
 
 
@@ -68,10 +70,16 @@ def test_short_training_run_writes_a_loadable_checkpoint_and_honest_metrics(tmp_
     assert metrics["versions"]["torch"] == torch.__version__ and metrics["versions"]["python"]
 
 
-def test_the_checkpoint_holds_exactly_the_published_architecture(tmp_path):
+def test_the_checkpoint_holds_exactly_the_published_architecture(tmp_path, capfd):
     """Batch norms train with the network but never reach the checkpoint: the same keys, shapes and
-    dtypes as a fresh FashionCNN, in the same order."""
-    checkpoint, _ = short_training(tmp_path, steps=3)
+    dtypes as a fresh FashionCNN, in the same order. The output and the metrics say what training
+    changed (the committed recipe: batch norms, pools before ReLUs, channels-last)."""
+    checkpoint, metrics = short_training(tmp_path, steps=3, progress=True)
+    assert metrics["training_network"] == ["a batch norm after conv1, conv2, fc1, folded into them after training",
+                                           "each ReLU → max-pool pair run as max-pool → ReLU",
+                                           "the channels-last layout"]
+    assert "training FashionCNN as the chain of its children (its forward()), with a batch norm after conv1, " \
+           "conv2, fc1" in capfd.readouterr().err
     expected = FashionCNN().state_dict()
     saved = state_of(checkpoint)
     assert [(k, tuple(v.shape), v.dtype) for k, v in saved.items()] == \
@@ -83,7 +91,7 @@ def test_folded_batch_norms_give_the_unfolded_networks_outputs(committed_metrics
     """On 1,000 real test images, FashionCNN with each batch norm folded into its layer gives the
     logits of the training network (conv → norm → pool → ReLU …) in evaluation mode, within 1e-5."""
     model = FashionCNN()
-    network, norms = train._training_network(model, batch_norm=True)
+    network, norms, _ = train._training_network(model, batch_norm=True)
     assert list(norms) == ["conv1", "conv2", "fc1"]
     norm = committed_metrics["normalisation"]
     x = normalised(fashion_test_split.images[:1000], norm["mean"], norm["std"], torch.float32)
@@ -143,3 +151,42 @@ def test_two_trainings_give_identical_checkpoints_and_snapshots(tmp_path):
     assert snapshots.path_for(first).read_bytes() == snapshots.path_for(second).read_bytes()
     other, _ = short_training(tmp_path / "other", steps=4, seed=1)
     assert other.read_bytes() != first.read_bytes(), "the seed decides the weights"
+
+
+def test_a_sequential_with_its_own_forward_trains_as_its_forward(tmp_path, capfd):
+    """A Sequential subclass whose forward() adds a skip connection trains through that forward(),
+    unchanged: the network trained is the model itself, and the output and metrics say so."""
+    model = ResidualSequential()
+    network, norms, changes = train._training_network(model, batch_norm=True)
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(network.eval()(x), model.eval()(x)), "the network trained computes the model's forward()"
+    assert norms == {} and changes == []
+
+    _, metrics = short_training(tmp_path, steps=2, model=ResidualSequential(), progress=True)
+    assert metrics["training_network"] == [] and metrics["hyperparameters"]["batch_norm"] == []
+    assert "training ResidualSequential through its own forward(), as written" in capfd.readouterr().err
+
+
+def test_a_plain_sequential_with_an_authors_module_keeps_its_layout(committed_metrics):
+    """A plain Sequential holding a module of the author's (which reshapes with view()) still gets the batch
+    norms and the pool/ReLU swap, which are exact, but not channels-last, which view() refuses; the network
+    trained, its norms folded, gives the model's own outputs."""
+    model = SequentialWithOwnModule()
+    network, norms, changes = train._training_network(model, batch_norm=True)
+    assert list(norms) == ["conv"] and "the channels-last layout" not in changes
+    x = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    torch.optim.swa_utils.update_bn([x], network)
+    with torch.no_grad():
+        folded = SequentialWithOwnModule()
+        folded.load_state_dict(train.published_state(model, network, norms))
+        assert (network.eval()(x) - folded.eval()(x)).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("model, words", [(ThirtyTwo, "takes 1×32×32 images but FashionMNIST's are 1×28×28"),
+                                          (FiveClasses, "has 5 outputs but FashionMNIST has 10 classes")])
+def test_a_model_that_does_not_fit_the_dataset_is_refused_before_training(model, words, tmp_path):
+    """Other image sizes or another number of classes stop train() before a step, a checkpoint or metrics."""
+    with pytest.raises(train.Unfit, match=words):
+        short_training(tmp_path, steps=1, model=model())
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,65 @@
+"""Models written the ways authors get wrong or unusual, for tests/test_train.py and tests/test_errors.py."""
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from model.cnn import CLASSES
+
+
+class ResidualSequential(nn.Sequential):
+    """An nn.Sequential whose own forward() adds a skip connection its chain of children does not
+    show: relu2(conv2(h) + h)."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__(OrderedDict(
+            conv1=nn.Conv2d(1, 8, 3, padding=1), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(8, 8, 3, padding=1), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2),
+            flatten=nn.Flatten(), fc=nn.Linear(8 * 7 * 7, len(CLASSES))))
+
+    def forward(self, x):
+        h = self.pool1(self.relu1(self.conv1(x)))
+        h = self.pool2(self.relu2(self.conv2(h) + h))
+        return self.fc(self.flatten(h))
+
+
+class ThirtyTwo(nn.Sequential):
+    """Takes 32×32 images: a network for another dataset."""
+    input_shape = (1, 32, 32)
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 3, padding=1), relu=nn.ReLU(), flatten=nn.Flatten(),
+                                     fc=nn.Linear(4 * 32 * 32, len(CLASSES))))
+
+
+class FiveClasses(nn.Sequential):
+    """Gives five scores, where FashionMNIST has ten classes."""
+    classes = CLASSES[:5]
+
+    def __init__(self):
+        super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 3, padding=1), relu=nn.ReLU(), flatten=nn.Flatten(),
+                                     fc=nn.Linear(4 * 28 * 28, 5)))
+
+
+class OwnView(nn.Module):
+    """Flattens with view(), which a channels-last tensor refuses."""
+
+    def forward(self, x):
+        return x.view(len(x), -1)
+
+
+class SequentialWithOwnModule(nn.Sequential):
+    """A plain nn.Sequential (no forward() of its own) holding an author's own module."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 3, padding=1), relu=nn.ReLU(), pool=nn.MaxPool2d(2),
+                                     flatten=OwnView(), fc=nn.Linear(4 * 14 * 14, len(CLASSES))))
+
+
+def whole_model_pickle(path):
+    """Save a FashionCNN the way tutorials do, torch.save(model): a pickle of the whole object."""
+    from model.cnn import FashionCNN
+    torch.save(FashionCNN(), path)
