@@ -67,6 +67,8 @@ def _train(args):
         raise BuildError(str(err)) from None
     except train.MetricsInUse as err:
         raise BuildError(str(err), metrics_path) from None
+    except train.Unfit as err:
+        raise BuildError(f"{args.model} {err}") from None
     kept = snapshots.path_for(checkpoint)
     print(f"wrote {checkpoint}, {metrics_path} and {kept} ({len(metrics['snapshots']['steps'])} snapshots, "
           f"{kept.stat().st_size:,} bytes): test accuracy {metrics['test_accuracy']:.2%} "

@@ -139,6 +139,7 @@ def _train(spec, checkpoint, metrics, data_dir, where, log):
     from builder import network as nets
     from model import data, train
     model = nets.build_model(spec, where)
+    nets.graph.trace(model.eval(), nets.input_shape(model), spec, where)  # refuse before training, not after
     log(f"{checkpoint} not found: training {spec} (a few minutes)")
     try:
         train.train(model, checkpoint, metrics, data_dir=data_dir)
@@ -147,6 +148,8 @@ def _train(spec, checkpoint, metrics, data_dir, where, log):
                          checkpoint) from None
     except train.MetricsInUse as err:
         raise BuildError(str(err), metrics) from None
+    except train.Unfit as err:
+        raise BuildError(f"{spec} {err}", *where) from None
 
 
 def _render_page(article, network, generated, problems):
