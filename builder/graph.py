@@ -65,16 +65,20 @@ class Traced:
 def trace(model, input_shape, spec, where=(None, None)):
     """Trace `model` (in eval mode) and describe each of its tensor operations, or refuse."""
     try:
-        graph_module = fx.symbolic_trace(model)
+        graph_module = fx.GraphModule(model, _Tracer().trace(model), type(model).__name__)
     except Exception as err:  # fx raises many types; its message says what it could not follow
         raise BuildError(f"{spec} cannot be traced by torch.fx ({_first_line(err)}); its forward() must not "
                          "branch on tensor values or call code fx cannot follow: move such logic out of "
                          "forward() or into a submodule", *where) from None
     sample = torch.rand(2, *input_shape)
+    reads = {}
     with _one_thread(), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's own remarks on settings; ours follow, worded for the author
-        outputs = run(graph_module, sample)
-        expected = model(sample)
+        try:
+            outputs = run(graph_module, sample, reads)
+        except Exception as err:  # the model's own code failed on an image of this shape
+            raise _cannot_run(graph_module, input_shape, err, spec, where) from None
+        expected = model(sample.clone())
     final = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
     if not isinstance(final, fx.Node) or not torch.equal(outputs[final.name], expected):
         raise BuildError(f"{spec}.forward() must return one tensor, the logits, and the traced graph must "
@@ -84,7 +88,7 @@ def trace(model, input_shape, spec, where=(None, None)):
         value = outputs.get(node.name)
         if node.op == "output" or not _is_sample_tensor(value, len(sample)):
             continue  # sizes, shapes and other bookkeeping
-        op = _describe(node, graph_module, ids, value, spec, where)
+        op = _describe(node, graph_module, ids, value, _read(node, reads, ids, spec, where), outputs, spec, where)
         ids[node.name] = op.id
         ops.append(op)
     if ops[-1].id != ids[final.name]:
@@ -92,20 +96,85 @@ def trace(model, input_shape, spec, where=(None, None)):
     return Traced(graph_module, ops)
 
 
-def run(graph_module, sample):
+class _InPlaceProxy(fx.Proxy):
+    """Records `a += b` as the in-place operator.iadd that Python runs: torch.fx's own Proxy records a
+    new sum, so another name for `a` would keep its old value in the graph but not in the model."""
+
+    def __iadd__(self, other):
+        return self.tracer.create_proxy("call_function", operator.iadd, (self, other), {})
+
+
+class _Tracer(fx.Tracer):
+    def proxy(self, node):
+        return _InPlaceProxy(node, self)
+
+
+def run(graph_module, sample, reads=None):
     """Every node's output for `sample`, by node name; copies, so an in-place operation later in
-    the graph cannot change what was recorded."""
-    outputs = {}
+    the graph cannot change what was recorded. `reads`, a dict when given, gets what each node
+    really read: {input node: the node whose output it held}, itself unless an in-place operation
+    (ReLU(inplace=True), `+=`) changed it since, then the node that made its present value, or None
+    when no node's whole output is that value."""
+    outputs, made = {}, {}  # made: node name → (its output tensor, that tensor's version when made)
 
     class Recorder(fx.Interpreter):
         def run_node(self, node):
+            if reads is not None:
+                reads[node.name] = {m.name: _holder(self.env[m], made, m.name) for m in node.all_input_nodes}
             result = super().run_node(node)
             outputs[node.name] = result.detach().clone() if isinstance(result, torch.Tensor) else result
+            if reads is not None and isinstance(result, torch.Tensor):
+                made[node.name] = (result, result._version)
             return result
 
     with torch.no_grad():
-        Recorder(graph_module.eval()).run(sample)
+        Recorder(graph_module.eval()).run(sample.clone())  # the caller's tensor stays as it was
     return outputs
+
+
+def _holder(value, made, name):
+    """The node whose output `value` (what node `name` made) holds now: `name` itself when nothing
+    changed it in place, the latest node that made this very tensor (same memory, shape and layout)
+    at its present version, else None."""
+    if not isinstance(value, torch.Tensor) or name not in made or made[name][1] == value._version:
+        return name
+    for other, (tensor, version) in reversed(made.items()):
+        if version == value._version and _same_tensor(tensor, value):
+            return other
+    return None
+
+
+def _same_tensor(a, b):
+    return (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
+            and a.dtype == b.dtype)
+
+
+def _read(node, reads, ids, spec, where):
+    """{input node: the node it really read} for `node`, or a refusal when an in-place operation
+    changed part of what it reads."""
+    actual = reads.get(node.name, {})
+    for name, holder in actual.items():
+        if holder is None:
+            raise BuildError(f"operation '{node.name}' of {spec} reads the output of '{ids.get(name, name)}' after "
+                             "an in-place operation changed part of it; make that operation not in place "
+                             "(inplace=False, x = x + y instead of +=)", *where)
+    return actual
+
+
+def _cannot_run(graph_module, input_shape, err, spec, where):
+    """The BuildError for a model whose code fails on an image of `input_shape`: the first layer's
+    channels when they are what is wrong, else torch's own words."""
+    shape = tuple(input_shape)
+    first = next((graph_module.get_submodule(n.target) for n in graph_module.graph.nodes if n.op == "call_module"
+                  and isinstance(graph_module.get_submodule(n.target), (nn.Conv2d, nn.BatchNorm2d))), None)
+    channels = getattr(first, "in_channels", getattr(first, "num_features", None))
+    if channels is not None and channels != shape[0]:
+        return BuildError(f"the first layer of {spec} expects {channels} input channels but is fed images of shape "
+                          f"{shape} (its input_shape, or the default (1, 28, 28)); layerwise shows grayscale "
+                          "images: give that layer 1 input channel, and set input_shape = (1, H, W) on the class "
+                          "when its images are not 28 × 28", *where)
+    return BuildError(f"{spec} fails on an image of shape {shape} ({type(err).__name__}: {_first_line(err)}); "
+                      "set input_shape = (C, H, W) on the class to the shape its forward() expects", *where)
 
 
 @contextmanager
@@ -124,10 +193,11 @@ def _is_sample_tensor(value, batch):
     return isinstance(value, torch.Tensor) and value.dim() >= 1 and value.shape[0] == batch
 
 
-def _describe(node, graph_module, ids, value, spec, where):
-    """The canonical Op for one node whose output is a batch of tensors."""
+def _describe(node, graph_module, ids, value, read, outputs, spec, where):
+    """The canonical Op for one node whose output is a batch of tensors; `read` maps each input
+    node to the node whose output it really held (run())."""
     shape = tuple(value.shape[1:])
-    tensor_inputs = [n for n in node.all_input_nodes if n.name in ids]
+    tensor_inputs = [read.get(n.name, n.name) for n in node.all_input_nodes if n.name in ids]
     if node.op == "placeholder":
         if ids:
             raise BuildError(f"{spec}.forward() takes more than one input; layerwise shows one image", *where)
@@ -145,14 +215,14 @@ def _describe(node, graph_module, ids, value, spec, where):
         kind = (FUNCTIONS.get(node.target) if node.op == "call_function" else
                 METHODS.get(node.target) if node.op == "call_method" else None)
         name = f"'{node.name}' ({_spelling(node)})"
-        settings = _function_settings(kind, node, name, spec, where) if kind else None
+        settings = _function_settings(kind, node, outputs, name, spec, where) if kind else None
         op_id, call = node.name, _spelling(node)
     if kind is None:
         raise BuildError(f"operation {name} of {spec} is not one layerwise can explain (supported: "
                          f"{', '.join(SUPPORTED)}); rewrite it with these or leave it out", *where)
     if op_id == "input":
         raise BuildError(f"{spec} has a layer called 'input', the name of the image's layer; rename it", *where)
-    inputs = [ids[n.name] for n in tensor_inputs]
+    inputs = [ids[n] for n in tensor_inputs]
     _check_shapes(kind, inputs, shape, name, spec, where, node)
     return Op(op_id, kind, inputs, shape, settings, node.target if node.op == "call_module" else None, call,
               node.name)
@@ -184,7 +254,7 @@ def _module_settings(kind, module, name, spec, where):
     return _check_settings(kind, settings, name, spec, where)
 
 
-def _function_settings(kind, node, name, spec, where):
+def _function_settings(kind, node, outputs, name, spec, where):
     given = dict(node.kwargs)
     if node.op == "call_function":
         try:  # fills in the defaults of F.* functions; torch's builtins have several schemas
@@ -196,7 +266,8 @@ def _function_settings(kind, node, name, spec, where):
         if given.pop("alpha", 1) != 1:
             raise BuildError(f"operation {name} of {spec} scales what it adds (alpha={node.kwargs['alpha']}); "
                              "layerwise explains a plain sum", *where)
-    given = {key: value for key, value in given.items() if not isinstance(value, fx.Node) and key != "input"}
+    given = {key: _computed(value, outputs, key, name, spec, where) for key, value in given.items()
+             if key != "input" and not isinstance(_value(value, outputs), torch.Tensor)}  # tensors are inputs
     settings = dict(FUNCTION_DEFAULTS.get(kind, {}), **{key: _plain(value) for key, value in given.items()})
     if kind == "MaxPool2d" or kind == "AvgPool2d":
         if settings.get("stride") in (None, []):
@@ -205,6 +276,24 @@ def _function_settings(kind, node, name, spec, where):
         raise BuildError(f"operation {name} of {spec} drops values even when evaluating (training=True); "
                          "use nn.Dropout or pass training=self.training", *where)
     return _check_settings(kind, settings, name, spec, where)
+
+
+def _value(argument, outputs):
+    """What an argument of a node was when the graph ran: its node's output, or itself."""
+    return fx.node.map_arg(argument, lambda n: outputs[n.name])
+
+
+def _computed(argument, outputs, key, name, spec, where):
+    """A setting as the model computed it, `x.size()[2:]` included: sizes are fixed by the input's
+    shape; a setting made from tensor values is refused."""
+    value = _value(argument, outputs)
+    if isinstance(value, torch.Size):
+        return list(value)
+    if isinstance(value, (tuple, list)) and all(isinstance(v, (int, float, bool)) for v in value) \
+            or isinstance(value, (int, float, bool, str, type(None))):
+        return value
+    raise BuildError(f"{name} of {spec} computes its {key} from tensor values; layerwise explains settings that "
+                     "stay the same for every image", *where)
 
 
 def _check_settings(kind, settings, name, spec, where):
