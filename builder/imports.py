@@ -30,12 +30,12 @@ def fresh(module_name):
     forget()
     before = set(sys.modules)
     module = importlib.import_module(module_name)
+    loaded = {name for name in set(sys.modules) - before if _file_of(sys.modules[name]) is not None}
+    _imported.update(name for name in loaded if not _held(name))  # never what was there before
     parts = module_name.split(".")
     packages = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
-    names = {name for name in (set(sys.modules) - before) | packages
-             if name in sys.modules and _file_of(sys.modules[name]) is not None}
-    _imported.update(name for name in names if not _held(name))
-    _closures[module_name] = sorted({_file_of(sys.modules[name]) for name in names})
+    files = {_file_of(sys.modules[name]) for name in loaded | packages if name in sys.modules}
+    _closures[module_name] = sorted(file for file in files if file is not None)
     return module, _closures[module_name]
 
 
@@ -46,8 +46,9 @@ def last(module_name):
 
 def forget():
     """Drop from sys.modules the project modules that earlier fresh() calls loaded, so the next
-    import reads their files as they are now. The builder's own modules, and the modules they
-    hold, are reloaded in place instead (builder.serve)."""
+    import reads their files as they are now. Modules loaded before (the builder's own, those
+    it holds, a package that finding the model imported) are reloaded in place instead, when
+    their file changes (builder.serve)."""
     for name in list(_imported):
         if not _held(name):
             sys.modules.pop(name, None)
