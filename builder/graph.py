@@ -339,34 +339,53 @@ def _check_settings(kind, settings, name, spec, where):
 
 
 def receptive_field(op, fields, shapes):
-    """[(size, jump, start) along the rows, the same along the columns] of `op`'s receptive field, from
-    its inputs' fields; None when its cells do not see evenly spaced windows of one size."""
+    """What cell 0 of `op` sees along the rows and along the columns, from its inputs' fields: per
+    axis (the input positions it depends on, the step from one cell's to the next's); None when its
+    cells do not each see one window of the same shape. Positions outside the image (padding) count,
+    so that every cell's are cell 0's moved by a whole number of steps. published_field() says it
+    as a rectangle."""
     if op.type == "Input":
-        return [(1, 1, 0), (1, 1, 0)]
+        return [((0,), 1), ((0,), 1)]
     before = [fields.get(i) for i in op.inputs]
     if not all(before) or len(op.shape) != 3:
         return None
     axes = [_field_along(op, [field[axis] for field in before], shapes, axis) for axis in (0, 1)]
+    if op.type == "Add" and not _one_rectangle(*before):
+        return None  # say a 3 × 1 and a 1 × 3 field: a cross
     return None if None in axes else axes
 
 
+def _one_rectangle(a, b):
+    """Whether two fields (rows, columns) together cover a rectangle: one holds the other, or they
+    share their rows or their columns."""
+    def holds(outer, inner):
+        return all(set(inner[axis][0]) <= set(outer[axis][0]) for axis in (0, 1))
+    return holds(a, b) or holds(b, a) or any(a[axis][0] == b[axis][0] for axis in (0, 1))
+
+
+def published_field(axes):
+    """[(size, jump, start) along the rows, the same along the columns] of a receptive_field(), or
+    None when a cell's pixels along an axis have gaps (a dilated kernel, a stride longer than the
+    window): they are no rectangle, and the page outlines rectangles."""
+    if axes is None or any(len(positions) != positions[-1] - positions[0] + 1 for positions, _ in axes):
+        return None
+    return [(len(positions), jump, positions[0]) for positions, jump in axes]
+
+
 def _field_along(op, before, shapes, axis):
-    """(size, jump, start) of `op`'s field along one axis (0 rows, 1 columns), from its inputs'."""
+    """(positions, jump) of `op`'s field along one axis (0 rows, 1 columns), from its inputs'."""
     if op.type == "Add":
-        (size_a, jump_a, start_a), (size_b, jump_b, start_b) = before
-        if jump_a != jump_b or max(start_a, start_b) > min(start_a + size_a, start_b + size_b):
-            return None  # windows of another spacing, or two apart with a gap between them
-        start = min(start_a, start_b)
-        return max(start_a + size_a, start_b + size_b) - start, jump_a, start
-    size, jump, start = before[0]
+        (positions_a, jump_a), (positions_b, jump_b) = before
+        return (tuple(sorted(set(positions_a) | set(positions_b))), jump_a) if jump_a == jump_b else None
+    positions, jump = before[0]
     window = _window(op, shapes, axis)
     if window is None:
-        return size, jump, start  # element-wise: each cell sees what its input cell saw
+        return positions, jump  # element-wise: each cell sees what its input cell saw
     if window == "uneven":
         return None
     kernel, stride, padding, dilation = window
-    span = dilation * (kernel - 1) + 1
-    return size + (span - 1) * jump, jump * stride, start - padding * jump
+    seen = {p + (tap * dilation - padding) * jump for tap in range(kernel) for p in positions}
+    return tuple(sorted(seen)), jump * stride
 
 
 def _window(op, shapes, axis):

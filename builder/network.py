@@ -164,9 +164,10 @@ def describe(model, traced=None):
             counted.add(op.module)
         shapes[op.id] = op.shape
         fields[op.id] = graph.receptive_field(op, fields, shapes)
+        field = graph.published_field(fields[op.id])
         weight = getattr(module, "weight", None)
         layer = Layer(op.id, op.type, op.shape, params, op.settings,
-                      ReceptiveField(*zip(*fields[op.id])) if fields[op.id] and len(op.shape) == 3 else None,
+                      ReceptiveField(*zip(*field)) if field and len(op.shape) == 3 else None,
                       weight_shape=None if weight is None else tuple(weight.shape),
                       inputs=list(op.inputs), module=op.module, call=op.call)
         layers.append(layer)
