@@ -68,7 +68,7 @@ def _train(args):
     except train.MetricsInUse as err:
         raise BuildError(str(err), metrics_path) from None
     except train.Unfit as err:
-        raise BuildError(f"{args.model} {err}") from None
+        raise BuildError(f"{args.model} {err}", _source_of(model)) from None
     kept = snapshots.path_for(checkpoint)
     print(f"wrote {checkpoint}, {metrics_path} and {kept} ({len(metrics['snapshots']['steps'])} snapshots, "
           f"{kept.stat().st_size:,} bytes): test accuracy {metrics['test_accuracy']:.2%} "
@@ -77,6 +77,14 @@ def _train(args):
     print(_keep_confusion(args.model, checkpoint, args.metrics, args.data))
     print(_keep_examples(args.model, checkpoint, args.metrics, args.data))
     return 0
+
+
+def _source_of(model):
+    """The file that defines the model's class, relative to the project when it lies inside."""
+    import inspect
+    import os
+    path = inspect.getsourcefile(type(model))
+    return os.path.relpath(path) if path and not os.path.relpath(path).startswith("..") else path
 
 
 def _confusion(args):

@@ -140,8 +140,9 @@ def _train(spec, checkpoint, metrics, data_dir, where, log):
     from model import data, train
     model = nets.build_model(spec, where)
     nets.graph.trace(model.eval(), nets.input_shape(model), spec, where)  # refuse before training, not after
-    log(f"{checkpoint} not found: training {spec} (a few minutes)")
     try:
+        train.refuse_unfit(model)
+        log(f"{checkpoint} not found: training {spec} (a few minutes)")
         train.train(model, checkpoint, metrics, data_dir=data_dir)
     except data.DataNotFound as err:
         raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "data"
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 ENV_VAR = "LAYERWISE_DATA"
+IMAGE_SHAPE = (1, 28, 28)  # one FashionMNIST image as a network sees it: channels, height, width
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

@@ -78,6 +78,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     `metrics_path` and its snapshots beside the checkpoint; return the metrics. `recipe` overrides
     parts of RECIPE, e.g. dict(erasing=0). Refuses, before training, metrics that belong to
     another checkpoint (MetricsInUse) and a model that does not fit the dataset (Unfit)."""
+    refuse_unfit(model)
     refuse_foreign_metrics(checkpoint, metrics_path)
     recipe = {**RECIPE, **(recipe or {})}
     _initialise(model, seed)
@@ -90,7 +91,6 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     x_train, y_train = data.as_input(train_set.images, mean, std), train_set.labels
     x_test, y_test = data.as_input(test_set.images, mean, std), test_set.labels
     x_padded = F.pad(x_train, (SHIFT,) * 4, value=-mean / std)  # black borders to shift into
-    refuse_unfit(model, tuple(x_train.shape[1:]), len(data.classes()))
 
     network, norms, changes = _training_network(model, recipe["batch_norm"])
     if progress:
@@ -321,9 +321,10 @@ class Unfit(Exception):
 
 
 @torch.no_grad()
-def refuse_unfit(model, image_shape, classes):
-    """Raise Unfit unless `model` takes images of `image_shape` (C, H, W) and gives one score per
-    class of the dataset's `classes`, judged on its input_shape and on one forward pass."""
+def refuse_unfit(model):
+    """Raise Unfit unless `model` takes FashionMNIST's images and gives one score per class of it,
+    judged on its input_shape and on one forward pass; needs no dataset."""
+    image_shape, classes = data.IMAGE_SHAPE, len(data.classes())
     shape = tuple(getattr(model, "input_shape", image_shape))
     if shape != image_shape:
         raise Unfit(f"takes {_dims(shape)} images but FashionMNIST's are {_dims(image_shape)}; give the model "
