@@ -8,6 +8,8 @@ functional ReLU or a residual sum gets its figures with no change here.
 import hashlib
 import io
 import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from builder.errors import BuildError
 from builder.layers import Description, Layer, ReceptiveField, vector_grid
 
 DEFAULT_INPUT_SHAPE = (1, 28, 28)
+PICKLED_OBJECT = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")  # torch.load's weights_only refusal
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -64,7 +68,15 @@ def import_model(spec, where=(None, None)):
 
 def build_model(spec, where=(None, None)):
     """Instantiate the model and check the shape of image it takes."""
-    model = model_class(spec, where)()
+    cls = model_class(spec, where)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        what = "a class, but not a torch.nn.Module" if isinstance(cls, type) else f"a {type(cls).__name__}"
+        raise BuildError(f"'{spec}' is {what}; name the model's class, a torch.nn.Module", *where)
+    try:
+        model = cls()
+    except Exception as err:  # the author's __init__: its own error, named
+        raise BuildError(f"{spec}() raised {type(err).__name__} ({_first_line(err)}); layerwise makes the model "
+                         "with no arguments: give each of them a default", *where) from None
     shape = input_shape(model)
     if len(shape) != 3 or shape[0] != 1:
         raise BuildError(f"{spec} takes inputs of shape {shape}; layerwise shows grayscale images, (1, H, W)",
@@ -100,19 +112,39 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
 
 
 def read_checkpoint(path):
-    """Return (state_dict, sha256 of the file), or stop with what to do."""
+    """Return (state_dict, sha256 of the file), or stop with what to do. The file is read with
+    weights_only: a checkpoint is data, and layerwise never runs code stored in one."""
     fix = f"restore it (git checkout {path}) or retrain (python -m builder train)"
     try:
         raw = Path(path).read_bytes()
-        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise BuildError(f"checkpoint not found; {fix}", path) from None
+    except IsADirectoryError:
+        raise BuildError("the checkpoint is a folder, not a file; point 'checkpoint:' at the .pt file", path) from None
+    except OSError as err:
+        raise BuildError(f"cannot read the checkpoint ({err.strerror}); {fix}", path) from None
+    try:
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file
-        raise BuildError(f"cannot read the checkpoint, it is truncated or corrupt ({_first_line(err)}); {fix}",
+        pickled = PICKLED_OBJECT.search(str(err))
+        if pickled:
+            raise BuildError(f"holds a pickled Python object ({pickled.group(1)}), as torch.save(model) writes, not "
+                             "only weights; layerwise never runs code from a checkpoint: save the weights with "
+                             f"torch.save(model.state_dict(), '{path}')", path) from None
+        raise BuildError(f"cannot read the checkpoint, it is truncated or corrupt ({_torch_reason(err)}); {fix}",
                          path) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise BuildError(f"not a state_dict (a dict of tensors); {fix}", path)
+        raise BuildError(f"not a state_dict (a dict of tensors); save one with torch.save(model.state_dict(), "
+                         f"'{path}'), or {fix}", path)
     return state, hashlib.sha256(raw).hexdigest()
+
+
+def _torch_reason(err):
+    """What torch.load's message says is wrong, on one line and without its terminal colours: for a
+    refused pickle the unpickler's own words, not the advice around them."""
+    text = ANSI_CODE.sub("", str(err))
+    unpickler = text.partition("Unpickler error:")[2].partition("Check the documentation")[0]
+    return " ".join((unpickler or text).split())[:160] or type(err).__name__
 
 
 def check_state(model, state, spec, path):
@@ -135,6 +167,8 @@ def check_state(model, state, spec, path):
 
 
 def read_metrics(path, checkpoint):
+    """The training metrics that come with the checkpoint (a JSON object; README: 'The metrics
+    file'), or stop naming the first key that is missing or not what it must be (METRICS)."""
     fix = f"it comes with {checkpoint}; restore both or retrain (python -m builder train)"
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
@@ -145,10 +179,52 @@ def read_metrics(path, checkpoint):
                              f"move them with 'git mv {legacy} {path}'", path) from None
         raise BuildError(f"training metrics not found; {fix}", path) from None
     except (ValueError, OSError) as err:
-        raise BuildError(f"cannot read the training metrics ({err}); {fix}", path) from None
-    if not isinstance(metrics.get("normalisation"), dict):
-        raise BuildError(f"no 'normalisation' recorded (mean and std of the inputs); {fix}", path)
+        raise BuildError(f"cannot read the training metrics ({_first_line(err)}); {fix}", path) from None
+    if not isinstance(metrics, dict):
+        raise BuildError(f"the training metrics must be a JSON object ({{\"test_accuracy\": …, …}}), not "
+                         f"{type(metrics).__name__}; {fix}", path)
+    for key, (required, fits, what) in METRICS.items():
+        if key not in metrics and required:
+            raise BuildError(f"no '{key}' recorded ({what}); {fix}", path)
+        if key in metrics and not fits(metrics[key]):
+            raise BuildError(f"'{key}' must be {what}, not {json.dumps(metrics[key])[:60]}; {fix}", path)
     return metrics
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _fraction(value):
+    return _number(value) and 0 <= value <= 1
+
+
+# What the build reads from the metrics file: key → (required, check, what it must be).
+METRICS = dict(
+    normalisation=(True, lambda v: isinstance(v, dict) and _number(v.get("mean")) and _number(v.get("std"))
+                   and v["std"] > 0, 'the mean and std of the training pixels on a 0-1 scale, '
+                                     '{"mean": 0.286, "std": 0.353}, std above 0'),
+    test_accuracy=(True, _fraction, "the fraction of test images classified correctly, a number from 0 to 1"),
+    test_images=(False, _count, "the number of test images, a whole number"),
+    classes=(False, lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+             "the class names in label order, a list of strings"),
+    epochs=(False, lambda v: isinstance(v, list) and all(
+        isinstance(e, dict) and _count(e.get("epoch")) and _number(e.get("train_loss"))
+        and _fraction(e.get("test_accuracy")) for e in v),
+        'a list of {"epoch": 1, "train_loss": 0.5, "test_accuracy": 0.8}, one per epoch'),
+    confusion_matrix=(False, lambda v: isinstance(v, list) and all(
+        isinstance(row, list) and len(row) == len(v) and all(map(_count, row)) for row in v),
+        "a square list of lists of counts, a row per true class and a column per predicted one"),
+    hyperparameters=(False, lambda v: isinstance(v, dict), "an object"),
+    versions=(False, lambda v: isinstance(v, dict), "an object"),
+    benchmark=(False, lambda v: isinstance(v, dict), "an object"),
+    snapshots=(False, lambda v: isinstance(v, dict), "an object"),
+    weights_sha256=(False, lambda v: isinstance(v, str), "the checkpoint's sha256, a string of 64 hex digits"),
+)
 
 
 def describe(model, traced=None):
