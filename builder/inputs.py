@@ -7,6 +7,7 @@ need no dataset. Any other PNG, JPEG, WebP or GIF there is the author's own: it 
 converted to look like a FashionMNIST image when it does not already.
 """
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def resolve(article, classes, size, problems, data_dir=None):
     """Return the inputs the front matter asks for (or the default set), in order."""
     folder = article.path.parent / FOLDER
     where = (article.path, article.line_of("inputs"))
+    if folder.exists() and not folder.is_dir():
+        raise BuildError(f"'{FOLDER}' must be a folder of images, not a file; remove the file", folder)
     if article.settings.inputs:
         inputs = [_entry(entry, folder, classes, size, problems, where, data_dir)
                   for entry in article.settings.inputs]
@@ -66,10 +69,16 @@ def _entry(entry, folder, classes, size, problems, where, data_dir):
 
 def _read(path, classes, size, problems):
     try:
-        with Image.open(path) as image:
-            image.load()
-            text = dict(getattr(image, "text", {}))
-            pixels, changes = _as_fashion_mnist(image, size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # too large to open safely: refused
+            with Image.open(path) as image:
+                image.load()
+                text = dict(getattr(image, "text", {}))
+                pixels, changes = _as_fashion_mnist(image, size)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise BuildError(f"the image has more than {Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens "
+                         "safely; scale it down (an input is shown at "
+                         f"{size[1]}×{size[0]} pixels)", path) from None
     except (OSError, SyntaxError) as err:
         raise BuildError(f"cannot read the image ({err}); replace it with a PNG, JPEG, WebP or GIF", path) from None
     if changes:
