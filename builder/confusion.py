@@ -25,8 +25,9 @@ def load(description):
         return None
     try:
         record = confusion.read(path)
-    except (OSError, ValueError, KeyError) as err:
-        raise BuildError(f"cannot read the test images of the confusion matrix ({err}); {_fix(description)}",
+    except (OSError, ValueError, KeyError, EOFError) as err:  # EOFError: an empty file
+        raise BuildError(f"cannot read the test images of the confusion matrix ({type(err).__name__}: "
+                         f"{str(err)[:120]}); {_fix(description)}",
                          path) from None
     if record["checkpoint_sha256"] != description.weights_sha256:
         raise BuildError(f"these test images were chosen by other weights (sha256 "

@@ -50,7 +50,7 @@ def read(network):
         return None
     try:
         found = training_snapshots.read(path)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # EOFError: an empty file
         raise BuildError(f"cannot read the training snapshots ({_first_line(err)}); {fix}", path) from None
     if found.checkpoint_sha256 != network.weights_sha256:
         raise BuildError(f"these snapshots were written for other weights (sha256 {found.checkpoint_sha256[:12]}…, "
