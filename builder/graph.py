@@ -350,8 +350,9 @@ def receptive_field(op, fields, shapes):
     if not all(before) or len(op.shape) != 3:
         return None
     axes = [_field_along(op, [field[axis] for field in before], shapes, axis) for axis in (0, 1)]
-    if op.type == "Add" and not _one_rectangle(*before):
-        return None  # say a 3 × 1 and a 1 × 3 field: a cross
+    broadcast = any(shapes[i][-2:] != op.shape[-2:] for i in op.inputs)
+    if op.type == "Add" and (broadcast or not _one_rectangle(*before)):
+        return None  # a broadcast map's cells are not each other's moved; a 3 × 1 and a 1 × 3 field make a cross
     return None if None in axes else axes
 
 

@@ -138,8 +138,31 @@ def adaptive(rng, shape):
     return Step("AdaptiveAvgPool2d", "{m}({x})", f"nn.AdaptiveAvgPool2d({_written(size, rng)})", (channels, *size))
 
 
+def odd(rng, shape):
+    """What authors also write: settings the page cannot show or operations it does not know, which
+    the builder must refuse by name (type "?"), and spellings it must follow (their type)."""
+    channels, height, width = shape
+    if min(height, width) < 2:
+        return None
+    half_up, half_down = (channels, -(-height // 2), -(-width // 2)), (channels, height // 2, width // 2)
+    return rng.choice([
+        Step("?", "{m}({x})", "nn.Hardtanh()", shape), Step("?", "{x} * 2", shape=shape),
+        Step("?", "{x}.relu_()", shape=shape), Step("?", "torch.relu_({x})", shape=shape),
+        Step("?", "F.dropout({x}, 0.3)", shape=shape),
+        Step("?", "{m}({x})", "nn.MaxPool2d(2, ceil_mode=True)", half_up),
+        Step("?", "{m}({x})", "nn.AvgPool2d(2, divisor_override=3)", half_down),
+        Step("?", "{m}({x})", f"nn.Conv2d({channels}, 2, 3, padding=1, padding_mode='reflect')", (2, height, width)),
+        Step("?", "{m}({x})", f"nn.BatchNorm2d({channels}, track_running_stats=False)", shape),
+        Step("?", "F.max_pool2d({x}, 2, dilation=2)", shape=(channels, (height - 3) // 2 + 1, (width - 3) // 2 + 1))
+        if min(height, width) >= 3 else Step("?", "{x} * 2", shape=shape),
+        Step("Dropout", "{m}({x})", "nn.Dropout(0.2, inplace=True)", shape),
+        Step("MaxPool2d", "F.max_pool2d({x}, 2)", shape=half_down),
+        Step("AdaptiveAvgPool2d", "{m}({x})", "nn.AdaptiveAvgPool2d((None, 1))", (channels, height, 1)),
+    ])
+
+
 # The operations on maps, by how often they are drawn.
-OPERATIONS = {conv: 4, pool: 2, activation: 3, batch_norm: 1, dropout: 1, adaptive: 0.5}
+OPERATIONS = {conv: 4, pool: 2, activation: 3, batch_norm: 1, dropout: 1, adaptive: 0.5, odd: 0.3}
 SAME_SHAPE = {lambda rng, shape: conv(rng, shape, same=True): 2, activation: 3, batch_norm: 1}
 ADDS = ("{x} + {h}", "{h} + {x}", "torch.add({x}, {h})", "{x}.add({h})", "{x} += {h}")
 FLATTENS = ("{x}.flatten(1)", "torch.flatten({x}, 1)", "{x}.view({x}.size(0), -1)", "{x}.reshape({x}.size(0), -1)",
@@ -160,6 +183,19 @@ def _residual(rng, shape):
     inner = [_draw(rng, SAME_SHAPE, shape) for _ in range(rng.randint(1, 2))]
     return [Step("", "", branch="save", shape=shape), *inner,
             Step("Add", rng.choice(ADDS), branch="add", shape=shape)]
+
+
+def _broadcast(rng, shape):
+    """A branch that adds a map squeezed to one row, one column or one cell back to the map it was
+    made from: PyTorch broadcasts it along the lost axes (a squeeze-and-excite's sum)."""
+    channels, height, width = shape
+    squeeze = rng.choice([
+        Step("Conv2d", "{m}({x})", f"nn.Conv2d({channels}, {channels}, kernel_size=(1, {width}))", (channels, height, 1)),
+        Step("Conv2d", "{m}({x})", f"nn.Conv2d({channels}, 1, kernel_size=({height}, 1))", (1, 1, width)),
+        Step("AdaptiveAvgPool2d", "F.adaptive_avg_pool2d({x}, 1)", shape=(channels, 1, 1)),
+        Step("AdaptiveAvgPool2d", "{m}({x})", "nn.AdaptiveAvgPool2d((None, 1))", (channels, height, 1))])
+    return [Step("", "", branch="save", shape=shape), squeeze,
+            Step("Add", rng.choice(ADDS[:4]), branch="add", shape=shape)]
 
 
 def _head(rng, shape, classes):
@@ -192,6 +228,8 @@ def generate(seed):
     for _ in range(rng.randint(1, 5)):
         if rng.random() < 0.25:
             steps += _residual(rng, shape)
+        elif rng.random() < 0.08:
+            steps += _broadcast(rng, shape)
         else:
             steps.append(_draw(rng, OPERATIONS, shape))
         shape = steps[-1].shape

@@ -82,7 +82,7 @@ def randomise(model, seed):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
+            if isinstance(module, torch.nn.BatchNorm2d) and module.track_running_stats:
                 module.running_mean.copy_(torch.randn(module.num_features, generator=generator))
                 module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
                 if module.affine:
@@ -101,7 +101,7 @@ def depends_on(code, input_shape, steps):
                 module.weight.fill_(1 / module.weight[0].numel())
                 if module.bias is not None:
                     module.bias.fill_(0.01)
-            if isinstance(module, torch.nn.BatchNorm2d):
+            if isinstance(module, torch.nn.BatchNorm2d) and module.track_running_stats:
                 module.running_mean.zero_(), module.running_var.fill_(1)
                 if module.affine:
                     module.weight.fill_(1), module.bias.fill_(0.01)
@@ -195,7 +195,8 @@ def check(seed):
 def _reason(message):
     """A refusal's kind: its message without the names of layers and numbers."""
     for known in ("padding='same' with an even kernel", "is called twice", "reads the output of",
-                  "not one layerwise can explain"):
+                  "not one layerwise can explain", "ceil_mode=True", "divisor_override", "padding_mode",
+                  "track_running_stats=False", "training=True", "dilation=", "something other than two"):
         if known in message:
             return known
     return message[:120]
