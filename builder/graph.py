@@ -22,23 +22,25 @@ import torch.nn.functional as F
 from torch import nn
 from torch.fx.operator_schemas import normalize_function
 
+from builder import outputs as output_kinds
 from builder.errors import BuildError
 
 # The types the page can recompute and explain, with their settings.
 SUPPORTED = ("Conv2d", "Linear", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "MaxPool2d",
-             "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout", "Flatten", "Add")
+             "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout", "Flatten", "Add", "Softmax", "LogSoftmax")
 
 MODULES = {nn.Conv2d: "Conv2d", nn.Linear: "Linear", nn.ReLU: "ReLU", nn.LeakyReLU: "LeakyReLU", nn.ELU: "ELU",
            nn.GELU: "GELU", nn.SiLU: "SiLU", nn.Sigmoid: "Sigmoid", nn.Tanh: "Tanh", nn.MaxPool2d: "MaxPool2d",
            nn.AvgPool2d: "AvgPool2d", nn.AdaptiveAvgPool2d: "AdaptiveAvgPool2d", nn.BatchNorm2d: "BatchNorm2d",
-           nn.Dropout: "Dropout", nn.Flatten: "Flatten"}
+           nn.Dropout: "Dropout", nn.Flatten: "Flatten", nn.Softmax: "Softmax", nn.LogSoftmax: "LogSoftmax"}
 FUNCTIONS = {F.relu: "ReLU", torch.relu: "ReLU", F.leaky_relu: "LeakyReLU", F.elu: "ELU", F.gelu: "GELU",
              F.silu: "SiLU", torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", torch.tanh: "Tanh", F.tanh: "Tanh",
              F.max_pool2d: "MaxPool2d", F.avg_pool2d: "AvgPool2d", F.adaptive_avg_pool2d: "AdaptiveAvgPool2d",
              F.dropout: "Dropout", torch.flatten: "Flatten", operator.add: "Add", torch.add: "Add",
-             operator.iadd: "Add"}
+             operator.iadd: "Add", F.softmax: "Softmax", torch.softmax: "Softmax", F.log_softmax: "LogSoftmax",
+             torch.log_softmax: "LogSoftmax"}
 METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "flatten": "Flatten", "view": "Flatten",
-           "reshape": "Flatten", "add": "Add"}
+           "reshape": "Flatten", "add": "Add", "softmax": "Softmax", "log_softmax": "LogSoftmax"}
 # Defaults of the functional forms whose modules have the same settings.
 FUNCTION_DEFAULTS = {"LeakyReLU": dict(negative_slope=0.01), "ELU": dict(alpha=1.0), "GELU": dict(approximate="none")}
 
@@ -81,8 +83,8 @@ def trace(model, input_shape, spec, where=(None, None)):
         expected = model(sample.clone())
     final = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
     if not isinstance(final, fx.Node) or not torch.equal(outputs[final.name], expected):
-        raise BuildError(f"{spec}.forward() must return one tensor, the logits, and the traced graph must "
-                         "compute what forward() computes", *where)
+        raise BuildError(f"{spec}.forward() must return one tensor, a score for each class, and the traced graph "
+                         "must compute what forward() computes", *where)
     ops, ids = [], {}
     for node in graph_module.graph.nodes:
         value = outputs.get(node.name)
@@ -91,9 +93,43 @@ def trace(model, input_shape, spec, where=(None, None)):
         op = _describe(node, graph_module, ids, value, _read(node, reads, ids, spec, where), outputs, spec, where)
         ids[node.name] = op.id
         ops.append(op)
-    if ops[-1].id != ids[final.name]:
-        raise BuildError(f"{spec}: the last operation must give the logits", *where)
+    _name_output(graph_module, ops, ids[final.name], spec, where)
     return Traced(graph_module, ops)
+
+
+def _name_output(graph_module, ops, final, spec, where):
+    """Check that the last operation gives what forward() returns, something builder.outputs can
+    name (logits, probabilities, log-probabilities, sigmoid scores), and put a softmax into its
+    canonical form; refuse one that is not the last operation or not over the classes."""
+    if ops[-1].id != final:
+        raise BuildError(f"{spec}: the last operation must give what forward() returns", *where)
+    nodes = {node.name: node for node in graph_module.graph.nodes}
+    for op in ops:
+        if op.type not in output_kinds.ONLY_LAST:
+            continue
+        name = f"operation '{op.id}' ({op.call if op.call != 'module' else op.type})"
+        if op is not ops[-1]:
+            raise BuildError(f"{name} of {spec} is not the model's last operation; layerwise explains a "
+                             f"{op.type} only as the last, over the classes: move it to the end of forward() "
+                             "or leave it out", *where)
+        op.settings = dict(dim=_softmax_dim(nodes[op.node], graph_module, op, name, spec, where))
+
+
+def _softmax_dim(node, graph_module, op, name, spec, where):
+    """The axis a softmax (or log-softmax) runs over, resolved as torch resolves it (a negative
+    axis from the end, no axis by torch's old rule), when it is the classes' axis, 1."""
+    if node.op == "call_module":
+        dim = graph_module.get_submodule(node.target).dim
+    else:  # a dtype= is refused with the other settings (_describe)
+        dim = dict(zip(("input", "dim"), node.args), **node.kwargs).get("dim")
+    axes = len(op.shape) + 1  # the batch's axis first
+    if dim is None:
+        dim = 0 if axes in (0, 1, 3) else 1  # torch's rule for a softmax called without dim
+    if not isinstance(dim, int) or dim % axes != 1 or axes != 2:
+        raise BuildError(f"{name} of {spec} runs over axis {dim} of a tensor of shape (N, "
+                         f"{', '.join(map(str, op.shape))}); layerwise explains a {op.type} over the classes "
+                         "only, dim=1 of the model's (N, classes) output", *where)
+    return 1
 
 
 class _InPlaceProxy(fx.Proxy):
