@@ -415,6 +415,8 @@ def _field_along(op, before, shapes, axis):
         (positions_a, jump_a), (positions_b, jump_b) = before
         return (tuple(sorted(set(positions_a) | set(positions_b))), jump_a) if jump_a == jump_b else None
     positions, jump = before[0]
+    if op.type == "Linear":
+        return None  # on a map, it mixes every column of its row: no window moves from cell to cell
     window = _window(op, shapes, axis)
     if window is None:
         return positions, jump  # element-wise: each cell sees what its input cell saw
