@@ -37,7 +37,7 @@ CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]*?\S)\$(?!\d)")
 UNKNOWN_COMMAND = re.compile(r"<mi>(\\[A-Za-z]+)</mi>")
 MATHML = "http://www.w3.org/1998/Math/MathML"
-FIGURE_LINK = re.compile(r"\]\(\s*<?(#fig-[^)\s>]*)")
+LINK = re.compile(r"\]\(\s*<?([^)\s>]+)|^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)")  # inline, or a reference's definition
 # Each line of text the author wrote is marked with its line number while Jinja expands the body;
 # the marks (private-use characters, which no article holds) are taken out before Markdown runs.
 LINE_MARK = re.compile("\ue000(\\d+)\ue001")
@@ -77,6 +77,8 @@ def render(article, context, targets, render_figure, problems):
                                               "smarty": {"smart_quotes": False}},
                            output_format="html")
     html = md.convert(body)
+    for url, indices in source.links.items():  # so that a link found broken in the built page names its line
+        problems.wrote_link(url, article.path, source.line(indices[0]))
     return Rendered(html, source.figures, md.toc_tokens)
 
 
@@ -144,7 +146,7 @@ class _Source:
         self.path, self.origins = article.path, origins  # origins: the article line of each expanded line
         self.targets, self.problems = targets, problems
         self.written = {}  # (scheme, target) → indices of the lines that reference it
-        self.links = {}    # '#fig-…' → indices of the lines that link to it
+        self.links = {}    # a URL → indices of the lines that link to it
         self.figures = []
 
     def line(self, index):
@@ -210,8 +212,8 @@ class _SourcePreprocessor(Preprocessor):
         text = CODE_SPAN.sub("", line)
         for match in FIGURE_REF.finditer(text):
             self.source.written.setdefault(match.group(2, 3), []).append(index)
-        for href in FIGURE_LINK.findall(text):
-            self.source.links.setdefault(href, []).append(index)
+        for inline, defined in LINK.findall(text):
+            self.source.links.setdefault(inline or defined, []).append(index)
 
     def _inline_math(self, line, index):
         """Convert $…$ in the text between code spans; code spans stay as written."""

@@ -8,6 +8,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+class Broken(str):
+    """The sentence about one broken link, knowing the link's URL, so that the build can name the
+    line of the article where it is written (builder.errors.Problems)."""
+
+    def __new__(cls, sentence, url):
+        broken = super().__new__(cls, sentence)
+        broken.url = url
+        return broken
+
+
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
 URL_ATTRIBUTES = {"href", "src", "poster", "data"}
 
@@ -53,16 +63,16 @@ def _check(site, page, url, pages, external_ok):
     if parts.scheme in ("data", "mailto", "javascript") or (parts.scheme and external_ok):
         return []
     if parts.scheme or parts.netloc:
-        return [f"{where}: '{url}' is fetched from another host; keep every file in the site"]
+        return [Broken(f"{where}: '{url}' is fetched from another host; keep every file in the site", url)]
     if parts.path.startswith("/"):
-        return [f"{where}: '{url}' is root-absolute and breaks under a sub-path; make it page-relative"]
+        return [Broken(f"{where}: '{url}' is root-absolute and breaks under a sub-path; make it page-relative", url)]
     target = (page.parent / unquote(parts.path)).resolve() if parts.path else page.resolve()
     if target.is_dir():
         target = target / "index.html"
     if site.resolve() not in target.parents or not target.is_file():
-        return [f"{where}: '{url}' points to no file in the site"]
+        return [Broken(f"{where}: '{url}' points to no file in the site", url)]
     if parts.fragment and target.suffix == ".html":
         ids = pages[target].ids if target in pages else _parse(target).ids
         if parts.fragment not in ids:
-            return [f"{where}: '{url}' points to no element with id '{parts.fragment}'"]
+            return [Broken(f"{where}: '{url}' points to no element with id '{parts.fragment}'", url)]
     return []

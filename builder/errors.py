@@ -18,8 +18,16 @@ class Problems:
 
     def __init__(self):
         self.warnings = []
+        self.links = {}  # URL → (file, line) where the author first wrote it
+
+    def wrote_link(self, url, path, line):
+        """Remember where a link is written, for a problem found later in the built page."""
+        self.links.setdefault(url, (path, line))
 
     def warn(self, message, path=None, line=None):
+        """Keep a warning; one about a link (builder.checks.Broken) names where the author wrote it."""
+        if line is None and getattr(message, "url", None) in self.links:
+            path, line = self.links[message.url]
         self.warnings.append(BuildError(message, path, line))
 
     def __iter__(self):

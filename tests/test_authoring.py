@@ -185,6 +185,8 @@ def test_training_refuses_metrics_that_belong_to_another_checkpoint(tmp_path):
 # --- strict ----------------------------------------------------------------------------------------
 
 STRICT_BODY = """\
+{{ summary_table }}
+
 Intro with a formula $\\notacommand{x} + 1$.
 
 ![](layer:conv1)
@@ -207,7 +209,8 @@ def test_warnings_are_printed_and_strict_turns_them_into_one_failure(make_conten
     report = strict.stderr
     assert f"{article}:{line_of(article, 'notacommand')}: unknown LaTeX command '\\notacommand'" in report
     assert f"{article}:{line_of(article, '(layer:conv1)')}: the figure of 'conv1' has no caption" in report
-    assert "'#nowhere' points to no element with id 'nowhere'" in report
+    assert f"{article}:{line_of(article, '#nowhere')}: index.html: '#nowhere' points to no element with id " \
+           "'nowhere'" in report, "a broken link names the line the author wrote it on"
     assert "unused.png: input image is never shown" in report
     assert report.strip().endswith("fix them or build without --strict")
 
