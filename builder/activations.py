@@ -7,9 +7,8 @@ computed, functional calls and residual sums included.
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from builder import graph
+from builder import graph, outputs as output_kinds
 from model.data import as_input
 
 
@@ -18,7 +17,7 @@ class Trace:
     """Everything one input did inside the network."""
     input: object            # builder.inputs.Input
     values: dict             # layer id → float32 array of the layer's shape, input first
-    probabilities: np.ndarray
+    probabilities: np.ndarray  # None for sigmoid scores (builder.outputs)
     predicted: int
 
 
@@ -27,7 +26,9 @@ def compute(network, inputs):
     x = as_input(np.stack([i.pixels for i in inputs]), **network.normalisation)
     outputs = graph.run(network.traced.graph_module, x)
     by_layer = {op.id: outputs[op.node] for op in network.traced.ops}
-    probabilities = torch.softmax(by_layer[network.layers[-1].id], dim=1).numpy()
+    last = by_layer[network.layers[-1].id]
+    probabilities = output_kinds.probabilities(network.output, last)
+    ranked = (last if probabilities is None else probabilities).numpy()  # the prediction: the largest
     return [Trace(inp, {layer: out[n].numpy() for layer, out in by_layer.items()},
-                  probabilities[n], int(probabilities[n].argmax()))
+                  None if probabilities is None else probabilities[n].numpy(), int(ranked[n].argmax()))
             for n, inp in enumerate(inputs)]

@@ -4,6 +4,13 @@
     data/attributions/<input>.f32     per class, ∂logit/∂pixel for every pixel (float32, little-endian)
     frames/attributions/<input>.png   the predicted class's contributions, for the page without script
 
+What is attributed is what the output table shows as each class's score, the
+network's own output (builder.outputs): its logit, or the probability, the
+log-probability or the sigmoid score its last operation gives. The data files
+name it so (`logit`, `probability`, `log_probability`, `score`: the contract's
+OUTPUTS key); below, "logit" stands for any of them. A softmax, a log-softmax
+and a sigmoid are not piecewise linear, so only logits can be exact.
+
 A network made only of piecewise-linear operations (convolution, linear,
 ReLU and LeakyReLU, max and average pooling, batch norm in evaluation,
 flatten, sums) is exactly affine in x once the choices x makes are fixed:
@@ -27,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from builder.contract import DIVERGING, url
+from builder.contract import DIVERGING, output, url
 from builder.frames import Scale, _save
 from model.data import as_input
 
@@ -95,6 +102,7 @@ def write(site, network, inputs, traces):
     """Write the attribution files for `inputs` (traces give each one's prediction)."""
     site = Path(site)
     results, method = compute(network, inputs)
+    key = output(network.output)["key"]
     record = dict(method, classes=network.classes, inputs={})
     for found, trace in zip(inputs, traces):
         entry = results[found.id]
@@ -105,17 +113,18 @@ def write(site, network, inputs, traces):
         bound = float(np.abs(entry["contributions"][predicted]).max()) or 1.0
         _save(site / url("attribution_map", input=found.id), entry["contributions"][predicted],
               Scale(DIVERGING, -bound, bound))
-        record["inputs"][found.id] = [_class_entry(entry, c) for c in range(len(network.classes))]
+        record["inputs"][found.id] = [_class_entry(entry, c, key) for c in range(len(network.classes))]
     path = site / url("attributions")
     path.write_text(json.dumps(record, separators=(",", ":")) + "\n", encoding="utf-8")
 
 
-def _class_entry(entry, c):
-    """One class's numbers for the page: the logit, the sum of contributions, and what is left."""
-    shown = dict(logit=float(entry["logits"][c]), sum=float(entry["sums"][c]),
-                 bound=float(np.abs(entry["contributions"][c]).max()))
+def _class_entry(entry, c, key):
+    """One class's numbers for the page: its score (named `key`: logit, probability, …), the sum of
+    contributions, and what is left."""
+    shown = {key: float(entry["logits"][c]), "sum": float(entry["sums"][c]),
+             "bound": float(np.abs(entry["contributions"][c]).max())}
     if "constants" in entry:
         shown["constant"] = float(entry["constants"][c])
     else:
-        shown.update(baseline_logit=float(entry["baseline_logits"][c]), gap=float(entry["gaps"][c]))
+        shown.update({f"baseline_{key}": float(entry["baseline_logits"][c]), "gap": float(entry["gaps"][c])})
     return shown

@@ -58,6 +58,22 @@ FORMAT = {"digits": 3, "percent_decimals": 1, "minus": "\u2212"}
 CONVERSION = {"luma": [19595, 38470, 7471], "luma_shift": 16, "invert_above": 127, "crop_above": 24,
               "resample": "lanczos", "types": ["image/png", "image/jpeg", "image/webp", "image/gif"]}
 
+# How the page names what the network's last layer gives, per kind (builder.outputs): `value` one of
+# them ("logit of Bag"), `key` its name in data files, `heading` the output table's column of them,
+# `probability` the column of the probabilities they give, where that is another column, `meter`
+# whether they lie in [0, 1] and are drawn as a meter rather than a bar, `percent` whether they are
+# printed as percentages.
+OUTPUTS = {
+    "logits": dict(value="logit", key="logit", heading="Logit", probability="Probability", meter=False,
+                   percent=False),
+    "probabilities": dict(value="probability", key="probability", heading="Probability", probability=None,
+                          meter=True, percent=True),
+    "log_probabilities": dict(value="log-probability", key="log_probability", heading="Log-probability",
+                              probability="Probability (its exp)", meter=False, percent=False),
+    "scores": dict(value="sigmoid score", key="score", heading="Sigmoid score", probability=None, meter=True,
+                   percent=False),
+}
+
 TEXTS = {
     "unknown_label": "not known",
     "value_range": "values from {low} to {high}",
@@ -84,14 +100,15 @@ TEXTS = {
     "cell_part": "the first {shown} of {count} test images of {true} predicted as {predicted}",
     "test_image": "Test image {index}",
     "showing_test": "Test image {index} ({true}) is now the input of every figure.",
-    "attribution_sum": "Σ contributions ({sum}) + constant ({constant}) = logit of {cls} ({logit})",
-    "attribution_gap": "Σ contributions ({sum}) + logit at a black image ({baseline}) + gap ({gap}) = logit of {cls} ({logit})",
-    "attribution_why": "Σ differences ({sum}) + constant ({constant}) = logit of {a} − logit of {b} ({difference})",
+    "attribution_sum": "Σ contributions ({sum}) + constant ({constant}) = {what} of {cls} ({logit})",
+    "attribution_gap": "Σ contributions ({sum}) + {what} at a black image ({baseline}) + gap ({gap}) = {what} of {cls} ({logit})",
+    "attribution_why": "Σ differences ({sum}) + constant ({constant}) = {what} of {a} − {what} of {b} ({difference})",
     "attribution_pixel": "Row {row}, column {col}: value {value} × gradient {gradient} = {product}",
-    "attribution_alt": "Each pixel's contribution to the logit of {cls}, from {low} to {high}",
+    "attribution_alt": "Each pixel's contribution to the {what} of {cls}, from {low} to {high}",
     "units_rest": "the other {count} units",
     "moment": "Step {step} of {total} (epoch {epoch}): test accuracy {accuracy}.",
     "moment_final": "The trained network.",
+    "score_confidence": "score {score}",
     "difference_alt": "Each pixel's contribution to {a} minus its contribution to {b}, from {low} to {high}",
     "made": "An image made to excite this channel, not a real one.",
     "made_compared": "It reaches {value}; the best test image reaches {best}.",
@@ -121,17 +138,22 @@ def value_range(low, high):
     return text("value_range", low=number(low), high=number(high))
 
 
-def record(scales, palettes):
+def output(kind):
+    """What the page calls the values of a last layer of this kind (builder.outputs), and the kind."""
+    return dict(OUTPUTS[kind], kind=kind)
+
+
+def record(scales, palettes, kind):
     """The contract's contents: `scales` maps layer id to a frames.Scale, `palettes` a colormap
-    name to 256 (r, g, b) rows."""
-    return dict(urls=URLS, format=FORMAT, texts=TEXTS, conversion=CONVERSION,
+    name to 256 (r, g, b) rows, `kind` what the last layer gives (builder.outputs)."""
+    return dict(urls=URLS, format=FORMAT, texts=TEXTS, conversion=CONVERSION, output=output(kind),
                 scales={layer: vars(scale) for layer, scale in scales.items()},
                 palettes={name: ["#%02x%02x%02x" % tuple(rgb) for rgb in rows.tolist()]
                           for name, rows in sorted(palettes.items())})
 
 
-def write(site, scales, palettes):
+def write(site, scales, palettes, kind):
     path = site / PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record(scales, palettes), ensure_ascii=False, separators=(",", ":")) + "\n",
+    path.write_text(json.dumps(record(scales, palettes, kind), ensure_ascii=False, separators=(",", ":")) + "\n",
                     encoding="utf-8")

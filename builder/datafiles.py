@@ -2,7 +2,7 @@
 
     data/inputs/<input>.json  every layer's output for one input, rounded (layout in README.md)
     data/inputs/<input>.f32   the same outputs exactly: float32, little-endian, layers in order
-    data/inputs.json          per input: label, prediction, probabilities, logits, each map's range
+    data/inputs.json          per input: label, prediction, probabilities, the output's scores, each map's range
     data/network.json         the layers, their settings, inputs, receptive fields and tensors' shapes
     data/weights/<layer>.f32  a layer's parameters and buffers, exactly (float32, little-endian)
 """
@@ -112,8 +112,15 @@ def summary(network, trace):
     return dict(id=trace.input.id, source=trace.input.source,
                 label=label, label_name=None if label is None else network.classes[label],
                 predicted=trace.predicted, predicted_name=network.classes[trace.predicted],
-                classes=network.classes, probabilities=exact(trace.probabilities),
-                logits=exact(trace.values[network.layers[-1].id]))
+                classes=network.classes, **scores(network, trace))
+
+
+def scores(network, trace):
+    """The classes' scores under the name of what they are (builder.outputs): the last layer's values
+    as `logits`, `probabilities`, `log_probabilities` or `scores`, after the probabilities they
+    give, where they give any."""
+    given = {} if trace.probabilities is None else dict(probabilities=exact(trace.probabilities))
+    return dict(given, **{network.output: exact(trace.values[network.layers[-1].id])})
 
 
 def _pair(value):

@@ -3,7 +3,7 @@
     frames/   PNGs of every map, vector, filter and colour scale (builder.frames)
     data/     every layer's numbers, the network and the contract (builder.datafiles, builder.contract),
               the test images behind the confusion matrix (builder.confusion),
-              each pixel's share of each logit (builder.attributions)
+              each pixel's share of each class's score (builder.attributions)
     charts/   the training record as SVG (builder.charts)
     data/training.json, data/snapshots/  the network at moments of its training (builder.snapshots)
     examples/ the test images that excite each channel and unit most (builder.examples)
@@ -30,4 +30,4 @@ def generate(folder, network, chosen):
     attributions.write(folder, network, chosen, traces)
     charts.write(folder, charts.draw(network.metrics, network.classes))
     confusion.write(folder, confusion.load(network.description), network.classes)
-    contract.write(folder, scales, frames.palettes(scales))
+    contract.write(folder, scales, frames.palettes(scales), network.output)

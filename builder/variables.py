@@ -5,6 +5,7 @@ change it here and there together.
 """
 from markupsafe import Markup
 
+from builder import contract
 from builder.contract import number, percent
 
 
@@ -25,7 +26,8 @@ def article_variables(network, inputs, summary_table, live, channels=None):
     return dict(
         net={layer.id: layer for layer in network.layers},
         layers=network.layers,
-        model=dict(name=network.name, params=network.params, classes=network.classes),
+        model=dict(name=network.name, params=network.params, classes=network.classes,
+                   output=contract.output(network.output)),
         metrics=network.metrics,
         inputs=inputs,
         first=inputs[0],

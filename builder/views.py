@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from builder import charts
-from builder.contract import DIVERGING, number, percent, text, url, value_range
+from builder.contract import DIVERGING, number, output, percent, text, url, value_range
 from builder.layers import tile_shape
 
 
@@ -19,9 +19,18 @@ def input_view(entry):
     known = entry["label"] is not None
     return dict(entry, name=entry["label_name"] if known else entry["source"],
                 label_name=entry["label_name"] if known else text("unknown_label"),
-                confidence=percent(entry["probabilities"][entry["predicted"]]),
+                confidence=confidence(entry),
                 correct=entry["label"] == entry["predicted"] if known else None,
                 thumbnail=url("map", input=entry["id"], layer="input", k=0))
+
+
+def confidence(entry):
+    """How sure the network is of its answer: the predicted class's probability, or its sigmoid score
+    where the network gives no probabilities (builder.outputs)."""
+    c = entry["predicted"]
+    if "probabilities" in entry:
+        return percent(entry["probabilities"][c])
+    return text("score_confidence", score=number(entry["scores"][c]))
 
 
 def figure_view(figure, network, entry, scale):
@@ -39,12 +48,14 @@ def figure_view(figure, network, entry, scale):
                              kernel=_kernel_view(layer, k))
                         for k, (low, high) in enumerate(ranges)]
         view["counter"] = text("counter", number=1, count=len(ranges))
-    elif layer is network.layers[-1]:  # the classifier's output: one logit per class
+    elif layer is network.layers[-1]:  # the classifier's output: one score per class
         view["kind"] = "logits"
-        view["rows"] = [dict(name=name, logit=logit, probability=probability, bar_x=bar[0], bar_width=bar[1],
-                             predicted=c == entry["predicted"], true=c == entry["label"])
-                        for c, (name, logit, probability, bar) in enumerate(
-                            zip(network.classes, entry["logits"], entry["probabilities"], entry["bars"]))]
+        view["output"] = output(network.output)
+        probabilities = entry.get("probabilities") if view["output"]["probability"] else None
+        view["rows"] = [dict(name=name, value=value, probability=probabilities and probabilities[c], bar_x=bar[0],
+                             bar_width=bar[1], predicted=c == entry["predicted"], true=c == entry["label"])
+                        for c, (name, value, bar) in enumerate(
+                            zip(network.classes, entry[network.output], entry["bars"]))]
     else:
         view["kind"] = "vector"
         rows, cols = layer.grid
@@ -90,7 +101,8 @@ def attribution_view(figure, network, entry, generated):
     layer's units, and why this class rather than the other likely one."""
     record = json.loads((generated / url("attributions")).read_text(encoding="utf-8"))
     classes, c = network.classes, entry["predicted"]
-    other = entry["label"] if entry["label"] not in (None, c) else _runner_up(entry["logits"], c)
+    other = entry["label"] if entry["label"] not in (None, c) else _runner_up(entry[network.output], c)
+    what = output(network.output)
     numbers, versus = record["inputs"][entry["id"]][c], record["inputs"][entry["id"]][other]
     _, height, width = network.layers[0].shape
     return dict(number=figure.number, caption=figure.caption, id=figure.id, exact=record["exact"],
@@ -98,9 +110,10 @@ def attribution_view(figure, network, entry, generated):
                 picture=url("map", input=entry["id"], layer=network.layers[0].id, k=0),
                 map=url("attribution_map", input=entry["id"]), name=classes[c], other=classes[other],
                 classes=classes, chosen=c, versus=other,
-                alt=text("attribution_alt", cls=classes[c], low=number(-numbers["bound"]),
-                         high=number(numbers["bound"])),
-                sum=_attribution_sum(numbers, classes[c]), why=_why(numbers, versus, classes[c], classes[other]),
+                what=what["value"], alt=text("attribution_alt", what=what["value"], cls=classes[c],
+                                             low=number(-numbers["bound"]), high=number(numbers["bound"])),
+                sum=_attribution_sum(numbers, classes[c], what),
+                why=_why(numbers, versus, classes[c], classes[other], what),
                 units=_unit_terms(network, entry, generated, c))
 
 
@@ -108,21 +121,23 @@ def _runner_up(logits, c):
     return max((i for i in range(len(logits)) if i != c), key=lambda i: logits[i])
 
 
-def _attribution_sum(numbers, name):
+def _attribution_sum(numbers, name, what):
+    """The sum written out, for the score `what` (a contract.output()) names."""
+    value = number(numbers[what["key"]])
     if "constant" in numbers:
         return text("attribution_sum", sum=number(numbers["sum"]), constant=number(numbers["constant"]),
-                    cls=name, logit=number(numbers["logit"]))
-    return text("attribution_gap", sum=number(numbers["sum"]), baseline=number(numbers["baseline_logit"]),
-                gap=number(numbers["gap"]), cls=name, logit=number(numbers["logit"]))
+                    what=what["value"], cls=name, logit=value)
+    return text("attribution_gap", sum=number(numbers["sum"]), baseline=number(numbers[f"baseline_{what['key']}"]),
+                gap=number(numbers["gap"]), what=what["value"], cls=name, logit=value)
 
 
-def _why(one, other, name, other_name):
+def _why(one, other, name, other_name, what):
     """A's attribution minus B's adds up to logit A − logit B (exact networks only)."""
     if "constant" not in one:
         return None
     return text("attribution_why", sum=number(one["sum"] - other["sum"]),
-                constant=number(one["constant"] - other["constant"]), a=name, b=other_name,
-                difference=number(one["logit"] - other["logit"]))
+                constant=number(one["constant"] - other["constant"]), what=what["value"], a=name, b=other_name,
+                difference=number(one[what["key"]] - other[what["key"]]))
 
 
 UNITS_SHOWN = 5  # the largest positive and the largest negative terms shown; the rest are summed

@@ -151,10 +151,10 @@ def test_the_figure_writes_out_the_sum_and_why_not_the_true_class(page, server, 
     names, logits = summary["classes"], summary["logits"]
     total = float((x * gradients[c]).sum())
     expect(figure.locator(".lw-attr-sum")).to_have_text(build_contract.text(
-        "attribution_sum", sum=n(total), constant=n(logits[c] - total), cls=names[c], logit=n(logits[c])))
+        "attribution_sum", sum=n(total), constant=n(logits[c] - total), what="logit", cls=names[c], logit=n(logits[c])))
     difference = float((x * (gradients[c] - gradients[t])).sum())
     expect(figure.locator(".lw-attr-why-sum")).to_have_text(build_contract.text(
-        "attribution_why", sum=n(difference), constant=n(logits[c] - logits[t] - difference), a=names[c],
+        "attribution_why", sum=n(difference), constant=n(logits[c] - logits[t] - difference), what="logit", a=names[c],
         b=names[t], difference=n(logits[c] - logits[t])))
     map_ = figure.locator(".lw-attr-surface canvas").first
     map_.focus()
@@ -224,7 +224,7 @@ def test_without_javascript_the_figure_reads_as_built(browser, server, summaries
     entry = record["inputs"][summary["id"]][summary["predicted"]]
     n = build_contract.number
     expect(figure.locator(".lw-attr-sum")).to_have_text(build_contract.text(
-        "attribution_sum", sum=n(entry["sum"]), constant=n(entry["constant"]),
+        "attribution_sum", sum=n(entry["sum"]), constant=n(entry["constant"]), what="logit",
         cls=summary["classes"][summary["predicted"]], logit=n(entry["logit"])))
     expect(figure.locator(f'img[src="{site_url("attribution_map", input=summary["id"])}"]')).to_have_count(1)
     page.context.close()
@@ -278,7 +278,7 @@ def expect_autograds_sum(page, model, x):
     figure.scroll_into_view_if_needed()
     n = build_contract.number
     expect(figure.locator(".lw-attr-sum")).to_have_text(build_contract.text(
-        "attribution_sum", sum=n(total), constant=n(logits[c] - total), cls=FashionCNN.classes[c],
+        "attribution_sum", sum=n(total), constant=n(logits[c] - total), what="logit", cls=FashionCNN.classes[c],
         logit=n(logits[c])))
 
 

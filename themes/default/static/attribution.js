@@ -2,9 +2,12 @@
  * The attribution figure (`.lw-figure[data-kind="attribution"]`): each input pixel's contribution
  * to one logit, value × ∂logit/∂value, which add up with a constant to the logit exactly when the
  * network is piecewise linear (data/attributions.json says which, and gives integrated gradients
- * otherwise). It follows the chosen input, and the class of the logit selected in the output
- * table (the predicted class when none is). Below: the same logit split over the units the
- * output layer reads, and why this class rather than another, as the difference of two maps.
+ * otherwise). "Logit" here stands for the class's score the output table shows, whatever the
+ * last layer gives (the contract's `output`: a logit, a probability, a log-probability or a
+ * sigmoid score), and the words on the page say which. It follows the chosen input, and the
+ * class of the logit selected in the output table (the predicted class when none is). Below:
+ * the same logit split over the units the output layer reads, and why this class rather than
+ * another, as the difference of two maps.
  *
  * The gradients of the author's inputs come from the build (PyTorch's autograd); those of the
  * reader's own input are computed here by backward.js, loaded then. Loaded itself when the figure
@@ -13,7 +16,7 @@
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
-import { fetchOnce, urlOf } from './site.js';
+import { fetchOnce, scoresOf, urlOf } from './site.js';
 import { shownInput, watchLoaded } from './store.js';
 
 export async function mountAttributions(figures, store, site) {
@@ -92,7 +95,8 @@ class AttributionFigure {
   /** The other class of "why this and not that": the true one if the answer is wrong, else the runner-up. */
   defaultVersus(summary, chosen) {
     if (summary.label !== null && summary.label !== chosen) return summary.label;
-    const others = summary.logits.map((logit, c) => [logit, c]).filter(([, c]) => c !== chosen);
+    const scores = scoresOf(this.shown.contract, summary);
+    const others = scores.map((score, c) => [score, c]).filter(([, c]) => c !== chosen);
     return others.sort((a, b) => b[0] - a[0])[0][1];
   }
 
@@ -102,7 +106,8 @@ class AttributionFigure {
     const bound = largest(contributions);
     this.paintMap(this.maps[0], contributions, bound);
     this.maps[0].setAttribute('aria-label', writer.text('attribution_alt', {
-      cls: summary.classes[chosen], low: writer.number(-bound), high: writer.number(bound) }));
+      what: this.shown.contract.output.value, cls: summary.classes[chosen], low: writer.number(-bound),
+      high: writer.number(bound) }));
     for (const name of findAll('.lw-attr-name', this.figure)) name.textContent = summary.classes[chosen];
     find('.lw-attr-sum', this.figure).textContent = this.sumLine(chosen, contributions);
     this.drawUnits(chosen);
@@ -119,22 +124,22 @@ class AttributionFigure {
   }
 
   sumLine(c, contributions) {
-    const { writer, summary, record } = this.shown;
-    const sum = total(contributions), logit = summary.logits[c], cls = summary.classes[c];
-    const number = writer.number;
+    const { writer, summary, record, contract } = this.shown;
+    const sum = total(contributions), logit = scoresOf(contract, summary)[c], cls = summary.classes[c];
+    const number = writer.number, what = contract.output.value;
     if (record.exact) {
-      return writer.text('attribution_sum', { sum: number(sum), constant: number(logit - sum), cls,
+      return writer.text('attribution_sum', { sum: number(sum), constant: number(logit - sum), what, cls,
                                               logit: number(logit) });
     }
     const baseline = this.baselineLogit(c);
     return writer.text('attribution_gap', { sum: number(sum), baseline: number(baseline),
-                                            gap: number(logit - baseline - sum), cls, logit: number(logit) });
+                                            gap: number(logit - baseline - sum), what, cls, logit: number(logit) });
   }
 
-  /** The logit at the black baseline (known from the build for its own inputs). */
+  /** The class's score at the black baseline (known from the build for its own inputs). */
   baselineLogit(c) {
-    const { record, summary, baselineLogits } = this.shown;
-    return record.inputs[summary.id]?.[c].baseline_logit ?? baselineLogits[c];
+    const { record, summary, baselineLogits, contract } = this.shown;
+    return record.inputs[summary.id]?.[c][`baseline_${contract.output.key}`] ?? baselineLogits[c];
   }
 
   /** The output layer's sum for class c, weight × activation per unit it reads. */
@@ -174,10 +179,11 @@ class AttributionFigure {
       a: summary.classes[c], b: summary.classes[other], low: writer.number(-bound), high: writer.number(bound) }));
     find('.lw-attr-difference', why).hidden = false;
     this.whyChooser.value = String(other);
-    const sum = total(difference), gap = summary.logits[c] - summary.logits[other];
+    const scores = scoresOf(this.shown.contract, summary), gap = scores[c] - scores[other];
+    const sum = total(difference);
     find('.lw-attr-why-sum', why).textContent = writer.text('attribution_why', {
-      sum: writer.number(sum), constant: writer.number(gap - sum), a: summary.classes[c],
-      b: summary.classes[other], difference: writer.number(gap) });
+      sum: writer.number(sum), constant: writer.number(gap - sum), what: this.shown.contract.output.value,
+      a: summary.classes[c], b: summary.classes[other], difference: writer.number(gap) });
   }
 
   /** The "and not" class becomes a choice. */

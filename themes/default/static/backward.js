@@ -16,7 +16,7 @@
  * max pool's tie), the gradient is the one PyTorch's autograd picks, so the two agree there too.
  */
 import { sizeOf, Tensor } from './data.js';
-import { adaptiveWindowAt, erfc, windowAt } from './maths.js';
+import { adaptiveWindowAt, erfc, NORMALISERS, windowAt } from './maths.js';
 import { run } from './forward.js';
 
 /**
@@ -145,6 +145,8 @@ const BACKWARD = {
   Dropout: (layer, inputs, grad, weights, [into]) => addScaled(into, grad),
   Flatten: (layer, inputs, grad, weights, [into]) => addScaled(into, grad),  // same order
   Add: addBackward,
+  Softmax: softmaxBackward,
+  LogSoftmax: logSoftmaxBackward,
 };
 
 const SQRT_2PI = Math.sqrt(2 * Math.PI), GELU_TANH_SCALE = Math.sqrt(2 / Math.PI);
@@ -178,6 +180,20 @@ for (const [type, slope] of Object.entries(SLOPES)) {
 function geluTanhSlope(x) {
   const t = Math.tanh(GELU_TANH_SCALE * (x + 0.044715 * x ** 3));
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_TANH_SCALE * (1 + 3 * 0.044715 * x * x);
+}
+
+/** y = softmax(x): ∂/∂xⱼ of Σ gᵢ yᵢ is yⱼ (gⱼ − Σ gᵢ yᵢ). */
+function softmaxBackward(layer, [input], grad, weights, [into]) {
+  const y = NORMALISERS.Softmax.apply(Array.from(input.values));
+  const mean = y.reduce((sum, yi, i) => sum + grad[i] * yi, 0);
+  for (let j = 0; j < y.length; j++) into[j] += y[j] * (grad[j] - mean);
+}
+
+/** y = log-softmax(x): ∂/∂xⱼ of Σ gᵢ yᵢ is gⱼ − softmax(x)ⱼ Σ gᵢ. */
+function logSoftmaxBackward(layer, [input], grad, weights, [into]) {
+  const p = NORMALISERS.Softmax.apply(Array.from(input.values));
+  const total = grad.reduce((sum, g) => sum + g, 0);
+  for (let j = 0; j < p.length; j++) into[j] += grad[j] - p[j] * total;
 }
 
 /** into += scale × grad, element by element. */

@@ -9,6 +9,7 @@
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
+import { scoresOf } from './site.js';
 import { shownInput, watch, watchLoaded } from './store.js';
 
 export function mountCompare(picker, figures, store, site) {
@@ -86,16 +87,20 @@ function showAll(figures, loaded, positions) {
   }
 }
 
-/** The output table: a column with the second input's logits and the difference. */
+/**
+ * The output table: a column with the second input's scores (logits, probabilities, …: the
+ * contract's `output`) and the difference.
+ */
 function showLogits(tables, loaded) {
   for (const table of tables) {
     for (const cell of findAll('.lw-pair-logit', table)) cell.remove();
     if (!loaded) continue;
-    const { writer, names: [summary, other] } = loaded;
+    const { contract, writer, names: [summary, other] } = loaded;
+    const [first, second] = [summary, other].map(each => scoresOf(contract, each));
     find('thead tr', table).append(element('th', { scope: 'col', className: 'lw-pair-logit' },
-      `vs ${other.label_name ?? other.source}: logit (difference)`));
+      `vs ${other.label_name ?? other.source}: ${contract.output.value} (difference)`));
     findAll('tbody tr', table).forEach((row, c) => row.append(element('td', { className: 'lw-pair-logit' },
-      `${writer.number(other.logits[c])} (${writer.number(summary.logits[c] - other.logits[c])})`)));
+      `${writer.number(second[c])} (${writer.number(first[c] - second[c])})`)));
   }
 }
 

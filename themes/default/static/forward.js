@@ -10,7 +10,7 @@
  * (data.js), and `image` is the Input layer's output, the normalised image (C, H, W).
  */
 import { Tensor, sizeOf } from './data.js';
-import { ACTIVATIONS } from './maths.js';
+import { ACTIVATIONS, NORMALISERS } from './maths.js';
 
 /** Every layer's output, {layer id: Tensor}; each layer reads the outputs its `inputs` name. */
 export function run(layers, image, weights = {}) {
@@ -50,6 +50,9 @@ const FORWARD = {
 };
 for (const [type, { apply }] of Object.entries(ACTIVATIONS)) {
   FORWARD[type] = (layer, [input]) => input.map(x => apply(x, layer.settings));
+}
+for (const [type, { apply }] of Object.entries(NORMALISERS)) {
+  FORWARD[type] = (layer, [input]) => new Tensor(input.shape, Float32Array.from(apply(Array.from(input.values))));
 }
 
 function settingsOf(layer) {

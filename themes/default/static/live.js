@@ -4,6 +4,7 @@
  * which says when the numbers were computed in the page.
  */
 import { find, findAll } from './dom.js';
+import { shareOf } from './site.js';
 import { shownInput, watchLoaded } from './store.js';
 
 export function mountLive(root, store, site) {
@@ -22,12 +23,16 @@ export function mountLive(root, store, site) {
   });
 }
 
-/** The values an author may show live: the input's summary, with its label and confidence. */
+/**
+ * The values an author may show live: the input's summary, with its label and confidence (the
+ * predicted class's probability, or its sigmoid score where the network gives no probabilities).
+ */
 function liveFields({ writer, summary }) {
+  const { shown } = shareOf(writer, summary, summary.predicted);
   return {
     ...summary,
     label_name: summary.label_name ?? writer.text('unknown_label', {}),
-    confidence: writer.percent(summary.probabilities[summary.predicted]),
+    confidence: summary.probabilities ? shown : writer.text('score_confidence', { score: shown }),
   };
 }
 

@@ -163,6 +163,48 @@ function geluTanhArgument(x) {
   return GELU_TANH_SCALE * (x + 0.044715 * x ** 3);
 }
 
+// --- over the classes: softmax and log-softmax ------------------------------------------------
+
+/**
+ * The operations that make a vector of scores into probabilities (Softmax) or their logarithms
+ * (LogSoftmax), only ever the network's last layer, over its classes (builder/graph.py refuses
+ * any other): `apply` maps the whole vector as PyTorch does, shifted by its largest value and
+ * summed in double precision, and `working` writes out element i.
+ */
+export const NORMALISERS = {
+  Softmax: {
+    formula: () => ['exp(x − m) ÷ Σ exp(xⱼ − m), over every class j, m the largest xⱼ'],
+    apply: values => {
+      const { largest, total } = shifted(values);
+      return values.map(x => Math.exp(x - largest) / total);
+    },
+    working: (values, i) => {
+      const { largest, total } = shifted(values);
+      return ['exp(', values[i], ' − ', largest, ') ÷ Σ exp(xⱼ − ', largest, ') = ',
+              Math.exp(values[i] - largest), ' ÷ ', total];
+    },
+  },
+  LogSoftmax: {
+    formula: () => ['x − m − ln Σ exp(xⱼ − m), over every class j, m the largest xⱼ'],
+    apply: values => {
+      const { largest, total } = shifted(values);
+      return values.map(x => x - largest - Math.log(total));
+    },
+    working: (values, i) => {
+      const { largest, total } = shifted(values);
+      return [values[i], ' − ', largest, ' − ln ', total];
+    },
+  },
+};
+
+/** The largest of `values` and Σ exp(x − largest). */
+function shifted(values) {
+  const largest = Math.max(...values);
+  let total = 0;
+  for (const x of values) total += Math.exp(x - largest);
+  return { largest, total };
+}
+
 // --- sliding windows ------------------------------------------------------------------------
 
 /**
@@ -401,6 +443,16 @@ for (const [type, activation] of Object.entries(ACTIVATIONS)) {
     return { kind: 'activation', formula: activation.formula(settings), ...cell,
              working: activation.working(cell.input, settings),
              result: activation.apply(cell.input, settings) };
+  };
+}
+
+for (const [type, normaliser] of Object.entries(NORMALISERS)) {
+  EXPLAIN[type] = ({ layer, sources: [source], inputs: [input], at: [i] }) => {
+    const values = Array.from(input.values);
+    return { kind: 'activation', formula: normaliser.formula(layer.settings), source: source.id, input: values[i],
+             working: normaliser.working(values, i), result: normaliser.apply(values)[i],
+             outline: source.grid ? [{ layer: source.id, k: 0, top: 0, left: 0, height: source.grid[0],
+                                       width: source.grid[1] }] : [] };
   };
 }
 

@@ -1,10 +1,14 @@
 /**
- * The output table (`.lw-figure[data-kind="logits"]`): one row per class with its logit (a bar
- * and a number), its probability (a meter and a percentage), the predicted and the true class
- * marked. It follows the chosen input; the bars' geometry comes from data/inputs.json. Each
- * logit is a button that selects it, so the inspector can explain it like any other value.
+ * The output table (`.lw-figure[data-kind="logits"]`): one row per class with what the last
+ * layer gives, as the contract's `output` names it (a logit or a log-probability: a bar and a
+ * number; a probability or a sigmoid score: a meter), then the probability it gives when that
+ * is another column (the softmax of logits, the exp of log-probabilities), the predicted and the
+ * true class marked. It follows the chosen input; the bars' geometry comes from
+ * data/inputs.json. Each class's score is a button that selects it, so the inspector can
+ * explain it like any other value.
  */
 import { element, find, findAll } from './dom.js';
+import { scoresOf } from './site.js';
 import { shownInput, watchLoaded } from './store.js';
 
 export function mountOutputs(figures, store, site) {
@@ -15,35 +19,46 @@ export function mountOutputs(figures, store, site) {
   });
 }
 
-/** Logit c becomes a button selecting element c (row 0, column c of the layer read as a row). */
+/**
+ * Score c (the first value of row c) becomes a button selecting element c (row 0, column c of
+ * the layer read as a row).
+ */
 function makeLogitsSelectable(figure, store) {
   const layer = figure.dataset.layer;
   findAll('tbody tr', figure).forEach((row, c) => {
-    const logit = find('.lw-value', row);
-    logit.replaceWith(element('button', {
+    const score = find('.lw-value', row);
+    score.replaceWith(element('button', {
       type: 'button', className: 'lw-value lw-logit',
-      attributes: { 'aria-label': logitLabel(row, logit.textContent) },
+      attributes: { 'aria-label': scoreLabel(figure, row, score.textContent) },
       onclick: () => store.dispatch({ type: 'select', layer, k: 0, r: 0, c }),
-    }, logit.textContent));
+    }, score.textContent));
   });
 }
 
-/** A logit button's name: its class, its value, and what it does. */
-function logitLabel(row, value) {
-  return `Logit of ${find('th', row).textContent}: ${value}; explain it`;
+/** A score button's name: its column's ("Logit"), its class, its value, and what it does. */
+function scoreLabel(figure, row, value) {
+  const heading = find('thead th:nth-child(2)', figure).textContent;
+  return `${heading} of ${find('th', row).textContent}: ${value}; explain it`;
 }
 
-function showOutputs(figure, { writer, summary }) {
+function showOutputs(figure, { contract, writer, summary }) {
+  const { meter, percent, probability } = contract.output;
+  const scores = scoresOf(contract, summary);
   findAll('tbody tr', figure).forEach((row, c) => {
-    const [x, width] = summary.bars[c];
-    const bar = find('rect', row);
-    bar.setAttribute('x', x);
-    bar.setAttribute('width', width);
-    const [logit, probability] = findAll('.lw-value', row);
-    logit.textContent = writer.number(summary.logits[c]);
-    logit.setAttribute('aria-label', logitLabel(row, logit.textContent));
-    probability.textContent = writer.percent(summary.probabilities[c]);
-    find('meter', row).value = summary.probabilities[c];
+    const [score, chance] = findAll('.lw-value', row);
+    const [scoreMeter, chanceMeter] = findAll('meter', row);
+    score.textContent = percent ? writer.percent(scores[c]) : writer.number(scores[c]);
+    score.setAttribute('aria-label', scoreLabel(figure, row, score.textContent));
+    if (meter) scoreMeter.value = scores[c];
+    else {
+      const [x, width] = summary.bars[c];
+      find('rect', row).setAttribute('x', x);
+      find('rect', row).setAttribute('width', width);
+    }
+    if (probability) {
+      chance.textContent = writer.percent(summary.probabilities[c]);
+      (meter ? chanceMeter : scoreMeter).value = summary.probabilities[c];
+    }
     row.classList.toggle('is-predicted', c === summary.predicted);
     row.classList.toggle('is-true', c === summary.label);
   });

@@ -13,6 +13,7 @@
  */
 import { element, find, findAll } from './dom.js';
 import { channelsOf, isSpatial } from './maths.js';
+import { shareOf } from './site.js';
 import { shownInput, watchLoaded } from './store.js';
 
 /** Map columns of a layer in the overview: enough that no column holds more than this many maps. */
@@ -93,7 +94,7 @@ class Overview {
     return { layer, target, buttons, element: element('div', { className: 'lw-glance-layer' }, name, maps) };
   }
 
-  /** The last column: the output's probabilities, one line per class, a button to its figure. */
+  /** The last column: the output's probabilities (or sigmoid scores), one line per class, a button to its figure. */
   outputColumn() {
     const rows = this.network.classes.map(name => {
       const bar = element('span', { className: 'lw-glance-bar' });
@@ -155,12 +156,13 @@ class Overview {
     }
     const { rows, button, target } = this.result;
     rows.forEach(({ bar, other, value, row }, c) => {
-      bar.style.width = `${100 * summary.probabilities[c]}%`;
-      value.textContent = writer.percent(summary.probabilities[c]);
+      const [one, two] = [summary, second?.summary].map(each => each && shareOf(writer, each, c));
+      bar.style.width = `${100 * one.share}%`;
+      value.textContent = one.shown;
       other.hidden = !second;
       if (second) {
-        other.style.width = `${100 * second.summary.probabilities[c]}%`;
-        value.textContent += ` vs ${writer.percent(second.summary.probabilities[c])}`;
+        other.style.width = `${100 * two.share}%`;
+        value.textContent += ` vs ${two.shown}`;
       }
       row.classList.toggle('is-predicted', c === summary.predicted);
     });

@@ -54,10 +54,10 @@ export class OwnInputs {
    * while it is not known yet.
    */
   async add(pixels, { kind, source, label = null, link }) {
-    const { network, weights } = await this.load();
+    const { contract, network, weights } = await this.load();
     const outputs = this.outputs(pixels, network, weights);
     const id = `${kind}:${++this.count}`;
-    this.site.define(id, { summary: summaryOf(network, outputs, source, label), outputs });
+    this.site.define(id, { summary: summaryOf(network, contract.output, outputs, source, label), outputs });
     this.pixelsOf.set(id, pixels);
     if (link !== undefined) this.links.set(id, link);
     const recent = (this.recent[kind] ??= []);
@@ -84,19 +84,32 @@ export class OwnInputs {
   }
 }
 
-/** An input's summary as data/inputs.json has it: prediction, logits, ranges and bars. */
-export function summaryOf(network, outputs, source, label) {
-  const logits = Array.from(outputs[network.layers.at(-1).id].values);
-  const probabilities = softmax(logits);
-  const predicted = probabilities.indexOf(Math.max(...probabilities));
+/**
+ * An input's summary as data/inputs.json has it: prediction, the classes' scores under the name
+ * of what they are (`output`, the contract's: logits, probabilities, …) and the probabilities
+ * they give, ranges and bars.
+ */
+export function summaryOf(network, output, outputs, source, label) {
+  const scores = Array.from(outputs[network.layers.at(-1).id].values);
+  const probabilities = PROBABILITIES[output.kind](scores);
+  const ranked = probabilities ?? scores;
+  const predicted = ranked.indexOf(Math.max(...ranked));
   const classes = network.classes;
   return {
     source, label, label_name: label === null ? null : classes[label], predicted,
-    predicted_name: classes[predicted], classes, probabilities, logits,
+    predicted_name: classes[predicted], classes, ...(probabilities && { probabilities }), [output.kind]: scores,
     ranges: Object.fromEntries(network.layers.map(layer => [layer.id, rangesOf(layer, outputs[layer.id])])),
-    bars: barsOf(logits),
+    bars: barsOf(scores),
   };
 }
+
+/** The probabilities the last layer's values give, by what they are; sigmoid scores give none. */
+const PROBABILITIES = {
+  logits: softmax,
+  probabilities: values => values,
+  log_probabilities: values => values.map(value => Math.fround(Math.exp(value))),
+  scores: () => null,
+};
 
 /** Each map's [lowest, highest] value, or the whole vector's. */
 function rangesOf(layer, output) {
@@ -118,13 +131,13 @@ function softmax(logits) {
 }
 
 /**
- * [x, width] of each logit's bar on a scale from −1 to 1, the largest magnitude at full width,
+ * [x, width] of each score's bar on a scale from −1 to 1, the largest magnitude at full width,
  * to 4 significant digits: builder/datafiles.py's _bars, which the tests compare with this.
  */
-export function barsOf(logits) {
-  const bound = Math.max(...logits.map(Math.abs)) || 1;
+export function barsOf(scores) {
+  const bound = Math.max(...scores.map(Math.abs)) || 1;
   const digits = value => Number(value.toPrecision(4));
-  return logits.map(logit => [digits(Math.min(0, logit / bound)), digits(Math.abs(logit) / bound)]);
+  return scores.map(score => [digits(Math.min(0, score / bound)), digits(Math.abs(score) / bound)]);
 }
 
 const DRAWING = 'draw.';

@@ -60,11 +60,12 @@ class Moments {
   /** Compute '<input>@<step>': the input's image through the network as it was at that step. */
   async resolve(id) {
     const at = id.lastIndexOf('@'), input = id.slice(0, at), step = Number(id.slice(at + 1));
-    const [weights, base, summary] = await Promise.all([
-      this.weightsAt(step), this.site.outputs(input), this.site.summary(input)]);
+    const [weights, base, summary, contract] = await Promise.all([
+      this.weightsAt(step), this.site.outputs(input), this.site.summary(input), this.site.contract()]);
     const image = base[this.network.layers[0].id];
     const outputs = run(this.network.layers, image, weights);
-    this.site.define(id, { summary: summaryOf(this.network, outputs, summary.source, summary.label), outputs });
+    const own = summaryOf(this.network, contract.output, outputs, summary.source, summary.label);
+    this.site.define(id, { summary: own, outputs });
     this.kept.push(id);
     if (this.kept.length > KEPT) this.site.forget(this.kept.shift());
   }
