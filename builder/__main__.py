@@ -11,6 +11,7 @@ Problems in the author's input print as one line, `file:line: what; how to fix`,
 and exit with status 1; --debug shows the traceback as well.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -57,6 +58,11 @@ def _train(args):
     from model import data, snapshots, train
     checkpoint = args.checkpoint
     metrics_path = metrics_beside(checkpoint, args.metrics)
+    for flag in ("epochs", "max_steps", "train_subset"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise BuildError(f"--{flag.replace('_', '-')} must be a whole number above 0, not {getattr(args, flag)}")
+    for path in (checkpoint, metrics_path):
+        _refuse_unwritable(Path(path))
     model = network.build_model(args.model)
     network.graph.trace(model.eval(), network.input_shape(model), args.model)  # refuse before training, not after
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
@@ -79,10 +85,20 @@ def _train(args):
     return 0
 
 
+def _refuse_unwritable(path):
+    """Stop before training when `path` could not be written after it: a folder, or in a folder that
+    cannot be made or written."""
+    if path.is_dir():
+        raise BuildError(f"is a folder; name a file in it, for example {path / 'net.pt'}", path)
+    folder = next(parent for parent in path.absolute().parents if parent.exists())  # the nearest that exists
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise BuildError(f"cannot be written: {folder} is {'a file' if not folder.is_dir() else 'read-only'}; "
+                         "choose another path", path)
+
+
 def _source_of(model):
     """The file that defines the model's class, relative to the project when it lies inside."""
     import inspect
-    import os
     path = inspect.getsourcefile(type(model))
     return os.path.relpath(path) if path and not os.path.relpath(path).startswith("..") else path
 

@@ -105,13 +105,16 @@ def untrainable(p, model):
     p.command.append("--train")
 
 
-def train_command(p, model):
-    p.command = ["train", "--model", f"tests.models.mistakes:{model}", "--checkpoint", p.root / "new" / "model.pt"]
+def train_command(p, model, *flags):
+    """`train` of `model` into a new checkpoint, with `flags` after (a later --checkpoint wins)."""
+    p.command = ["train", "--model", f"tests.models.mistakes:{model}", "--checkpoint", p.root / "new" / "model.pt",
+                 *flags]
 
 
 MANY_LINES = "Intro.\n\n{{ summary_table }}\n\n{% for i in range(3) %}\nItem {{ i }}.\n{% endfor %}\n\n"
 
-# (name, how to break the project, where the error must point: p → (file, line or None), words)
+# (name, how to break the project, where the error must point: p → (file or None for a command-line flag,
+# line or None), words)
 CASES = [
     # the article and its front matter
     ("no article.md", lambda p: p.article.unlink(), lambda p: (p.article, None), "file not found"),
@@ -266,6 +269,14 @@ CASES = [
         p.own_checkpoint(), setattr(p, "command", ["train", "--checkpoint", p.root / "second.pt", "--metrics",
                                                    p.metrics, "--max-steps", "1"])),
      lambda p: (p.metrics, None), "holds the metrics of cnn.pt"),
+    ("train for no epochs", lambda p: train_command(p, "FiveClasses", "--epochs", "0"), lambda p: (None, None),
+     "--epochs must be a whole number above 0"),
+    ("train on no images", lambda p: train_command(p, "FiveClasses", "--train-subset", "0"), lambda p: (None, None),
+     "--train-subset must be a whole number above 0"),
+    ("train into a folder", lambda p: train_command(p, "FiveClasses", "--checkpoint", p.root),
+     lambda p: (p.root, None), "is a folder"),
+    ("train into a file's folder", lambda p: train_command(p, "FiveClasses", "--checkpoint", p.article / "net.pt"),
+     lambda p: (p.article / "net.pt", None), "cannot be written"),
 ]
 
 
@@ -305,7 +316,7 @@ def test_a_mistake_is_one_line_naming_its_file(name, breaks, where, words, share
     assert process.returncode == 1, process.stdout + process.stderr
     assert "Traceback" not in process.stderr
     assert process.stderr.startswith("error: ") and process.stderr.count("\n") == 1, process.stderr
-    prefix = f"error: {path}:{line}: " if line else f"error: {path}: "
+    prefix = "error: " if path is None else f"error: {path}:{line}: " if line else f"error: {path}: "
     assert process.stderr.startswith(prefix), (prefix, process.stderr)
     assert words in process.stderr, (words, process.stderr)
     assert (model_digest(), tree_digest(site)) == before, "model/ or the previous site changed"
