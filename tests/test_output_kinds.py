@@ -208,6 +208,8 @@ def test_the_page_says_what_the_score_is_and_computes_it_as_pytorch(made, browse
         inspector = page.locator(f'.lw-figure[data-layer="{made.last}"] .lw-inspector')
         expect(inspector).to_be_visible()
         expect(inspector.locator(".lw-formula")).to_contain_text(f"{made.last_type}:")
+        expect(inspector.locator("p").first).to_contain_text(
+            f"{made.last}, element {c + 1} of {len(scores)}, the {made.word} of {summary['classes'][c]}: ")
         figure = page.locator("#fig-attribution")
         figure.scroll_into_view_if_needed()
         expect(figure.locator(".lw-attr-sum")).to_contain_text(f"= {made.word} of {summary['classes'][c]} (")

@@ -16,7 +16,7 @@
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
-import { fetchOnce, scoresOf, urlOf } from './site.js';
+import { fetchOnce, urlOf } from './site.js';
 import { shownInput, watchLoaded } from './store.js';
 
 export async function mountAttributions(figures, store, site) {
@@ -95,7 +95,7 @@ class AttributionFigure {
   /** The other class of "why this and not that": the true one if the answer is wrong, else the runner-up. */
   defaultVersus(summary, chosen) {
     if (summary.label !== null && summary.label !== chosen) return summary.label;
-    const scores = scoresOf(this.shown.contract, summary);
+    const scores = summary[this.shown.contract.output.kind];
     const others = scores.map((score, c) => [score, c]).filter(([, c]) => c !== chosen);
     return others.sort((a, b) => b[0] - a[0])[0][1];
   }
@@ -125,7 +125,7 @@ class AttributionFigure {
 
   sumLine(c, contributions) {
     const { writer, summary, record, contract } = this.shown;
-    const sum = total(contributions), logit = scoresOf(contract, summary)[c], cls = summary.classes[c];
+    const sum = total(contributions), logit = summary[contract.output.kind][c], cls = summary.classes[c];
     const number = writer.number, what = contract.output.value;
     if (record.exact) {
       return writer.text('attribution_sum', { sum: number(sum), constant: number(logit - sum), what, cls,
@@ -179,7 +179,7 @@ class AttributionFigure {
       a: summary.classes[c], b: summary.classes[other], low: writer.number(-bound), high: writer.number(bound) }));
     find('.lw-attr-difference', why).hidden = false;
     this.whyChooser.value = String(other);
-    const scores = scoresOf(this.shown.contract, summary), gap = scores[c] - scores[other];
+    const scores = summary[this.shown.contract.output.kind], gap = scores[c] - scores[other];
     const sum = total(difference);
     find('.lw-attr-why-sum', why).textContent = writer.text('attribution_why', {
       sum: writer.number(sum), constant: writer.number(gap - sum), what: this.shown.contract.output.value,

@@ -9,7 +9,6 @@
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paint } from './paint.js';
-import { scoresOf } from './site.js';
 import { shownInput, watch, watchLoaded } from './store.js';
 
 export function mountCompare(picker, figures, store, site) {
@@ -96,7 +95,7 @@ function showLogits(tables, loaded) {
     for (const cell of findAll('.lw-pair-logit', table)) cell.remove();
     if (!loaded) continue;
     const { contract, writer, names: [summary, other] } = loaded;
-    const [first, second] = [summary, other].map(each => scoresOf(contract, each));
+    const [first, second] = [summary, other].map(each => each[contract.output.kind]);
     find('thead tr', table).append(element('th', { scope: 'col', className: 'lw-pair-logit' },
       `vs ${other.label_name ?? other.source}: ${contract.output.value} (difference)`));
     findAll('tbody tr', table).forEach((row, c) => row.append(element('td', { className: 'lw-pair-logit' },

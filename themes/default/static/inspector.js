@@ -61,12 +61,15 @@ function indexOf(layer, { k, r, c }) {
   return isSpatial(layer) ? [k, r, c] : [r * layer.grid[1] + c];
 }
 
-/** The first line: which value this is (a logit's class too), and the value itself. */
-function heading({ explanation: { layer, at, value }, network, outputs, number }) {
+/**
+ * The first line: which value this is (for the output layer, whose score of which class: "the
+ * logit of Bag", as the contract's `output` names it), and the value itself.
+ */
+function heading({ explanation: { layer, at, value }, network, outputs, number, contract }) {
   const logit = layer === network.layers.at(-1).id && network.classes?.[at[0]];
   const where = at.length === 3
     ? `map ${at[0] + 1}, row ${at[1] + 1}, column ${at[2] + 1}`
-    : `element ${at[0] + 1} of ${outputs[layer].size}${logit ? `, ${logit}` : ''}`;
+    : `element ${at[0] + 1} of ${outputs[layer].size}${logit ? `, the ${contract.output.value} of ${logit}` : ''}`;
   return element('p', {}, `${layer}, ${where}: `, element('b', {}, number(value)));
 }
 

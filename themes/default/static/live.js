@@ -4,7 +4,6 @@
  * which says when the numbers were computed in the page.
  */
 import { find, findAll } from './dom.js';
-import { shareOf } from './site.js';
 import { shownInput, watchLoaded } from './store.js';
 
 export function mountLive(root, store, site) {
@@ -23,10 +22,7 @@ export function mountLive(root, store, site) {
   });
 }
 
-/**
- * The values an author may show live: the input's summary, with its label and confidence (the
- * predicted class's probability, or its sigmoid score where the network gives no probabilities).
- */
+/** The values an author may show live: the input's summary, with its label and confidence. */
 function liveFields({ writer, summary }) {
   const { shown } = shareOf(writer, summary, summary.predicted);
   return {
@@ -34,6 +30,11 @@ function liveFields({ writer, summary }) {
     label_name: summary.label_name ?? writer.text('unknown_label', {}),
     confidence: summary.probabilities ? shown : writer.text('score_confidence', { score: shown }),
   };
+}
+
+/** Class c's probability (0 to 1, and printed), or its sigmoid score where there are none. */
+export function shareOf(writer, { probabilities: p, scores }, c) {
+  return p ? { share: p[c], shown: writer.percent(p[c]) } : { share: scores[c], shown: writer.number(scores[c]) };
 }
 
 function statusLine({ writer, summary }, fields) {

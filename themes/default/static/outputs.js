@@ -1,14 +1,10 @@
 /**
- * The output table (`.lw-figure[data-kind="logits"]`): one row per class with what the last
- * layer gives, as the contract's `output` names it (a logit or a log-probability: a bar and a
- * number; a probability or a sigmoid score: a meter), then the probability it gives when that
- * is another column (the softmax of logits, the exp of log-probabilities), the predicted and the
- * true class marked. It follows the chosen input; the bars' geometry comes from
- * data/inputs.json. Each class's score is a button that selects it, so the inspector can
- * explain it like any other value.
+ * The output table (`.lw-figure[data-kind="logits"]`): per class its score, as the contract's
+ * `output` names it (a bar, or a meter from 0 to 1), any probability it gives, the predicted and
+ * true class marked. It follows the chosen input (bars from data/inputs.json). Each score is a
+ * button that selects it, so the inspector can explain it like any other value.
  */
 import { element, find, findAll } from './dom.js';
-import { scoresOf } from './site.js';
 import { shownInput, watchLoaded } from './store.js';
 
 export function mountOutputs(figures, store, site) {
@@ -19,10 +15,7 @@ export function mountOutputs(figures, store, site) {
   });
 }
 
-/**
- * Score c (the first value of row c) becomes a button selecting element c (row 0, column c of
- * the layer read as a row).
- */
+/** Score c becomes a button selecting element c (row 0, column c of the layer read as a row). */
 function makeLogitsSelectable(figure, store) {
   const layer = figure.dataset.layer;
   findAll('tbody tr', figure).forEach((row, c) => {
@@ -35,7 +28,7 @@ function makeLogitsSelectable(figure, store) {
   });
 }
 
-/** A score button's name: its column's ("Logit"), its class, its value, and what it does. */
+/** A score button's name: its column ("Logit"), class, value, and what it does. */
 function scoreLabel(figure, row, value) {
   const heading = find('thead th:nth-child(2)', figure).textContent;
   return `${heading} of ${find('th', row).textContent}: ${value}; explain it`;
@@ -43,7 +36,7 @@ function scoreLabel(figure, row, value) {
 
 function showOutputs(figure, { contract, writer, summary }) {
   const { meter, percent, probability } = contract.output;
-  const scores = scoresOf(contract, summary);
+  const scores = summary[contract.output.kind];
   findAll('tbody tr', figure).forEach((row, c) => {
     const [score, chance] = findAll('.lw-value', row);
     const [scoreMeter, chanceMeter] = findAll('meter', row);

@@ -13,7 +13,7 @@
  */
 import { element, find, findAll } from './dom.js';
 import { channelsOf, isSpatial } from './maths.js';
-import { shareOf } from './site.js';
+import { shareOf } from './live.js';
 import { shownInput, watchLoaded } from './store.js';
 
 /** Map columns of a layer in the overview: enough that no column holds more than this many maps. */

@@ -37,24 +37,6 @@ export function urlOf(contract, kind, fields = {}) {
   return fill(contract.urls[kind], fields);
 }
 
-/**
- * The classes' scores in an input's summary: what the network's last layer gives, as the
- * contract's `output` names it (logits, probabilities, log-probabilities or sigmoid scores).
- */
-export function scoresOf(contract, summary) {
-  return summary[contract.output.kind];
-}
-
-/**
- * How sure the answer for class c is, as a share from 0 to 1 and as printed: its probability,
- * or its sigmoid score where the network gives no probabilities.
- */
-export function shareOf(writer, summary, c) {
-  return summary.probabilities
-    ? { share: summary.probabilities[c], shown: writer.percent(summary.probabilities[c]) }
-    : { share: summary.scores[c], shown: writer.number(summary.scores[c]) };
-}
-
 /** The built site's files, found through its contract; `contractUrl` is page-relative. */
 export class Site {
   constructor(contractUrl) {
@@ -106,10 +88,7 @@ export class Site {
     return fetchOnce(urlOf(await this.contract(), 'network'));
   }
 
-  /**
-   * One input's summary from data/inputs.json: label, prediction, the classes' scores (scoresOf)
-   * and probabilities, each map's range.
-   */
+  /** One input's summary from data/inputs.json: label, prediction, scores, each map's range. */
   async summary(inputId) {
     if (!this.computed.has(inputId)) await this.ensure(inputId);
     if (this.computed.has(inputId)) return this.computed.get(inputId).summary;
