@@ -34,6 +34,9 @@ def folder_of(theme, where=(None, None)):
         known = sorted(p.name for p in THEMES.iterdir() if (p / "templates").is_dir())
         raise BuildError(f"theme '{theme}' has no templates/ folder; use one of {', '.join(known)} "
                          "or a path to a folder with templates/ and static/", *where)
+    if not (folder / "static").is_dir():
+        raise BuildError(f"theme '{theme}' has no static/ folder (its CSS and scripts); add it, or copy it from "
+                         f"{THEMES / 'default' / 'static'}", *where)
     return folder
 
 

@@ -104,6 +104,16 @@ def test_the_expanded_text_is_what_jinja_renders(tmp_path):
     assert len(origins) == text.count("\n") + 1
 
 
+def test_a_figure_written_in_a_macro_names_the_macro_line(tmp_path):
+    """Text that a {% macro %} writes is reported where the macro's body is written."""
+    body = PREAMBLE + "{% macro maps(name) %}\n![Maps of {{ name }}](layer:{{ name }})\n{% endmacro %}\n\n{{ maps('conv8') }}\n"
+    article = article_of(tmp_path, body)
+    with pytest.raises(BuildError) as raised:
+        render(article)
+    assert str(raised.value).startswith(f"{article.path}:{line_of(article.path, '(layer:{{ name }})')}: "
+                                        "unknown layer 'conv8'")
+
+
 def test_a_figure_inside_a_loop_names_the_loop_body_line(tmp_path):
     """A mistake repeated by {% for %} is reported on the line of the loop's body, not on a line of
     the expanded text."""

@@ -98,6 +98,12 @@ def broken_page_template(p):
     page.write_text("\n".join(lines[:4] + ["{% if %}"] + lines[4:]), encoding="utf-8")
 
 
+def undefined_in_template(p):
+    page = theme_copy(p) / "page.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("</body>", "{{ nothing.here }}\n</body>"),
+                    encoding="utf-8")
+
+
 def untrainable(p, model):
     """`build --train` of `model` with no checkpoint yet."""
     p.checkpoint = p.root / "new" / "model.pt"
@@ -254,6 +260,11 @@ CASES = [
      lambda p: (p.root / "theme" / "templates" / "figure.html", None), "template 'figure.html' not found"),
     ("template syntax in the theme", broken_page_template, lambda p: (p.root / "theme" / "templates" / "page.html", 5),
      "template syntax"),
+    ("theme without static/", lambda p: shutil.rmtree(theme_copy(p).parent / "static"), at_line("theme:"),
+     "has no static/ folder"),
+    ("template reads an unknown variable", lambda p: undefined_in_template(p),
+     lambda p: (p.root / "theme" / "templates" / "page.html", line_of(p.root / "theme" / "templates" / "page.html",
+                                                                      "nothing.here")), "'nothing' is undefined"),
     ("--out is a file", lambda p: (setattr(p, "out", p.root / "a-file"), p.out.write_text("x"),
                                    p.command.__setitem__(-1, p.out)), lambda p: (p.out, None), "is a file"),
     # a model that cannot learn from FashionMNIST, refused before training
