@@ -440,6 +440,60 @@ def _window(op, shapes, axis):
     return None
 
 
+def cell_spans(op, spans, shapes):
+    """[rows, columns] of `op`'s map: for each of its rows (columns), the set of input rows
+    (columns) its cells depend on; from its inputs' with each map's true length, so that padding
+    inside the network hides what it hides. None when a cell's pixels are not the rows of its row by
+    the columns of its column. published_spans() says them as runs."""
+    if op.type == "Input":
+        return [[frozenset((i,)) for i in range(length)] for length in op.shape[1:]]
+    before = [spans.get(i) for i in op.inputs]
+    if not all(before) or len(op.shape) != 3 or op.type == "Linear":
+        return None
+    if op.type == "Add":
+        return _added_spans(before, [shapes[i] for i in op.inputs], op.shape)
+    return [[frozenset().union(*(before[0][axis][i] for i in _reads(op, shapes, axis, o)))
+             for o in range(op.shape[1 + axis])] for axis in (0, 1)]
+
+
+def published_spans(spans):
+    """cell_spans() as runs: (first, last), () for none, None for a set with a gap."""
+    def run(seen):
+        if not seen:
+            return ()
+        return (min(seen), max(seen)) if len(seen) == max(seen) - min(seen) + 1 else None
+    return None if spans is None else [[run(seen) for seen in axis] for axis in spans]
+
+
+def _reads(op, shapes, axis, o):
+    """The cells along one axis of its input that cell o of `op` reads."""
+    length = shapes[op.inputs[0]][1 + axis]
+    if op.type == "AdaptiveAvgPool2d":
+        out = op.shape[1 + axis]
+        return range(o * length // out, -(-(o + 1) * length // out))  # PyTorch's windows
+    if op.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
+        kernel, stride, padding = (op.settings[key][axis] for key in ("kernel_size", "stride", "padding"))
+        dilation = op.settings.get("dilation", [1, 1])[axis]
+        return [i for i in (o * stride - padding + t * dilation for t in range(kernel)) if 0 <= i < length]
+    return [o]  # element-wise
+
+
+def _added_spans(before, shapes, shape):
+    """The spans of a sum: each cell sees both its inputs' (a broadcast input's only cell along a
+    squeezed axis), when together they make the rows of its row by the columns of its column."""
+    def of(spans, input_shape, axis, o):
+        return spans[axis][0 if input_shape[1 + axis] == 1 else o]
+
+    rows = [[of(s, sh, 0, r) for s, sh in zip(before, shapes)] for r in range(shape[1])]
+    cols = [[of(s, sh, 1, c) for s, sh in zip(before, shapes)] for c in range(shape[2])]
+    for (rows_a, rows_b) in rows:
+        for (cols_a, cols_b) in cols:
+            seen = len(rows_a) * len(cols_a) + len(rows_b) * len(cols_b) - len(rows_a & rows_b) * len(cols_a & cols_b)
+            if seen != len(rows_a | rows_b) * len(cols_a | cols_b):
+                return None  # the two rectangles make a cross, or lie apart
+    return [[a | b for a, b in rows], [a | b for a, b in cols]]
+
+
 def _spelling(node):
     """How the model's code wrote a functional node: "F.relu", "x.flatten", "+"."""
     if node.op == "call_method":

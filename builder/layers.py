@@ -12,16 +12,22 @@ from builder import outputs
 
 @dataclass
 class ReceptiveField:
-    """Which input pixels one cell of a spatial layer depends on: each of size, jump and start is a
-    pair (rows, columns); cell (i, j) sees the input rows [start[0] + i * jump[0], + size[0]) and the
-    columns [start[1] + j * jump[1], + size[1]) that lie in the image (near the edges, padding inside
-    the network can hide a few more)."""
+    """Which input pixels one cell of a spatial layer depends on. Each of size, jump and start is a
+    pair (rows, columns): the field of cell (i, j) is the rows [start[0] + i * jump[0], + size[0])
+    by the columns [start[1] + j * jump[1], + size[1]], part of it padding where it leaves the image.
+    `rows[i]` and `cols[j]` are the input rows and columns cell (i, j) really depends on, (first,
+    last), () for none, None when they leave a gap: inside the image, and fewer where padding inside
+    the network hides pixels."""
     size: tuple
     jump: tuple
     start: tuple
+    rows: tuple = ()
+    cols: tuple = ()
 
     def __post_init__(self):
         self.size, self.jump, self.start = tuple(self.size), tuple(self.jump), tuple(self.start)
+        self.rows, self.cols = (tuple(None if span is None else tuple(span) for span in spans)
+                                for spans in (self.rows, self.cols))
 
     def __str__(self):  # what {{ net.conv2.receptive }} prints in the article
         return f"{self.size[0]} × {self.size[1]} pixels"

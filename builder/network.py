@@ -230,7 +230,7 @@ METRICS = dict(
 def describe(model, traced=None):
     """One Layer per traced operation, input first, in the order the model runs them."""
     traced = traced or graph.trace(model.eval(), input_shape(model), type(model).__name__)
-    layers, fields, shapes = [], {}, {}
+    layers, fields, spans, shapes = [], {}, {}, {}
     counted = set()
     for op in traced.ops:
         module = model.get_submodule(op.module) if op.module else None
@@ -240,10 +240,12 @@ def describe(model, traced=None):
             counted.add(op.module)
         shapes[op.id] = op.shape
         fields[op.id] = graph.receptive_field(op, fields, shapes)
+        spans[op.id] = graph.cell_spans(op, spans, shapes)
         field = graph.published_field(fields[op.id])
         weight = getattr(module, "weight", None)
         layer = Layer(op.id, op.type, op.shape, params, op.settings,
-                      ReceptiveField(*zip(*field)) if field and len(op.shape) == 3 else None,
+                      ReceptiveField(*zip(*field), *graph.published_spans(spans[op.id])) if field and spans[op.id]
+                      else None,
                       weight_shape=None if weight is None else tuple(weight.shape),
                       inputs=list(op.inputs), module=op.module, call=op.call)
         layers.append(layer)

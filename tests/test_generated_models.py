@@ -6,8 +6,9 @@ a BuildError. Explained, every layer of the description (type, settings, inputs)
 - its declared operation of its declared inputs' published values, recomputed here in float64 with
   torch.nn.functional from the description alone, not the builder's code;
 - the model's own value at that statement of forward() (forward_tapped, no tracing);
-- for maps, its receptive field (rows and columns) the rectangle of input pixels autograd finds a
-  middle cell depends on, and no smaller than what any corner cell depends on.
+- for maps, its receptive field (rows and columns): for a middle cell, its neighbour and the corners,
+  the rows and columns the cell depends on are the rectangle of input pixels autograd finds, and the
+  field's size, jump and start give that rectangle wherever it lies inside the image.
 
 A failure names the seed and prints the model's source; the refusals are counted by reason.
 
@@ -154,6 +155,10 @@ def check_fields(layers, code, input_shape, steps):
                 if not mask.any() or rectangle(mask) != box:
                     raise Disagrees(f"{layer.id} cell ({r}, {c}): published field rows {box[0]}–{box[1]}, columns "
                                     f"{box[2]}–{box[3]}; autograd finds {rectangle(mask) if mask.any() else 'none'}")
+            rows, cols = layer.receptive.rows[r], layer.receptive.cols[c]
+            if rows is not None and cols is not None and (rectangle(mask) if mask.any() else ()) != ((*rows, *cols) if rows and cols else ()):
+                raise Disagrees(f"{layer.id} cell ({r}, {c}): published rows {rows}, columns {cols}; autograd "
+                                f"finds {rectangle(mask) if mask.any() else 'none'}")
             seen_rows, seen_cols = rows_and_cols(mask)
             if seen_rows and not (box[0] <= seen_rows[0] and seen_rows[-1] <= box[1]
                                   and box[2] <= seen_cols[0] and seen_cols[-1] <= box[3]):

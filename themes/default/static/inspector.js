@@ -277,16 +277,17 @@ function flattenNodes({ explanation: { source, from, strides, index, input }, nu
 /** The input patch a spatial value depends on: a small copy of the input with it outlined. */
 function receptiveView({ explanation: { at }, network, contract, input, computed, outputs }, layer) {
   const image = network.layers[0];
-  const field = at.length === 3 && receptiveField(layer, image.shape, at[1], at[2]);
+  const field = at.length === 3 && receptiveField(layer, at[1], at[2]);
   if (!field) return null;
   const [, height, width] = image.shape;
   const span = ([first, last]) => `${first + 1}–${last + 1}`;
   const picture = element('div', { className: 'lw-field' }, computed
     ? painted(outputs[image.id].slice(0), contract.scales[image.id], contract)
     : element('img', { src: urlOf(contract, 'map', { input, layer: image.id, k: 0 }), alt: '', width, height }));
-  outline(picture, { top: field.top, left: field.left, height: field.height, width: field.width });
+  const [top, bottom] = field.rows, [left, right] = field.cols;
+  outline(picture, { top, left, height: bottom - top + 1, width: right - left + 1 });
   return element('div', { className: 'lw-receptive' }, picture,
-    paragraph(`It depends on a ${field.height} × ${field.width} patch of the input: `
+    paragraph(`It depends on a ${field.size[0]} × ${field.size[1]} patch of the input: `
               + `rows ${span(field.rows)}, columns ${span(field.cols)}.`));
 }
 

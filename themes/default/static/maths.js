@@ -249,18 +249,15 @@ export function patchOf(map, window, outside = 0) {
 }
 
 /**
- * The input pixels a spatial value depends on: its receptive field, clipped to the image. The
- * layer's `receptive` gives size, jump and start as pairs [rows, columns].
+ * The input pixels spatial value (r, c) depends on, or null when they are not one rectangle: the
+ * layer's `receptive` gives for each of its rows and columns the input rows and columns its cells
+ * depend on ([first, last], [] for none), and the `size` [rows, columns] of its field.
  */
-export function receptiveField(layer, imageShape, r, c) {
+export function receptiveField(layer, r, c) {
   if (!layer.receptive || layer.type === 'Input' || !isSpatial(layer)) return null;
-  const { size, jump, start } = layer.receptive;
-  const [, height, width] = imageShape;
-  const top = start[0] + r * jump[0], left = start[1] + c * jump[1];
-  const span = (first, extent, length) =>
-    [clamp(first, 0, length - 1), clamp(first + extent - 1, 0, length - 1)];
-  return { height: size[0], width: size[1], top, left, rows: span(top, size[0], height),
-           cols: span(left, size[1], width) };
+  const { size, rows: { [r]: rows }, cols: { [c]: cols } } = layer.receptive;
+  if (!rows?.length || !cols?.length) return null;
+  return { size, rows, cols };
 }
 
 // --- convolution and fully connected layers -------------------------------------------------
