@@ -218,6 +218,11 @@ def _head(rng, shape, classes):
         steps.append(activation(rng, (hidden,)))
         features = hidden
     steps.append(Step("Linear", "{m}({x})", f"nn.Linear({features}, {classes})", (classes,)))
+    if rng.random() < 0.2:  # scores that are not logits: the page names what they are
+        steps.append(rng.choice([
+            Step("Softmax", "F.softmax({x}, dim=1)"), Step("LogSoftmax", "F.log_softmax({x}, dim=1)"),
+            Step("LogSoftmax", "{m}({x})", "nn.LogSoftmax(dim=1)"), Step("Sigmoid", "torch.sigmoid({x})")]))
+        steps[-1].shape = (classes,)
     return steps
 
 

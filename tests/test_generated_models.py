@@ -58,7 +58,8 @@ def declared(layer, inputs, module):
         "ReLU": F.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "SiLU": F.silu, "Dropout": lambda v: v,
         "LeakyReLU": lambda v: F.leaky_relu(v, s["negative_slope"]), "ELU": lambda v: F.elu(v, s["alpha"]),
         "GELU": lambda v: F.gelu(v, approximate=s["approximate"]), "Flatten": lambda v: v.reshape(len(v), -1),
-        "Add": lambda v: v + inputs[1],
+        "Add": lambda v: v + inputs[1], "Softmax": lambda v: F.softmax(v, s["dim"]),
+        "LogSoftmax": lambda v: F.log_softmax(v, s["dim"]),
     }[kind](x)
 
 
