@@ -81,10 +81,6 @@ def trace(model, input_shape, spec, where=(None, None)):
         except Exception as err:  # the model's own code failed on an image of this shape
             raise _cannot_run(graph_module, input_shape, err, spec, where) from None
         expected = model(sample.clone())
-    final = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
-    if not isinstance(final, fx.Node) or not torch.equal(outputs[final.name], expected):
-        raise BuildError(f"{spec}.forward() must return one tensor, a score for each class, and the traced graph "
-                         "must compute what forward() computes", *where)
     ops, ids = [], {}
     for node in graph_module.graph.nodes:
         value = outputs.get(node.name)
@@ -93,6 +89,11 @@ def trace(model, input_shape, spec, where=(None, None)):
         op = _describe(node, graph_module, ids, value, _read(node, reads, ids, spec, where), outputs, spec, where)
         ids[node.name] = op.id
         ops.append(op)
+    # after each operation is described: one the page cannot show (random dropout) is named first
+    final = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
+    if not isinstance(final, fx.Node) or not torch.equal(outputs[final.name], expected):
+        raise BuildError(f"{spec}.forward() must return one tensor, a score for each class, and the traced graph "
+                         "must compute what forward() computes", *where)
     _name_output(graph_module, ops, ids[final.name], spec, where)
     return Traced(graph_module, ops)
 

@@ -69,3 +69,21 @@ def test_a_setting_computed_from_values_is_refused_by_name():
     """int(tensor.item()) cannot be traced at all: fx names it, no traceback."""
     with pytest.raises(BuildError, match="cannot be traced by torch.fx"):
         graph.trace(PoolsByValue().eval(), (1, 28, 28), "PoolsByValue")
+
+
+class DropsWhenEvaluating(nn.Module):
+    """F.dropout's training=True default drops values at random even in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(28 * 28, 10)
+
+    def forward(self, x):
+        return self.fc(F.dropout(x.flatten(1), 0.5))
+
+
+def test_random_dropout_is_refused_for_what_it_is():
+    """Named as the dropout it is, not as a graph that computes something else than forward()."""
+    with pytest.raises(BuildError, match=r"'dropout' \(F.dropout\) of DropsWhenEvaluating drops values even when "
+                                         r"evaluating \(training=True\)"):
+        graph.trace(DropsWhenEvaluating().eval(), (1, 28, 28), "DropsWhenEvaluating")
