@@ -409,10 +409,10 @@ def _training_network(model, batch_norm):
     every layer is one of torch.nn's own, the channels-last layout (an author's own module may
     reshape with view(), which channels-last tensors refuse). Its layers are the model's own
     modules, so they share its parameters. Any other model, a Sequential subclass with a forward()
-    of its own included, runs as written.
+    of its own or a Sequential that calls one module twice included, runs as written.
     """
-    if type(model).forward is not nn.Sequential.forward:
-        return model, {}, []
+    if type(model).forward is not nn.Sequential.forward or len(dict(model.named_children())) != len(model):
+        return model, {}, []  # named_children() lists a module called twice once: not the chain forward() runs
     layers = list(model.named_children())
     norms = _normalised(layers) if batch_norm else {}
     modules = [m for name, layer in layers for m in (layer, norms.get(name)) if m is not None]

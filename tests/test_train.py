@@ -15,7 +15,8 @@ from conftest import accuracy_of
 from model import data, snapshots, train
 from model.cnn import FashionCNN
 from oracle import normalised
-from tests.models.mistakes import FiveClasses, ResidualSequential, SequentialWithOwnModule, ThirtyTwo
+from tests.models.mistakes import (FiveClasses, ResidualSequential, SequentialWithOwnModule, SharedReLU,
+                                   ThirtyTwo)
 
 
 def short_training(folder, steps=12, model=None, **options):
@@ -153,16 +154,21 @@ def test_two_trainings_give_identical_checkpoints_and_snapshots(tmp_path):
     assert other.read_bytes() != first.read_bytes(), "the seed decides the weights"
 
 
-def test_a_sequential_with_its_own_forward_trains_as_its_forward(tmp_path, capfd):
-    """A Sequential subclass whose forward() adds a skip connection trains through that forward(),
-    unchanged: the network trained is the model itself, and the output and metrics say so."""
-    model = ResidualSequential()
+@pytest.mark.parametrize("model", [ResidualSequential, SharedReLU])
+def test_a_sequential_whose_forward_is_not_its_chain_of_children_trains_as_written(model):
+    """A Sequential subclass whose forward() adds a skip connection, and a Sequential that calls one
+    ReLU twice, train through their own forward(), unchanged: the network trained computes what the
+    model's forward() computes."""
+    model = model()
     network, norms, changes = train._training_network(model, batch_norm=True)
     x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(network.eval()(x), model.eval()(x)), "the network trained computes the model's forward()"
     assert norms == {} and changes == []
 
+
+def test_training_says_when_it_runs_the_models_own_forward(tmp_path, capfd):
+    """The output and the metrics say that a Sequential with its own forward() trained as written."""
     _, metrics = short_training(tmp_path, steps=2, model=ResidualSequential(), progress=True)
     assert metrics["training_network"] == [] and metrics["hyperparameters"]["batch_norm"] == []
     assert "training ResidualSequential through its own forward(), as written" in capfd.readouterr().err

@@ -24,6 +24,17 @@ class ResidualSequential(nn.Sequential):
         return self.fc(self.flatten(h))
 
 
+class SharedReLU(nn.Sequential):
+    """A plain nn.Sequential that calls one ReLU module twice."""
+    classes = CLASSES
+
+    def __init__(self):
+        relu = nn.ReLU()
+        super().__init__(OrderedDict(conv1=nn.Conv2d(1, 4, 3, padding=1), relu1=relu,
+                                     conv2=nn.Conv2d(4, 4, 3, padding=1), relu2=relu, flatten=nn.Flatten(),
+                                     fc=nn.Linear(4 * 28 * 28, len(CLASSES))))
+
+
 class ThirtyTwo(nn.Sequential):
     """Takes 32×32 images: a network for another dataset."""
     input_shape = (1, 32, 32)
