@@ -414,7 +414,7 @@ def _training_network(model, batch_norm):
     if type(model).forward is not nn.Sequential.forward or len(dict(model.named_children())) != len(model):
         return model, {}, []  # named_children() lists a module called twice once: not the chain forward() runs
     layers = list(model.named_children())
-    norms = _normalised(layers) if batch_norm else {}
+    norms = _normalised(layers, _output_ranks(model)) if batch_norm else {}
     modules = [m for name, layer in layers for m in (layer, norms.get(name)) if m is not None]
     swapped = _pool_before_relu(modules)
     changes = [f"a batch norm after {', '.join(norms)}, folded into {'it' if len(norms) == 1 else 'them'} "
@@ -435,18 +435,39 @@ def _training_text(model, changes):
            "the same computation"
 
 
-def _normalised(layers):
+def _normalised(layers, ranks):
     """{name: a new batch norm} for each conv or linear layer of the (name, module) list that
     feeds a ReLU. A layer without a bias is left alone: folding needs the bias to take the
-    norm's shift in."""
+    norm's shift in; so is a linear layer whose output is not (N, features) (`ranks`: each
+    layer's number of output dimensions), since BatchNorm1d would normalise another axis."""
     norms = {}
     for (name, layer), (_, following) in zip(layers, layers[1:]):  # torch's own classes: a subclass may differ
         if type(following) is nn.ReLU and getattr(layer, "bias", None) is not None:
             if type(layer) is nn.Conv2d:
                 norms[name] = nn.BatchNorm2d(layer.out_channels)
-            elif type(layer) is nn.Linear:
+            elif type(layer) is nn.Linear and ranks[name] == 2:
                 norms[name] = nn.BatchNorm1d(layer.out_features)
     return norms
+
+
+@torch.no_grad()
+def _output_ranks(model):
+    """{child's name: how many dimensions its output has} on a batch of FashionMNIST-sized zeros."""
+    ranks, was_training = {}, model.training
+
+    def note(name):
+        def hook(module, args, output):  # returns None, so the output stays as it is
+            ranks.setdefault(name, output.dim())
+        return hook
+
+    hooks = [child.register_forward_hook(note(name)) for name, child in model.named_children()]
+    try:
+        model.eval()(torch.zeros(2, *getattr(model, "input_shape", data.IMAGE_SHAPE)))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return ranks
 
 
 def _pool_before_relu(layers):

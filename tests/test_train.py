@@ -15,8 +15,8 @@ from conftest import accuracy_of
 from model import data, snapshots, train
 from model.cnn import FashionCNN
 from oracle import normalised
-from tests.models.mistakes import (FiveClasses, ResidualSequential, SequentialWithOwnModule, SharedReLU,
-                                   ThirtyTwo)
+from tests.models.mistakes import (FiveClasses, LinearOnRows, ResidualSequential, SequentialWithOwnModule,
+                                   SharedReLU, ThirtyTwo)
 
 
 def short_training(folder, steps=12, model=None, **options):
@@ -174,17 +174,21 @@ def test_training_says_when_it_runs_the_models_own_forward(tmp_path, capfd):
     assert "training ResidualSequential through its own forward(), as written" in capfd.readouterr().err
 
 
-def test_a_plain_sequential_with_an_authors_module_keeps_its_layout(committed_metrics):
+@pytest.mark.parametrize("model, normalised", [(SequentialWithOwnModule, ["conv"]), (LinearOnRows, [])])
+def test_a_plain_sequential_is_changed_only_where_folding_gives_its_forward(model, normalised):
     """A plain Sequential holding a module of the author's (which reshapes with view()) still gets the batch
-    norms and the pool/ReLU swap, which are exact, but not channels-last, which view() refuses; the network
+    norms and the pool/ReLU swap, which are exact, but not channels-last, which view() refuses; a Linear
+    applied to the last axis of maps gets no BatchNorm1d, which would normalise another axis. The network
     trained, its norms folded, gives the model's own outputs."""
-    model = SequentialWithOwnModule()
+    make = model
+    model = make()
     network, norms, changes = train._training_network(model, batch_norm=True)
-    assert list(norms) == ["conv"] and "the channels-last layout" not in changes
+    assert list(norms) == normalised
+    assert ("the channels-last layout" in changes) == (make is LinearOnRows)
     x = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     torch.optim.swa_utils.update_bn([x], network)
     with torch.no_grad():
-        folded = SequentialWithOwnModule()
+        folded = make()
         folded.load_state_dict(train.published_state(model, network, norms))
         assert (network.eval()(x) - folded.eval()(x)).abs().max() <= 1e-5
 

@@ -35,6 +35,15 @@ class SharedReLU(nn.Sequential):
                                      fc=nn.Linear(4 * 28 * 28, len(CLASSES))))
 
 
+class LinearOnRows(nn.Sequential):
+    """A plain nn.Sequential with a Linear applied to each row of its maps (the last axis), feeding a ReLU."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__(OrderedDict(conv=nn.Conv2d(1, 4, 3, padding=1), rows=nn.Linear(28, 28), relu=nn.ReLU(),
+                                     flatten=nn.Flatten(), fc=nn.Linear(4 * 28 * 28, len(CLASSES))))
+
+
 class ThirtyTwo(nn.Sequential):
     """Takes 32×32 images: a network for another dataset."""
     input_shape = (1, 32, 32)
