@@ -81,12 +81,23 @@ def trace(model, input_shape, spec, where=(None, None)):
         except Exception as err:  # the model's own code failed on an image of this shape
             raise _cannot_run(graph_module, input_shape, err, spec, where) from None
         expected = model(sample.clone())
+        try:
+            known = _per_image(outputs, run(graph_module, torch.rand(3, *input_shape)))
+        except Exception as err:  # it ran on 2 images: what fails on 3 depends on the batch's size
+            raise BuildError(f"{spec} runs on a batch of 2 images but fails on 3 ({type(err).__name__}: "
+                             f"{_first_line(err)}); its forward() must treat each image the same, however many "
+                             "a batch holds (x.flatten(1), x.view(x.size(0), -1))", *where) from None
     ops, ids = [], {}
     for node in graph_module.graph.nodes:
         value = outputs.get(node.name)
+        if isinstance(value, torch.Tensor) and not _is_sample_tensor(value, len(sample)) \
+                and any(n.name in ids for n in node.all_input_nodes):
+            raise BuildError(f"operation '{node.name}' ({_spelling(node)}) of {spec} mixes the images of a batch "
+                             f"(it gives {tuple(value.shape)} for 2 images); layerwise explains each image apart: "
+                             "keep the batch's axis first (x.flatten(1), x.view(x.size(0), -1))", *where)
         if node.op == "output" or not _is_sample_tensor(value, len(sample)):
             continue  # sizes, shapes and other bookkeeping
-        op = _describe(node, graph_module, ids, value, _read(node, reads, ids, spec, where), outputs, spec, where)
+        op = _describe(node, graph_module, ids, value, _read(node, reads, ids, spec, where), known, spec, where)
         ids[node.name] = op.id
         ops.append(op)
     # after each operation is described: one the page cannot show (random dropout) is named first
@@ -186,6 +197,22 @@ def _same_tensor(a, b):
             and a.dtype == b.dtype)
 
 
+_PER_BATCH = object()  # a size that depends on how many images a batch holds
+
+
+def _per_image(outputs, other):
+    """`outputs` (a run on 2 images), where a value that is not a tensor and differs in `other` (a
+    run on 3) is _PER_BATCH: a setting made from it would change with the batch."""
+    return {name: _PER_BATCH if _is_size(value) and value != other.get(name) else value
+            for name, value in outputs.items()}
+
+
+def _is_size(value):
+    """Whether `value` is a number or a tuple of numbers, as sizes and shapes are."""
+    numbers = value if isinstance(value, (tuple, list)) else [value]
+    return all(isinstance(number, (int, float)) for number in numbers)
+
+
 def _read(node, reads, ids, spec, where):
     """{input node: the node it really read} for `node`, or a refusal when an in-place operation
     changed part of what it reads."""
@@ -234,7 +261,7 @@ def _describe(node, graph_module, ids, value, read, outputs, spec, where):
     """The canonical Op for one node whose output is a batch of tensors; `read` maps each input
     node to the node whose output it really held (run())."""
     shape = tuple(value.shape[1:])
-    tensor_inputs = [read.get(n.name, n.name) for n in node.all_input_nodes if n.name in ids]
+    tensor_inputs = [read.get(n.name, n.name) for n in _argument_nodes(node) if n.name in ids]
     if node.op == "placeholder":
         if ids:
             raise BuildError(f"{spec}.forward() takes more than one input; layerwise shows one image", *where)
@@ -315,6 +342,13 @@ def _function_settings(kind, node, outputs, name, spec, where):
     return _check_settings(kind, settings, name, spec, where)
 
 
+def _argument_nodes(node):
+    """The nodes `node` reads, in the order of its arguments, as often as it reads them (x + x: twice)."""
+    found = []
+    fx.node.map_arg((node.args, node.kwargs), found.append)
+    return found
+
+
 def _value(argument, outputs):
     """What an argument of a node was when the graph ran: its node's output, or itself."""
     return fx.node.map_arg(argument, lambda n: outputs[n.name])
@@ -324,6 +358,9 @@ def _computed(argument, outputs, key, name, spec, where):
     """A setting as the model computed it, `x.size()[2:]` included: sizes are fixed by the input's
     shape; a setting made from tensor values is refused."""
     value = _value(argument, outputs)
+    if _PER_BATCH in (value if isinstance(value, (tuple, list)) else [value]):
+        raise BuildError(f"{name} of {spec} computes its {key} from the number of images in a batch; layerwise "
+                         "explains settings that stay the same for one image and for many", *where)
     if isinstance(value, torch.Size):
         return list(value)
     if isinstance(value, (tuple, list)) and all(isinstance(v, (int, float, bool)) for v in value) \

@@ -159,6 +159,7 @@ def odd(rng, shape):
         Step("MaxPool2d", "F.max_pool2d({x}, 2)", shape=half_down),
         Step("AdaptiveAvgPool2d", "{m}({x})", "nn.AdaptiveAvgPool2d((None, 1))", (channels, height, 1)),
         Step("Linear", "{m}({x})", f"nn.Linear({width}, 3)", (channels, height, 3)),
+        Step("Add", "{x} + {x}", shape=shape),
     ])
 
 

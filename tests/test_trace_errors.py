@@ -87,3 +87,53 @@ def test_random_dropout_is_refused_for_what_it_is():
     with pytest.raises(BuildError, match=r"'dropout' \(F.dropout\) of DropsWhenEvaluating drops values even when "
                                          r"evaluating \(training=True\)"):
         graph.trace(DropsWhenEvaluating().eval(), (1, 28, 28), "DropsWhenEvaluating")
+
+
+class FlattensTheBatch(nn.Module):
+    """x.view(-1) makes one vector of the whole batch: it ran on 2 images and crashed on the next step."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2 * 28 * 28, 10)
+
+    def forward(self, x):
+        return self.fc(x.view(-1))
+
+
+class PoolsByBatchSize(nn.Module):
+    """A kernel read from the batch's size: 2 when traced, 1 for the page's one image."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(1, 10)
+
+    def forward(self, x):
+        x = F.avg_pool2d(x, x.size(0))
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+class AddsItself(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 2, 3), nn.Linear(2 * 26 * 26, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.fc((x + x).flatten(1))
+
+
+@pytest.mark.parametrize("make, named", [(FlattensTheBatch, "runs on a batch of 2 images but fails on 3"),
+                                         (PoolsByBatchSize, "computes its kernel_size from the number of images")])
+def test_what_depends_on_the_batch_is_refused_by_name(make, named):
+    with pytest.raises(BuildError, match=named):
+        graph.trace(make().eval(), (1, 28, 28), make.__name__)
+
+
+def test_a_layer_added_to_itself_is_twice_its_value():
+    model = AddsItself().eval()
+    traced = graph.trace(model, (1, 28, 28), "AddsItself")
+    add = next(op for op in traced.ops if op.type == "Add")
+    assert add.inputs == ["conv", "conv"]
+    outputs = graph.run(traced.graph_module, torch.randn(2, 1, 28, 28))
+    conv = outputs[next(op.node for op in traced.ops if op.id == "conv")].double()
+    assert torch.allclose(2 * conv, outputs[add.node].double(), atol=1e-6)
