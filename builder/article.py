@@ -201,14 +201,15 @@ class _SourcePreprocessor(Preprocessor):
                 else:
                     block = (index, [line])
             else:
-                self._note_figures(line, index)
+                self._note_references(line, index)
                 out.append(self._inline_math(line, index))
         if block is not None:
             raise self.source.error("'$$' opens display maths that is never closed; end it with '$$'", block[0])
         return out
 
-    def _note_figures(self, line, index):
-        """Remember where each figure reference is written; the tree decides which are real."""
+    def _note_references(self, line, index):
+        """Remember where each figure reference and each link is written; the tree decides which
+        figures are real, the built page's check which links are broken."""
         text = CODE_SPAN.sub("", line)
         for match in FIGURE_REF.finditer(text):
             self.source.written.setdefault(match.group(2, 3), []).append(index)
