@@ -91,3 +91,64 @@ class NeedsArguments(nn.Module):
     def __init__(self, width):
         super().__init__()
         self.fc = nn.Linear(28 * 28, width)
+
+
+class _Small(nn.Module):
+    """A conv and a linear layer, for the refusals below to change one thing each."""
+    classes = CLASSES
+
+    def __init__(self, channels=1):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 28 * 28, len(CLASSES))
+
+
+class BranchesOnValues(_Small):
+    """forward() takes a branch on a tensor's value, which torch.fx cannot trace."""
+
+    def forward(self, x):
+        x = self.conv(x)
+        if x.sum() > 0:
+            x = x.relu()
+        return self.fc(x.flatten(1))
+
+
+class TwoOutputs(_Small):
+    def forward(self, x):
+        x = self.conv(x)
+        return self.fc(x.flatten(1)), x
+
+
+class TwoInputs(_Small):
+    def forward(self, x, y):
+        return self.fc((self.conv(x) + self.conv(y)).flatten(1))
+
+
+class Squares(_Small):
+    """Multiplies a layer's output by itself: no operation the page explains."""
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.fc((x * x).flatten(1))
+
+
+class ScaledSum(_Small):
+    def forward(self, x):
+        x = self.conv(x)
+        return self.fc(torch.add(x, x.relu(), alpha=2).flatten(1))
+
+
+class DropsWhenEvaluating(_Small):
+    def forward(self, x):
+        x = torch.nn.functional.dropout(self.conv(x), 0.5, training=True)
+        return self.fc(x.flatten(1))
+
+
+class ColourWithoutShape(_Small):
+    """Its first convolution takes three channels, but it says nothing of its input's shape."""
+
+    def __init__(self):
+        super().__init__(channels=3)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).flatten(1))
