@@ -77,6 +77,21 @@ def edit_metrics(p, change):
     p.metrics.write_text(json.dumps(change(json.loads(p.metrics.read_text()))))
 
 
+def reweighted(p, keep):
+    """Other weights in the project's own checkpoint (conv1's bias moved), their sha256 in its metrics,
+    and of the files computed with the old weights only `keep` (".snapshots.npz", …) left beside it."""
+    state = torch.load(p.own_checkpoint(), weights_only=True)
+    state["conv1.bias"] += 0.01
+    torch.save(state, p.checkpoint)
+    metrics = json.loads(p.metrics.read_text())
+    metrics["weights_sha256"] = hashlib.sha256(p.checkpoint.read_bytes()).hexdigest()
+    if keep != ".snapshots.npz":
+        del metrics["snapshots"]
+    p.metrics.write_text(json.dumps(metrics))
+    for suffix in {".snapshots.npz", ".confusion.npz", ".examples.npz"} - {keep}:
+        p.beside(suffix).unlink()
+
+
 def png_header(path, width, height):
     """A PNG that says it is width × height pixels: its header, no pixel data (Pillow reads the size first)."""
     def chunk(kind, data):
@@ -226,6 +241,12 @@ CASES = [
      lambda p: (p.beside(".confusion.npz"), None), "cannot read the test images of the confusion matrix"),
     ("dataset examples damaged", lambda p: (p.own_checkpoint(), p.beside(".examples.npz").write_bytes(b"junk")),
      lambda p: (p.beside(".examples.npz"), None), "cannot read these dataset examples"),
+    ("snapshots of other weights", lambda p: reweighted(p, ".snapshots.npz"),
+     lambda p: (p.beside(".snapshots.npz"), None), "written for other weights"),
+    ("confusion images of other weights", lambda p: reweighted(p, ".confusion.npz"),
+     lambda p: (p.beside(".confusion.npz"), None), "chosen by other weights"),
+    ("dataset examples of other weights", lambda p: reweighted(p, ".examples.npz"),
+     lambda p: (p.beside(".examples.npz"), None), "computed for other weights"),
     # the input images
     ("inputs a file", lambda p: (shutil.rmtree(p.inputs), p.inputs.write_text("x")), lambda p: (p.inputs, None),
      "must be a folder"),
@@ -244,6 +265,8 @@ CASES = [
      "'nowhere.png' not found"),
     ("inputs label not a class", lambda p: p.write("inputs:", f"  - file: {next(p.inputs.iterdir()).name}",
                                                    "    label: Hat"), at_line("inputs:"), "label 'Hat' is not a class"),
+    ("inputs test image past the end", lambda p: p.write("inputs:", "  - test: 10000"), at_line("inputs:"),
+     "test image 10000 does not exist"),
     ("inputs test image not a number", lambda p: p.write("inputs:", "  - test: first"), at_line("inputs:"),
      "must be a whole number"),
     ("two inputs with one id", lambda p: [shutil.copy(next(p.inputs.iterdir()), p.inputs / name)
@@ -281,6 +304,8 @@ CASES = [
                                                                       "nothing.here")), "'nothing' is undefined"),
     ("--out is a file", lambda p: (setattr(p, "out", p.root / "a-file"), p.out.write_text("x"),
                                    p.command.__setitem__(-1, p.out)), lambda p: (p.out, None), "is a file"),
+    ("--out under a file", lambda p: p.command.__setitem__(-1, p.article / "site"), lambda p: (p.article / "site", None),
+     "cannot create the output folder's parent"),
     # a model that cannot learn from FashionMNIST, refused before training
     ("build --train of 32×32 images", lambda p: untrainable(p, "ThirtyTwo"), at_line("model:"),
      "takes 1×32×32 images but FashionMNIST's are 1×28×28"),
