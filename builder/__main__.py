@@ -53,7 +53,7 @@ def _bench(args):
 
 
 def _train(args):
-    from builder import network
+    from builder import network, outputs
     from builder.content import metrics_path as metrics_beside
     from model import data, snapshots, train
     checkpoint = args.checkpoint
@@ -64,9 +64,10 @@ def _train(args):
     for path in (checkpoint, metrics_path):
         _refuse_unwritable(Path(path))
     model = network.build_model(args.model)
-    network.graph.trace(model.eval(), network.input_shape(model), args.model)  # refuse before training, not after
+    traced = network.graph.trace(model.eval(), network.input_shape(model), args.model)  # refuse before training
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
                                      train_subset=args.train_subset).items() if v is not None}
+    options["output"] = outputs.kind(traced.ops)  # what the last operation gives decides the loss
     try:
         metrics = train.train(model, checkpoint, metrics_path, data_dir=args.data, **options)
     except data.DataNotFound as err:

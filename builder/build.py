@@ -136,14 +136,14 @@ def _generate(folder, network, chosen):
 
 
 def _train(spec, checkpoint, metrics, data_dir, where, log):
-    from builder import network as nets
+    from builder import network as nets, outputs
     from model import data, train
     model = nets.build_model(spec, where)
-    nets.graph.trace(model.eval(), nets.input_shape(model), spec, where)  # refuse before training, not after
+    traced = nets.graph.trace(model.eval(), nets.input_shape(model), spec, where)  # refuse before training
     try:
         train.refuse_unfit(model)
         log(f"{checkpoint} not found: training {spec} (a few minutes)")
-        train.train(model, checkpoint, metrics, data_dir=data_dir)
+        train.train(model, checkpoint, metrics, data_dir=data_dir, output=outputs.kind(traced.ops))
     except data.DataNotFound as err:
         raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",
                          checkpoint) from None

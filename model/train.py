@@ -73,10 +73,11 @@ CALIBRATION_IMAGES = 2048
 def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
           batch_size=DEFAULTS["batch_size"], lr=DEFAULTS["lr"],
           weight_decay=DEFAULTS["weight_decay"], seed=DEFAULTS["seed"], recipe=None,
-          max_steps=None, train_subset=None, data_dir=None, progress=True):
+          max_steps=None, train_subset=None, data_dir=None, progress=True, output="logits"):
     """Train `model` from weights drawn with `seed`; save it to `checkpoint`, its metrics to
     `metrics_path` and its snapshots beside the checkpoint; return the metrics. `recipe` overrides
-    parts of RECIPE, e.g. dict(erasing=0). Refuses, before training, metrics that belong to
+    parts of RECIPE, e.g. dict(erasing=0). `output` is what the model's last operation gives
+    (builder.outputs.kind), which decides the loss (`loss`). Refuses, before training, metrics that belong to
     another checkpoint (MetricsInUse) and a model that does not fit the dataset (Unfit)."""
     refuse_unfit(model)
     refuse_foreign_metrics(checkpoint, metrics_path)
@@ -120,7 +121,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
             epoch_started, scoring = time.perf_counter(), published.seconds
             steps, seen, loss_sum, correct = _train_epoch(
                 network, optimiser, schedule, x_padded, y_train, batch_size, total_steps - step,
-                generator, recipe["erasing"], after_step, bar=bar, epoch=epoch)
+                generator, recipe["erasing"], after_step, bar=bar, epoch=epoch, output=output)
             step_seconds += time.perf_counter() - epoch_started - (published.seconds - scoring)
             step, images = step + steps, images + seen
             _, test_acc, _ = published.at(step)
@@ -184,8 +185,20 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     return metrics
 
 
+def loss_of(output, values, labels):
+    """The training loss for what the model's last operation gives (builder.outputs.kind): for
+    logits, cross-entropy with label smoothing; the same for log-probabilities and for the log of
+    probabilities, whose log-softmax is themselves; for independent sigmoid scores, binary
+    cross-entropy against one-hot labels (no smoothing: each score is its own yes or no)."""
+    if output == "scores":
+        return F.binary_cross_entropy(values, F.one_hot(labels, values.shape[1]).to(values.dtype))
+    if output == "probabilities":
+        values = values.clamp_min(torch.finfo(values.dtype).tiny).log()
+    return F.cross_entropy(values, labels, label_smoothing=LABEL_SMOOTHING)
+
+
 def _train_epoch(network, optimiser, schedule, x_padded, y, batch_size, steps_left, generator, erasing,
-                 after_step, *, bar, epoch):
+                 after_step, *, bar, epoch, output="logits"):
     """One pass over a fresh shuffle, at most `steps_left` steps; after_step(loss) follows each step.
 
     Returns (steps, images, summed loss, correct predictions).
@@ -196,7 +209,7 @@ def _train_epoch(network, optimiser, schedule, x_padded, y, batch_size, steps_le
     for idx in batches:
         xb, yb = _augment(x_padded[idx], generator, erasing), y[idx]
         logits = network(xb)
-        loss = F.cross_entropy(logits, yb, label_smoothing=LABEL_SMOOTHING)
+        loss = loss_of(output, logits, yb)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

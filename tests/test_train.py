@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import accuracy_of
+from conftest import accuracy_of, run_cli
 from model import data, snapshots, train
 from model.cnn import FashionCNN
 from oracle import normalised
@@ -200,3 +200,29 @@ def test_a_model_that_does_not_fit_the_dataset_is_refused_before_training(model,
     with pytest.raises(train.Unfit, match=words):
         short_training(tmp_path, steps=1, model=model())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("ending", ["Probabilities", "LogProbabilities"])
+def test_a_model_ending_in_softmax_trains_as_its_logits_would(ending, tmp_path):
+    """Cross-entropy of logits is the negative log of their softmax, so a model that ends in a softmax
+    or a log-softmax, trained from the same seed on the same batches, must reach the same weights as
+    the model that gives the logits: the loss is taken on what the last operation gives, not on a
+    second softmax of probabilities."""
+    states = {}
+    for name in ("Logits", ending):
+        checkpoint = tmp_path / name / "net.pt"
+        process = run_cli("train", "--model", f"tests.models.outputs:{name}", "--checkpoint", checkpoint,
+                          "--epochs", "1", "--max-steps", "8", "--train-subset", "1024", "--seed", "0")
+        assert process.returncode == 0, process.stderr
+        states[name] = state_of(checkpoint)
+    for key, tensor in states["Logits"].items():
+        assert torch.allclose(states[ending][key], tensor, atol=1e-5), key
+
+
+def test_sigmoid_scores_train_on_binary_cross_entropy_against_one_hot_labels():
+    """Each sigmoid score is its own yes-or-no for its class: the loss is the mean binary cross-entropy,
+    worked out here from the scores' logits (nn.BCEWithLogitsLoss), not cross-entropy over classes."""
+    torch.manual_seed(0)
+    logits, labels = torch.randn(16, 10, dtype=torch.float64) * 3, torch.randint(0, 10, (16,))
+    expected = torch.nn.BCEWithLogitsLoss()(logits, torch.eye(10, dtype=torch.float64)[labels])
+    assert torch.allclose(train.loss_of("scores", logits.sigmoid(), labels), expected, atol=1e-9)
