@@ -72,6 +72,8 @@ def trace(model, input_shape, spec, where=(None, None)):
         raise BuildError(f"{spec} cannot be traced by torch.fx ({_first_line(err)}); its forward() must not "
                          "branch on tensor values or call code fx cannot follow: move such logic out of "
                          "forward() or into a submodule", *where) from None
+    if sum(node.op == "placeholder" for node in graph_module.graph.nodes) > 1:
+        raise BuildError(f"{spec}.forward() takes more than one input; layerwise shows one image", *where)
     sample = torch.rand(2, *input_shape)
     reads = {}
     with _one_thread(), torch.no_grad(), warnings.catch_warnings():
@@ -272,6 +274,8 @@ def _describe(node, graph_module, ids, value, read, outputs, spec, where):
         name = f"{node.target} ({type(module).__name__})"
         settings = _module_settings(kind, module, name, spec, where) if kind else None
         op_id, call = node.target, "module"
+        if op_id == "input":
+            raise BuildError(f"{spec} has a layer called 'input', the name of the image's layer; rename it", *where)
         if op_id in ids.values():
             raise BuildError(f"module '{node.target}' of {spec} is called twice; give each call its own "
                              "module so each has its own figure", *where)

@@ -106,6 +106,11 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
     if len(classes) != layers[-1].size:
         raise BuildError(f"{spec} has {layers[-1].size} outputs but {len(classes)} class names; give the class "
                          "a 'classes' attribute or list them under 'classes' in the metrics", *where)
+    counts = metrics.get("confusion_matrix")
+    if counts is not None and len(counts) != len(classes):
+        raise BuildError(f"the confusion matrix has {len(counts)} rows but {spec} has {len(classes)} classes; "
+                         "it belongs to another model: restore the metrics that came with the checkpoint or "
+                         "retrain", metrics_path)
     description = Description(spec, layers, classes, metrics["normalisation"], checkpoint.as_posix(), sha256,
                               metrics)
     return Network(model, traced, description)

@@ -124,6 +124,14 @@ class TwoInputs(_Small):
         return self.fc((self.conv(x) + self.conv(y)).flatten(1))
 
 
+class LayerCalledInput(nn.Sequential):
+    """A child named like the image's own layer."""
+
+    def __init__(self):
+        super().__init__(OrderedDict(input=nn.Conv2d(1, 4, 3, padding=1), flatten=nn.Flatten(),
+                                     fc=nn.Linear(4 * 28 * 28, len(CLASSES))))
+
+
 class Squares(_Small):
     """Multiplies a layer's output by itself: no operation the page explains."""
 
