@@ -2,7 +2,7 @@
 against the same value worked out here a second way, in float64 torch, from the published inputs
 and weights, never with the builder's code nor a model's own forward().
 
-- the forward pass: `forward(steps, state, x)`, with the article's network written out from its
+- the forward pass: `forward(steps, state, x)`, and one layer's declared operation `declared`, with the article's network written out from its
   text (`FASHION_CNN`) or any model's read from its children (`steps_of`); `normalised`, `softmax`
 - the receptive field: `depends_on(model)` finds by autograd the input pixels a cell depends on
 - the published weights and outputs: `published_tensors`, `conv_weights`, `published_outputs`
@@ -85,6 +85,34 @@ def forward(steps, state, x):
 
 
 # --- the receptive field ---------------------------------------------------------------------------
+
+def declared(kind, settings, inputs, weights):
+    """A layer's operation, written here from its type and settings (as network.json publishes them) with
+    torch.nn.functional: `inputs` the tensors it reads, `weights` its parameters and buffers by name."""
+    s, x = settings, inputs[0]
+    if kind == "Conv2d":
+        return F.conv2d(x, weights["weight"], weights.get("bias"), s["stride"], s["padding"], s["dilation"],
+                        s["groups"])
+    if kind == "Linear":
+        return F.linear(x, weights["weight"], weights.get("bias"))
+    if kind == "BatchNorm2d":
+        per_channel = (lambda t: t[:, None, None])
+        y = (x - per_channel(weights["running_mean"])) / per_channel((weights["running_var"] + s["eps"]).sqrt())
+        return y * per_channel(weights["weight"]) + per_channel(weights["bias"]) if s["affine"] else y
+    if kind == "MaxPool2d":
+        return F.max_pool2d(x, s["kernel_size"], s["stride"], s["padding"])
+    if kind == "AvgPool2d":
+        return F.avg_pool2d(x, s["kernel_size"], s["stride"], s["padding"], count_include_pad=s["count_include_pad"])
+    if kind == "AdaptiveAvgPool2d":
+        return F.adaptive_avg_pool2d(x, s["output_size"])
+    return {
+        "ReLU": F.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "SiLU": F.silu, "Dropout": lambda v: v,
+        "LeakyReLU": lambda v: F.leaky_relu(v, s["negative_slope"]), "ELU": lambda v: F.elu(v, s["alpha"]),
+        "GELU": lambda v: F.gelu(v, approximate=s["approximate"]), "Flatten": lambda v: v.reshape(len(v), -1),
+        "Add": lambda v: v + inputs[1], "Softmax": lambda v: F.softmax(v, s["dim"]),
+        "LogSoftmax": lambda v: F.log_softmax(v, s["dim"]),
+    }[kind](x)
+
 
 def _every_path_open(model):
     """A copy in which every input pixel a cell sees has a non-zero gradient: max pools average over

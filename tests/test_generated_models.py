@@ -18,11 +18,11 @@ import time
 from collections import Counter
 
 import torch
-import torch.nn.functional as F
 
 from builder import graph, network
 from builder.errors import BuildError
 from generated_models import generate, instantiate
+import oracle
 from oracle import box_of, rectangle, rows_and_cols
 
 MODELS = 300
@@ -36,31 +36,9 @@ class Disagrees(AssertionError):
 
 def declared(layer, inputs, module):
     """A layer's operation, worked out from its type and settings with torch.nn.functional in float64."""
-    kind, s, x = layer.type, layer.settings, inputs[0]
     weights = {name: tensor.detach().double() for name, tensor in
                [*module.named_parameters(), *module.named_buffers()]} if module is not None else {}
-    if kind == "Conv2d":
-        return F.conv2d(x, weights["weight"], weights.get("bias"), s["stride"], s["padding"], s["dilation"],
-                        s["groups"])
-    if kind == "Linear":
-        return F.linear(x, weights["weight"], weights.get("bias"))
-    if kind == "BatchNorm2d":
-        per_channel = (lambda t: t[:, None, None])
-        y = (x - per_channel(weights["running_mean"])) / per_channel((weights["running_var"] + s["eps"]).sqrt())
-        return y * per_channel(weights["weight"]) + per_channel(weights["bias"]) if s["affine"] else y
-    if kind == "MaxPool2d":
-        return F.max_pool2d(x, s["kernel_size"], s["stride"], s["padding"])
-    if kind == "AvgPool2d":
-        return F.avg_pool2d(x, s["kernel_size"], s["stride"], s["padding"], count_include_pad=s["count_include_pad"])
-    if kind == "AdaptiveAvgPool2d":
-        return F.adaptive_avg_pool2d(x, s["output_size"])
-    return {
-        "ReLU": F.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "SiLU": F.silu, "Dropout": lambda v: v,
-        "LeakyReLU": lambda v: F.leaky_relu(v, s["negative_slope"]), "ELU": lambda v: F.elu(v, s["alpha"]),
-        "GELU": lambda v: F.gelu(v, approximate=s["approximate"]), "Flatten": lambda v: v.reshape(len(v), -1),
-        "Add": lambda v: v + inputs[1], "Softmax": lambda v: F.softmax(v, s["dim"]),
-        "LogSoftmax": lambda v: F.log_softmax(v, s["dim"]),
-    }[kind](x)
+    return oracle.declared(layer.type, layer.settings, inputs, weights)
 
 
 def close(expected, actual, what):

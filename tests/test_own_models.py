@@ -13,10 +13,9 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from conftest import REPO, run_cli, urls_of
-from oracle import published_outputs, published_tensors
+from oracle import declared, published_outputs, published_tensors
 
 STYLES = ["Functional", "Nested", "Residual", "LeNet", "Strided", "Assorted"]
 
@@ -36,33 +35,6 @@ def published(site):
     return network["layers"], outputs
 
 
-def declared(layer, inputs, weights):
-    """The layer's operation, written here from its type and settings with torch.nn.functional."""
-    kind, s = layer["type"], layer["settings"]
-    x = inputs[0]
-    if kind == "Conv2d":
-        return F.conv2d(x, weights["weight"], weights.get("bias"), s["stride"], s["padding"], s["dilation"],
-                        s["groups"])
-    if kind == "Linear":
-        return F.linear(x, weights["weight"], weights.get("bias"))
-    if kind == "BatchNorm2d":
-        scale = (weights["running_var"] + s["eps"]).sqrt()
-        y = (x - weights["running_mean"][:, None, None]) / scale[:, None, None]
-        return y * weights["weight"][:, None, None] + weights["bias"][:, None, None] if s["affine"] else y
-    if kind == "MaxPool2d":
-        return F.max_pool2d(x, s["kernel_size"], s["stride"], s["padding"])
-    if kind == "AvgPool2d":
-        return F.avg_pool2d(x, s["kernel_size"], s["stride"], s["padding"],
-                            count_include_pad=s["count_include_pad"])
-    return {
-        "ReLU": F.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "SiLU": F.silu, "Dropout": lambda v: v,
-        "LeakyReLU": lambda v: F.leaky_relu(v, s["negative_slope"]), "ELU": lambda v: F.elu(v, s["alpha"]),
-        "GELU": lambda v: F.gelu(v, approximate=s["approximate"]), "Flatten": lambda v: v.reshape(len(v), -1),
-        "AdaptiveAvgPool2d": lambda v: F.adaptive_avg_pool2d(v, s["output_size"]),
-        "Add": lambda v: v + inputs[1],
-    }[kind](x)
-
-
 def assert_close(expected, actual, what):
     scale = max(1.0, float(expected.abs().max()))
     error = float((expected - actual).abs().max())
@@ -75,7 +47,7 @@ def test_every_layer_is_its_declared_operation_of_its_inputs(style):
     for values in outputs.values():
         for layer in layers[1:]:
             inputs = [values[i] for i in layer["inputs"]]
-            expected = declared(layer, inputs, published_tensors(style.site, layer))
+            expected = declared(layer["type"], layer["settings"], inputs, published_tensors(style.site, layer))
             assert_close(expected, values[layer["id"]], f"{style.name}.{layer['id']} ({layer['type']})")
     assert {"Input", "Linear"} <= kinds
 
