@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,15 +78,22 @@ def build_model(spec, where=(None, None)):
     except Exception as err:  # the author's __init__: its own error, named
         raise BuildError(f"{spec}() raised {type(err).__name__} ({_first_line(err)}); layerwise makes the model "
                          "with no arguments: give each of them a default", *where) from None
-    shape = input_shape(model)
-    if len(shape) != 3 or shape[0] != 1:
+    shape = input_shape(model, spec, where)
+    if shape[0] != 1:
         raise BuildError(f"{spec} takes inputs of shape {shape}; layerwise shows grayscale images, (1, H, W)",
                          *where)
     return model
 
 
-def input_shape(model):
-    return tuple(getattr(model, "input_shape", DEFAULT_INPUT_SHAPE))
+def input_shape(model, spec=None, where=(None, None)):
+    """The (C, H, W) of one image `model` takes: its class's input_shape, or (1, 28, 28); refused
+    unless it is three whole numbers above 0 (build_model() checks it before anything uses it)."""
+    shape = getattr(model, "input_shape", DEFAULT_INPUT_SHAPE)
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 3
+            and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise BuildError(f"{spec or type(model).__name__}.input_shape is {shape!r}; set it to three whole numbers "
+                         "above 0, input_shape = (1, H, W) (channels, height, width)", *where)
+    return tuple(map(int, shape))
 
 
 def load(spec, checkpoint, metrics_path, where=(None, None)):

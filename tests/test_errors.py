@@ -182,6 +182,11 @@ CASES = [
      "drops values even when evaluating"),
     ("three channels without input_shape", lambda p: p.write("model: tests.models.mistakes:ColourWithoutShape"), at_line("model:"),
      "expects 3 input channels"),
+    *[(f"input_shape {shape}", lambda p, model=model: p.write(f"model: tests.models.mistakes:{model}"),
+       at_line("model:"), f"input_shape is {shape}; set it to three whole numbers above 0")
+      for model, shape in (("ShapeOneNumber", "28"), ("ShapeOfText", "(1, '28', 28)"), ("ShapeBelowZero", "(1, -3, 28)"))],
+    *[(f"train with input_shape {shape}", lambda p, model=model: train_command(p, model), lambda p: (None, None),
+       f"input_shape is {shape}; set it") for model, shape in (("ShapeOneNumber", "28"), ("ShapeBelowZero", "(1, -3, 28)"))],
     # the checkpoint
     ("checkpoint truncated", lambda p: p.own_checkpoint().write_bytes(CHECKPOINT.read_bytes()[:5000]),
      lambda p: (p.checkpoint, None), "truncated or corrupt"),

@@ -160,3 +160,19 @@ class ColourWithoutShape(_Small):
 
     def forward(self, x):
         return self.fc(self.conv(x).flatten(1))
+
+
+class ShapeOneNumber(_Small):
+    """input_shape written as one number, not (C, H, W)."""
+    input_shape = 28
+
+    def forward(self, x):
+        return self.fc(self.conv(x).flatten(1))
+
+
+class ShapeOfText(ShapeOneNumber):
+    input_shape = (1, "28", 28)
+
+
+class ShapeBelowZero(ShapeOneNumber):
+    input_shape = (1, -3, 28)
