@@ -12,6 +12,7 @@ something else.
     trace(model) -> Traced(graph module, [Op, ...])
 """
 import operator
+import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ FUNCTIONS = {F.relu: "ReLU", torch.relu: "ReLU", F.leaky_relu: "LeakyReLU", F.el
              torch.log_softmax: "LogSoftmax"}
 METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "flatten": "Flatten", "view": "Flatten",
            "reshape": "Flatten", "add": "Add", "softmax": "Softmax", "log_softmax": "LogSoftmax"}
+# Words of torch's errors about a tensor's shape (sizes, dimensions), which input_shape may fix.
+ABOUT_SHAPES = re.compile(r"shape|size|dimension", re.IGNORECASE)
 # Defaults of the functional forms whose modules have the same settings.
 FUNCTION_DEFAULTS = {"LeakyReLU": dict(negative_slope=0.01), "ELU": dict(alpha=1.0), "GELU": dict(approximate="none")}
 
@@ -229,7 +232,8 @@ def _read(node, reads, ids, spec, where):
 
 def _cannot_run(graph_module, input_shape, err, spec, where):
     """The BuildError for a model whose code fails on an image of `input_shape`: the first layer's
-    channels when they are what is wrong, else torch's own words."""
+    channels when they are what is wrong, else torch's own words, with input_shape as the fix only
+    when they are about a shape (a dtype mismatch is forward()'s to fix)."""
     shape = tuple(input_shape)
     first = next((graph_module.get_submodule(n.target) for n in graph_module.graph.nodes if n.op == "call_module"
                   and isinstance(graph_module.get_submodule(n.target), (nn.Conv2d, nn.BatchNorm2d))), None)
@@ -239,8 +243,10 @@ def _cannot_run(graph_module, input_shape, err, spec, where):
                           f"{shape} (its input_shape, or the default (1, 28, 28)); layerwise shows grayscale "
                           "images: give that layer 1 input channel, and set input_shape = (1, H, W) on the class "
                           "when its images are not 28 × 28", *where)
-    return BuildError(f"{spec} fails on an image of shape {shape} ({type(err).__name__}: {_first_line(err)}); "
-                      "set input_shape = (C, H, W) on the class to the shape its forward() expects", *where)
+    fix = ("set input_shape = (C, H, W) on the class to the shape its forward() expects"
+           if ABOUT_SHAPES.search(str(err)) else "fix forward()")
+    return BuildError(f"{spec} fails on an image of shape {shape} ({type(err).__name__}: {_first_line(err)}); {fix}",
+                      *where)
 
 
 @contextmanager

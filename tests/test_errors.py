@@ -182,6 +182,8 @@ CASES = [
      "drops values even when evaluating"),
     ("three channels without input_shape", lambda p: p.write("model: tests.models.mistakes:ColourWithoutShape"), at_line("model:"),
      "expects 3 input channels"),
+    ("a forward() of another dtype", lambda p: p.write("model: tests.models.mistakes:DoubleInside"), at_line("model:"),
+     "(RuntimeError: Input type (double) and bias type (float) should be the same); fix forward()"),
     *[(f"input_shape {shape}", lambda p, model=model: p.write(f"model: tests.models.mistakes:{model}"),
        at_line("model:"), f"input_shape is {shape}; set it to three whole numbers above 0")
       for model, shape in (("ShapeOneNumber", "28"), ("ShapeOfText", "(1, '28', 28)"), ("ShapeBelowZero", "(1, -3, 28)"))],

@@ -176,3 +176,10 @@ class ShapeOfText(ShapeOneNumber):
 
 class ShapeBelowZero(ShapeOneNumber):
     input_shape = (1, -3, 28)
+
+
+class DoubleInside(_Small):
+    """Turns its input to float64 before a float32 convolution: a dtype mismatch, not a shape's."""
+
+    def forward(self, x):
+        return self.fc(self.conv(x.double()).flatten(1))
