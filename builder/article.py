@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import jinja2
 import markdown
-from jinja2.ext import Extension as JinjaExtension
-from jinja2.lexer import Token
+from jinja2 import nodes
+from jinja2.visitor import NodeTransformer
 from latex2mathml.converter import convert as latex_to_mathml
 from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
@@ -89,10 +89,10 @@ def _expand_variables(article, context):
     comes from the line of its {{ … }}; a {% for %} body's lines from where the body is written."""
     # Comments are {## … ##}: Markdown's attribute lists already use {#id}.
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
-                             comment_start_string="{##", comment_end_string="##}", extensions=[_MarkLines])
-    env.filters.update(FILTERS)
+                             comment_start_string="{##", comment_end_string="##}")
+    env.filters.update(FILTERS, **{_LineMarks.UNMARKED: _unmarked})
     try:
-        marked = env.from_string(article.body).render(context)
+        marked = env.from_string(_LineMarks().visit(env.parse(article.body))).render(context)
     except jinja2.TemplateSyntaxError as err:
         raise BuildError(f"template syntax: {err.message}", article.path, article.body_line + err.lineno - 1) from None
     except jinja2.UndefinedError as err:
@@ -104,18 +104,56 @@ def _expand_variables(article, context):
     return _unmark(marked, article.body_line)
 
 
-class _MarkLines(JinjaExtension):
-    """Start each line of the template's text with a mark naming its line. The lexer has already
-    applied whitespace control ({%- … -%}) to the text it hands here, so the marks change nothing
-    of what Jinja outputs."""
+class _LineMarks(NodeTransformer):
+    """Start each line of the template's text with a mark naming its line, and take the marks out
+    of every value an expression reads, so that they change nothing Jinja outputs.
 
-    def filter_stream(self, stream):
-        for token in stream:
-            if token.type == "data":
-                lines = token.value.split("\n")
-                token = Token(token.lineno, "data", "\n".join(
-                    f"\ue000{token.lineno + i}\ue001{line}" for i, line in enumerate(lines)))
-            yield token
+    Text with marks reaches a value only as what a macro, a caller, a block or a loop called again
+    returns (a call) or as what a {% set %} or {% filter %} block captures: a call printed as it is
+    keeps its marks, to be taken out with the others once the text is written; any other call, and
+    every captured text, has them taken out before anything reads it. The lexer has already applied
+    whitespace control ({%- … -%}) to the text."""
+    UNMARKED = "_layerwise_unmarked"
+
+    def visit_TemplateData(self, node):
+        node.data = "\n".join(f"\ue000{node.lineno + i}\ue001{line}" for i, line in enumerate(node.data.split("\n")))
+        return node
+
+    def visit_Call(self, node):
+        return nodes.Filter(self.generic_visit(node), self.UNMARKED, [], [], None, None, lineno=node.lineno)
+
+    def visit_Output(self, node):
+        node.nodes = [self._printed(child) for child in node.nodes]
+        return node
+
+    def visit_CallBlock(self, node):
+        node.call = self._printed(node.call)
+        node.defaults, node.body = [self.visit(d) for d in node.defaults], [self.visit(c) for c in node.body]
+        return node
+
+    def visit_AssignBlock(self, node):
+        return self._unmarked_first(self.generic_visit(node))
+
+    visit_FilterBlock = visit_AssignBlock
+
+    def _printed(self, node):
+        return self.generic_visit(node) if isinstance(node, nodes.Call) else self.visit(node)
+
+    def _unmarked_first(self, block):
+        """The block's filters, if any, applied to its text without marks."""
+        unmarked = nodes.Filter(None, self.UNMARKED, [], [], None, None, lineno=block.lineno)
+        if block.filter is None:
+            block.filter = unmarked
+            return block
+        innermost = block.filter
+        while innermost.node is not None:
+            innermost = innermost.node
+        innermost.node = unmarked
+        return block
+
+
+def _unmarked(value):
+    return LINE_MARK.sub("", value) if isinstance(value, str) else value
 
 
 def _unmark(marked, first_line):

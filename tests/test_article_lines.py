@@ -16,8 +16,37 @@ from builder.content import Article, Settings
 from builder.errors import BuildError, Problems
 
 FRONT = "---\ntitle: Lines\n---\n"
+# Text that expressions read rather than print: {% set %} and {% filter %} blocks, macros' and
+# callers' values, measured, cut, compared and filtered, with whitespace control.
+CAPTURES = """\
+{% set s %}abc{% endset %}{{ s|length }} {{ s|truncate(4, True, "", 0) }} {{ s == "abc" }}
+{% if s == "abc" %}equal{% endif %} {% if s|first == "a" %}first{% endif %}
+{% set t | upper %}
+two
+  lines
+{%- endset %}{{ t|wordcount }} «{{ t|trim|replace("\\n", "/") }}» {{ t|list|last }}
+{% filter upper|truncate(9, True, "", 0) %}
+filtered text
+{% endfilter %}
+{% macro say(n) -%}
+Said {{ n }}.
+{% endmacro %}
+{{ say(1) }}{{ say(2)|length }} «{{ say(3)|trim|truncate(6, True, "", 0) }}» {{ say(4) == "Said 4.\\n" }}
+{% set said = say(5) %}{{ said|length }} {{ said[0] }} {{ say(6)[:4] }}{% for c in say(7) %}{{ c }}{% endfor %}
+{% macro wrap() %}«{{ caller() }}» ({{ caller()|length }}){% endmacro %}
+{% call wrap() %}called
+text{% endcall %}
+{% set u %}{% call wrap() %}in a set{% endcall %} {{ say(8) }}{% endset %}{{ u|length }} {{ u|wordcount }}
+{% filter replace("\\n", "/") %}
+a
+{{ say(9) }}
+{%- endfilter %}
+{% for x in range(2) %}{% set v %}{{ x }}{{ say(x) }}{% endset %}{{ v|length }}{% endfor %}
+
+"""
 # Before each mistake: a value of 30 lines, one of none, a loop of 3 × 2 lines, a false {% if %} of 12
-# lines, a true one, whitespace control eating blank lines and a multi-line Jinja comment.
+# lines, a true one, whitespace control eating blank lines, a multi-line Jinja comment, and text that
+# expressions read (CAPTURES).
 PREAMBLE = """\
 Intro.
 
@@ -40,7 +69,7 @@ Item {{ i }}.
 {## a comment
 over two lines ##}
 
-"""
+""" + CAPTURES
 CONTEXT = dict(many="\n".join(f"| row {n} |" for n in range(30)), nothing="")
 TARGETS = dict(layer=["input", "conv1", "relu1"], chart=[], attribution=[""], examples=[], overview=[""],
                training=[])
@@ -94,13 +123,14 @@ def test_each_message_names_the_line_the_author_wrote(name, mistake, needle, kin
 
 
 def test_the_expanded_text_is_what_jinja_renders(tmp_path):
-    """The line marks change nothing Markdown sees: the text equals a plain Jinja render, whitespace
-    control included."""
+    """The line marks change nothing Markdown sees, nor any value an expression reads: the text
+    equals a plain Jinja render, whitespace control and captured text included, and holds no mark."""
     body = PREAMBLE + "End {{ many }} and {{- nothing }} done.\n"
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              comment_start_string="{##", comment_end_string="##}")
     text, origins = prose._expand_variables(article_of(tmp_path, body), CONTEXT)
     assert text == env.from_string(body).render(CONTEXT)
+    assert not {"\ue000", "\ue001"} & set(text), "a line mark is left in the text"
     assert len(origins) == text.count("\n") + 1
 
 
