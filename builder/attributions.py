@@ -58,8 +58,8 @@ def compute(network, inputs):
     is_exact = exact(network.layers)
     gradients = _gradients(model, x) if is_exact else _integrated(model, x, baseline)
     with torch.no_grad():
-        logits = model(x).numpy()
-        at_baseline = None if is_exact else model(torch.full_like(x, baseline)).numpy()
+        logits = _forward(model, x).numpy()
+        at_baseline = None if is_exact else _forward(model, torch.full_like(x, baseline)).numpy()
     moved = (x.numpy() if is_exact else x.numpy() - baseline)[:, None]  # (N, 1, 1, H, W): every class
     contributions = gradients * moved  # (N, classes, 1, H, W)
     results = {}
@@ -82,9 +82,16 @@ def compute(network, inputs):
 def _gradients(model, x):
     """∂logit_c/∂x for every class c: (N, classes, 1, H, W)."""
     x = x.clone().requires_grad_(True)
-    logits = model(x)
+    logits = _forward(model, x)
     rows = [torch.autograd.grad(logits[:, c].sum(), x, retain_graph=True)[0] for c in range(logits.shape[1])]
     return torch.stack(rows, 1).detach().numpy()
+
+
+def _forward(model, x):
+    """The model's output for a copy of `x`: a first operation in place (ReLU(inplace=True), `x += …`)
+    must change neither the caller's tensor nor the leaf autograd differentiates by, which torch
+    refuses to change."""
+    return model(x * 1)
 
 
 def _integrated(model, x, baseline):

@@ -4,13 +4,21 @@ of the declared inputs and against the model's own forward (tests/oracle.py styl
 
     .venv/bin/python -m pytest tests/test_in_place.py
 """
+import json
+import shutil
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from builder import graph
 from builder.errors import BuildError
+from conftest import CONTENT, METRICS, run_cli, urls_of
+from model.data import as_input
+from tests.models import in_place
 
 
 class ReadsAfterReLU(nn.Module):
@@ -95,3 +103,50 @@ def test_the_issues_sum_reads_the_relu():
 def test_a_change_to_part_of_what_a_layer_reads_is_refused():
     with pytest.raises(BuildError, match="reads the output of 'view' after an in-place operation changed"):
         graph.trace(ChangesAView().eval(), (1, 6, 6), "ChangesAView")
+
+
+def built_with_random_weights(name, folder):
+    """tests.models.in_place:`name` with random weights and the committed metrics, its article (two
+    inputs, a figure of attributions) built from the command line into folder/site; (site, the
+    model in float64, the inputs' ids and their normalised images in float64)."""
+    torch.manual_seed(3)
+    model = getattr(in_place, name)()
+    torch.save(model.state_dict(), folder / "net.pt")
+    metrics = json.loads(METRICS.read_text(encoding="utf-8"))
+    for key in ("weights_sha256", "snapshots"):  # those describe the committed weights
+        metrics.pop(key)
+    (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
+    (folder / "content" / "inputs").mkdir(parents=True)
+    images = sorted((CONTENT / "inputs").glob("*.png"))[:2]
+    for image in images:
+        shutil.copy(image, folder / "content" / "inputs" / image.name)
+    (folder / "content" / "article.md").write_text(
+        f"---\nmodel: tests.models.in_place:{name}\ncheckpoint: {folder / 'net.pt'}\n---\n\n![Why](attribution:)\n",
+        encoding="utf-8")
+    process = run_cli("build", "--content", folder / "content", "--out", folder / "site")
+    assert process.returncode == 0, process.stderr
+    pixels = np.stack([np.asarray(Image.open(image)) for image in images])
+    x = as_input(pixels, **metrics["normalisation"]).double()
+    return folder / "site", model.double().eval(), [image.stem for image in images], x
+
+
+@pytest.mark.parametrize("name", ["ReLUFirst", "AddsToItsInput"])
+def test_a_model_that_changes_its_input_in_place_builds_with_true_attributions(name, tmp_path):
+    """Its exact attributions are autograd's float64 gradients of each logit (the model's own
+    forward, fed a copy of the leaf it differentiates by), and with the logit's constant add up to
+    the logit."""
+    site, model, ids, x = built_with_random_weights(name, tmp_path)
+    record = json.loads((site / urls_of(site)("attributions")).read_text(encoding="utf-8"))
+    assert record["exact"]
+    for n, input_id in enumerate(ids):
+        leaf = x[n:n + 1].clone().requires_grad_(True)
+        logits = model(leaf.clone())[0]
+        published = np.frombuffer((site / urls_of(site)("attribution", input=input_id)).read_bytes(),
+                                  dtype="<f4").reshape(len(logits), -1)
+        for c, entry in enumerate(record["inputs"][input_id]):
+            (gradient,) = torch.autograd.grad(logits[c], leaf, retain_graph=True)
+            assert np.allclose(published[c], gradient.ravel().numpy(), atol=1e-6)
+            contributions = (gradient * x[n:n + 1]).sum()
+            assert abs(entry["sum"] - float(contributions)) <= 1e-4 * max(1, abs(float(logits[c])))
+            assert abs(entry["logit"] - float(logits[c])) <= 1e-5 * max(1, abs(float(logits[c])))
+            assert abs(entry["sum"] + entry["constant"] - float(logits[c])) <= 1e-5 * max(1, abs(float(logits[c])))

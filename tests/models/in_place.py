@@ -1,0 +1,30 @@
+"""Models whose first operation changes the image it is given in place, for tests/test_in_place.py:
+what is explained must be what they compute, and the build must not stumble on the change.
+"""
+import torch.nn.functional as F
+from torch import nn
+
+from model.cnn import CLASSES
+
+
+class ReLUFirst(nn.Sequential):
+    """nn.ReLU(inplace=True) on the image itself, then a linear layer: logits = W relu(x) + b."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__(nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(28 * 28, len(CLASSES)))
+
+
+class AddsToItsInput(nn.Module):
+    """`x += F.relu(x)` first, then conv → ReLU → max-pool → linear."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(4)
+        self.fc = nn.Linear(4 * 7 * 7, len(CLASSES))
+
+    def forward(self, x):
+        x += F.relu(x)
+        return self.fc(self.pool(F.relu(self.conv(x))).flatten(1))
