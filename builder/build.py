@@ -93,30 +93,39 @@ def _network(article, train, data_dir, log):
     @functools.cache
     def trained():
         from builder import imports, network as nets  # PyTorch: only when the network must run
-        loaded = nets.load(settings.model, checkpoint, metrics, where)  # imports the model afresh
-        if _code(settings.model, where, imports.last(settings.model.partition(":")[0]))[0] != code:
+        with imports.recording() as loaded:
+            network = nets.load(settings.model, checkpoint, metrics, where)  # imports, makes and runs it afresh
+        if _code(settings.model, where, imports.files(loaded, _module_of(settings.model)))[0] != code:
             raise BuildError("the model's code changed while this build ran; build again", *where)
-        return loaded
+        return network
 
     record = cache.remembered_json("network", key, lambda: trained().description.record())
     return key, Description.from_record(record), trained, sources
 
 
-def _code(spec, where, imported=None):
+def _code(spec, where, closure=None):
     """(a hash of the source that decides what a build generates, the author's files in it): the
-    builder's and the model package's source, and every project file the author's model really
-    imports (its import closure).
-    The closure is `imported` (the files a fresh import loaded) when given; otherwise it is
-    remembered while none of its files changes, or found by importing the model afresh."""
+    builder's and the model package's source, and every project file that importing, making and
+    running the author's model loads (its import closure, builder.imports). The closure is given,
+    or remembered while none of its files changes, or found by doing just that."""
     generator = {Path(__file__).parent, Path(model_package.__file__).parent}
     files = sorted(path for folder in generator for path in folder.glob("*.py"))
-
-    def find():
-        from builder import network as nets  # imports the author's model, so PyTorch too
-        return nets.import_model(spec, where)[1]
-
-    closure = imported or cache.remembered_files("imports", cache.digest(spec, str(Path.cwd())), find)
+    closure = closure or cache.remembered_files("imports", cache.digest(spec, str(Path.cwd())),
+                                                lambda: _closure(spec, where))
     return cache.digest(*files, *map(Path, closure)), closure
+
+
+def _closure(spec, where):
+    """The project files that importing the model afresh, making it and tracing it once load."""
+    from builder import imports, network as nets  # the author's model, so PyTorch too
+    with imports.recording() as loaded:
+        model = nets.build_model(spec, where)
+        nets.graph.trace(model.eval(), nets.input_shape(model), spec, where)
+    return imports.files(loaded, _module_of(spec))
+
+
+def _module_of(spec):
+    return spec.partition(":")[0]
 
 
 def _contents(path):

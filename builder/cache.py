@@ -2,9 +2,11 @@
 
 Entries live in `.cache/build/` (or under $LAYERWISE_CACHE): a JSON file for a
 network's description, a folder for the files generated from a network and
-its inputs, and a JSON list of the files a model's code imports. A key is a hash of contents (the checkpoint's bytes, the code's
+its inputs, and a JSON list of the files a model's code imports, with their
+hashes. A key is a hash of contents (the checkpoint's bytes, the code's
 source, the inputs' pixels), never of names or times, so an entry cannot
-outlive what it was made from. Only the few most recently used entries of each kind are kept.
+outlive what it was made from. Only the few most recently used entries of
+each kind are kept.
 """
 import hashlib
 import json

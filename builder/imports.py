@@ -1,58 +1,105 @@
 """The author's model code as Python really loads it: the project files of its import closure.
 
 A build's cache must change when any code the model runs changes, including a helper module
-the model imports from elsewhere in the project, and one that module imports. Which files
-those are is found by importing the model afresh and seeing which of the project's modules
-Python loaded, never from a folder listing:
+the model imports from elsewhere in the project, one that module imports, and one imported
+only when the model is made or first run. Which files those are is seen as Python loads them,
+never from a folder listing:
 
-    module, files = imports.fresh("custom.net")   # files: the project's .py files it loaded
+    with imports.recording() as names:            # every project module loaded meanwhile
+        module = imports.fresh("custom.net")      # the model's module, imported anew
+        ...                                       # make the model, run it once
+    files = imports.files(names, "custom.net")    # their files, and the module's packages'
 
-`forget()` drops the modules fresh() loaded from sys.modules, so that the live preview imports
-the author's edited code anew instead of keeping the old.
+A project module is compiled from its source every time it is loaded, never from a cached
+.pyc: Python trusts a .pyc whose source has the same size and second of modification, so an
+edit within the same second could otherwise run the old code under the new code's hash.
+`forget()` drops the recorded modules from sys.modules, so the next import reads the files as
+they are now (the live preview calls it after every edit).
 """
 import importlib
 import sys
 import sysconfig
+from contextlib import contextmanager
+from importlib.abc import MetaPathFinder
+from importlib.machinery import PathFinder, SourceFileLoader
 from pathlib import Path
 
 # The builder is keyed as a whole by its own source, and the preview reloads its modules in place.
 GENERATOR = ("builder",)
-_imported = set()  # names of the modules that fresh() loaded: what forget() drops
-_closures = {}     # module name → the files its last fresh() import loaded
+_recordings = []   # the sets of module names that open recording() blocks collect
+_imported = set()  # names of the project modules loaded while recording: what forget() drops
 
 
 def fresh(module_name):
-    """Import `module_name` anew and return (module, sorted project files its import loaded).
-    The module's own file and its packages' files are among them even when they were loaded
-    before (the packages that finding the module imported, or the builder's `model`)."""
+    """Import `module_name` anew: what earlier fresh imports loaded is forgotten first."""
     if str(Path.cwd()) not in sys.path:  # the project's modules are imported from its root
         sys.path.insert(0, str(Path.cwd()))
+    _install()
     forget()
-    before = set(sys.modules)
-    module = importlib.import_module(module_name)
-    loaded = {name for name in set(sys.modules) - before if _file_of(sys.modules[name]) is not None}
-    _imported.update(name for name in loaded if not _held(name))  # never what was there before
+    with recording():
+        return importlib.import_module(module_name)
+
+
+@contextmanager
+def recording():
+    """Collect the names of the project modules loaded inside the block (a set, yielded)."""
+    _install()
+    names = set()
+    _recordings.append(names)
+    try:
+        yield names
+    finally:
+        _recordings.pop()  # the blocks nest: this one is the innermost open
+        _imported.update(name for name in names if not _held(name))
+
+
+def files(names, module_name):
+    """The sorted project files of the modules `names` and of `module_name` and its packages (which
+    may have been loaded before: a package that finding the model imported, or the builder's own)."""
     parts = module_name.split(".")
     packages = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
-    files = {_file_of(sys.modules[name]) for name in loaded | packages if name in sys.modules}
-    _closures[module_name] = sorted(file for file in files if file is not None)
-    return module, _closures[module_name]
-
-
-def last(module_name):
-    """The files that the last fresh() import of `module_name` loaded, or None if there was none."""
-    return _closures.get(module_name)
+    found = {_file_of(getattr(sys.modules.get(name), "__file__", None)) for name in set(names) | packages}
+    return sorted(file for file in found if file is not None)
 
 
 def forget():
-    """Drop from sys.modules the project modules that earlier fresh() calls loaded, so the next
-    import reads their files as they are now. Modules loaded before (the builder's own, those
-    it holds, a package that finding the model imported) are reloaded in place instead, when
-    their file changes (builder.serve)."""
+    """Drop from sys.modules the project modules loaded while recording, so the next import reads
+    their files as they are now. Modules loaded otherwise (the builder's own, those it holds, a
+    package that finding the model imported) are reloaded in place instead, when their file
+    changes (builder.serve)."""
     for name in list(_imported):
         if not _held(name):
             sys.modules.pop(name, None)
         _imported.discard(name)
+
+
+class _SourceOnly(SourceFileLoader):
+    """Loads a project module from its source as it is now, never from a .pyc."""
+
+    def get_code(self, fullname):
+        return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
+
+
+class _ProjectFinder(MetaPathFinder):
+    """Finds modules as Python's own path finder does; a project module gets the source-only loader
+    and is noted by every open recording."""
+
+    def find_spec(self, name, path=None, target=None):
+        spec = PathFinder.find_spec(name, path, target)
+        if spec is None or type(spec.loader) is not SourceFileLoader or _file_of(spec.origin) is None:
+            return None  # not the project's source: the usual finders take it
+        spec.loader = _SourceOnly(spec.loader.name, spec.loader.path)
+        for names in _recordings:
+            names.add(name)
+        return spec
+
+
+_FINDER = _ProjectFinder()
+
+
+def _install():
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
 
 
 def _held(name):
@@ -64,10 +111,9 @@ def _held(name):
                for value in vars(held[1]).values())
 
 
-def _file_of(module):
-    """The project file a module was loaded from, relative to the project root (the working
-    folder); None for the standard library, installed packages and modules without a file."""
-    file = getattr(module, "__file__", None)
+def _file_of(file):
+    """A module's file relative to the project root (the working folder); None for the standard
+    library, installed packages and modules without a file."""
     if not file:
         return None
     path = Path(file).resolve()

@@ -42,20 +42,14 @@ class Network:
 
 
 def model_class(spec, where=(None, None)):
-    """Import 'package.module:Class' with the project root on the path."""
-    return import_model(spec, where)[0]
-
-
-def import_model(spec, where=(None, None)):
-    """(the class 'package.module:Class', the project files its import loaded), imported afresh
-    (builder.imports) so that an edited model or helper module is never served from memory."""
+    """Import 'package.module:Class' afresh, with the project root on the path (builder.imports),
+    so that an edited model or helper module is never served from memory."""
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
         raise BuildError(f"model '{spec}' must be written module:Class, for example model.cnn:FashionCNN",
                          *where)
     try:
-        module, files = imports.fresh(module_name)
-        return getattr(module, class_name), files
+        cls = getattr(imports.fresh(module_name), class_name)
     except SyntaxError as err:
         raise BuildError(f"the code of model '{spec}' has a syntax error ({err.msg}); fix it", err.filename,
                          err.lineno) from None
@@ -65,6 +59,7 @@ def import_model(spec, where=(None, None)):
     except Exception as err:  # the author's module raised while it was imported: its own error, named
         raise BuildError(f"importing model '{spec}' raised {type(err).__name__} ({_first_line(err)}); "
                          "fix the model's code", *where) from None
+    return cls
 
 
 def build_model(spec, where=(None, None)):

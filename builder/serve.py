@@ -144,7 +144,13 @@ def _watch(watched, content_dir, out, strict, data_dir, generations, stop):
     def edited(change, path):
         return usual(change, path) and not any(str(path).startswith(str(mine)) for mine in own)
 
+    restarted = False
     while not (stop and stop.is_set()):
+        if restarted:  # an edit saved between two watches was seen by neither: build once more
+            _reload_code(set())
+            if _rebuild(content_dir, out, strict, data_dir) is not None:
+                generations.advance()
+            restarted = False
         for changes in watch(*watched, stop_event=stop, debounce=400, step=30, watch_filter=edited):
             names = sorted({Path(path).name for _, path in changes})
             print(f"changed: {', '.join(names)}", flush=True)
@@ -155,7 +161,7 @@ def _watch(watched, content_dir, out, strict, data_dir, generations, stop):
             generations.advance()
             now = _watched(content_dir, sources)
             if set(now) - set(watched):
-                watched = now
+                watched, restarted = now, True
                 print(f"watching {', '.join(watched)}", flush=True)
                 break
 

@@ -1,9 +1,10 @@
 """The cache never serves stale truth: edit each kind of file a build reads, and the next build's
 site equals a build with an empty cache, from the command line and in the live preview.
 
-The project is an author's own: a model in custom/net.py that imports custom/parts/act.py, which
-imports helpers/kinds.py from another folder, a theme of its own, a checkpoint and its metrics.
-Each edit must also show on the page, so a build that ignored it could not pass.
+The project is an author's own: a model in custom/net.py that imports custom/parts/act.py when it
+is made, which imports helpers/kinds.py from another folder, a theme of its own, a checkpoint and
+its metrics. Each edit must also show on the page, so a build that ignored it could not pass. One
+edit keeps the file's size and time of modification, which is all a cached .pyc is checked by.
 
     .venv/bin/python -m pytest tests/test_cache_faults.py
 """
@@ -25,8 +26,6 @@ from test_serve import Output
 
 NET = '''from torch import nn
 
-from custom.parts.act import Act
-
 
 class Net(nn.Sequential):
     """conv → activation → pool → linear, its activation chosen in another module."""
@@ -34,6 +33,7 @@ class Net(nn.Sequential):
     classes = tuple("abcdefghij")
 
     def __init__(self):
+        from custom.parts.act import Act  # imported only when the model is made
         super().__init__()
         self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
         self.act1 = Act()
@@ -76,6 +76,14 @@ def write_bytes(path, data):
     partial.replace(path)
 
 
+def same_size_and_time(path, old, new):
+    """An edit that a .pyc cannot tell from no edit: the same size, the same modification time."""
+    assert len(old) == len(new)
+    before = path.stat()
+    replace(path, old, new)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def save_weights(project, seed):
     sys.path.insert(0, str(project))
     try:
@@ -115,7 +123,8 @@ EDITS = [
     ("checkpoint", lambda p: save_weights(p, seed=1)),
     ("metrics", edit_metrics),
     ("the model's module", lambda p: replace(p / "custom" / "net.py", "nn.MaxPool2d(2)", "nn.AvgPool2d(2)")),
-    ("a module it imports", lambda p: replace(p / "custom" / "parts" / "act.py", '"relu": nn.ReLU', '"relu": nn.ELU')),
+    ("a module it imports", lambda p: same_size_and_time(p / "custom" / "parts" / "act.py", '"relu": nn.ReLU',
+                                                        '"relu": nn.GELU')),
     ("a module that one imports", lambda p: replace(p / "helpers" / "kinds.py", '"relu"', '"tanh"')),
 ]
 
@@ -149,7 +158,10 @@ def build(project, out, cache):
 
 
 def _env(cache):
-    return dict(os.environ, LAYERWISE_CACHE=str(cache), PYTHONDONTWRITEBYTECODE="1")
+    """The author's environment: Python writes .pyc files, as it does by default."""
+    env = dict(os.environ, LAYERWISE_CACHE=str(cache))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def test_every_edit_gives_what_an_empty_cache_gives_on_the_command_line_and_in_the_preview(project, tmp_path):
