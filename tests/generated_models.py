@@ -10,7 +10,9 @@ not, a flatten, one or two Linear layers. Its source is real Python, so torch.fx
 an author writes, and a failure prints it.
 
 A Step is one statement of forward(), `x = <call>`, that makes one layer of the builder's
-description (type `type`), and its own module (`module`, a constructor) when it calls one. The
+description (type `type`), and its own module (`module`, a constructor) when it calls one; or one
+the builder must refuse, with the words its refusal must hold (`refused`): a model is explained
+if and only if none of its steps is refused, else refused for its first such step. The
 network also has forward_tapped(x, tap): the same statements, each followed by tap(i, x), so a test
 sees the model's own value after statement i, with no tracing in between.
 
@@ -29,11 +31,12 @@ ACTIVATIONS = ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh")
 
 @dataclass
 class Step:
-    type: str            # what the builder must call it
+    type: str            # what the builder must call it ("?" for a step it must refuse)
     call: str            # the expression, with {x} for its input and {m} for its module
     module: str = None   # the module's constructor, when it calls one
     shape: tuple = None  # one image's output shape
     branch: str = None   # "save" or "add": the start and end of a residual branch
+    refused: tuple = ()  # for a step the builder must refuse: words its message must hold
 
 
 def _pairs(rng, low, high):
@@ -69,10 +72,12 @@ def conv(rng, shape, same=False):
         size = tuple(_out(n, k, s, p, d) for n, k, s, p, d in zip((height, width), kernel, stride, padding, dilation))
     if min(size) < 1:
         return None
+    uneven = padding == "'same'" and any(d * (k - 1) % 2 for d, k in zip(dilation, kernel))
     padding = padding if isinstance(padding, str) else _written(padding, rng)
-    return Step("Conv2d", "{m}({x})", f"nn.Conv2d({channels}, {out}, kernel_size={_written(kernel, rng)}, "
-                f"stride={_written(stride, rng)}, padding={padding}, dilation={_written(dilation, rng)}, groups={groups}, "
-                f"bias={rng.random() < 0.7})", (out, *size))
+    return Step("?" if uneven else "Conv2d", "{m}({x})",
+                f"nn.Conv2d({channels}, {out}, kernel_size={_written(kernel, rng)}, stride={_written(stride, rng)}, "
+                f"padding={padding}, dilation={_written(dilation, rng)}, groups={groups}, bias={rng.random() < 0.7})",
+                (out, *size), refused=("padding='same' with an even kernel",) if uneven else ())
 
 
 def pool(rng, shape, kind=None):
@@ -145,16 +150,21 @@ def odd(rng, shape):
     if min(height, width) < 2:
         return None
     half_up, half_down = (channels, -(-height // 2), -(-width // 2)), (channels, height // 2, width // 2)
+    unknown = "is not one layerwise can explain"
+    doubled = Step("?", "{x} * 2", shape=shape, refused=("(operator.mul)", unknown))
     return rng.choice([
-        Step("?", "{m}({x})", "nn.Hardtanh()", shape), Step("?", "{x} * 2", shape=shape),
-        Step("?", "{x}.relu_()", shape=shape), Step("?", "torch.relu_({x})", shape=shape),
-        Step("?", "F.dropout({x}, 0.3)", shape=shape),
-        Step("?", "{m}({x})", "nn.MaxPool2d(2, ceil_mode=True)", half_up),
-        Step("?", "{m}({x})", "nn.AvgPool2d(2, divisor_override=3)", half_down),
-        Step("?", "{m}({x})", f"nn.Conv2d({channels}, 2, 3, padding=1, padding_mode='reflect')", (2, height, width)),
-        Step("?", "{m}({x})", f"nn.BatchNorm2d({channels}, track_running_stats=False)", shape),
-        Step("?", "F.max_pool2d({x}, 2, dilation=2)", shape=(channels, (height - 3) // 2 + 1, (width - 3) // 2 + 1))
-        if min(height, width) >= 3 else Step("?", "{x} * 2", shape=shape),
+        Step("?", "{m}({x})", "nn.Hardtanh()", shape, refused=("(Hardtanh)", unknown)), doubled,
+        Step("?", "{x}.relu_()", shape=shape, refused=("(x.relu_)", unknown)),
+        Step("?", "torch.relu_({x})", shape=shape, refused=("relu_", unknown)),
+        Step("?", "F.dropout({x}, 0.3)", shape=shape, refused=("training=True",)),
+        Step("?", "{m}({x})", "nn.MaxPool2d(2, ceil_mode=True)", half_up, refused=("ceil_mode=True",)),
+        Step("?", "{m}({x})", "nn.AvgPool2d(2, divisor_override=3)", half_down, refused=("divisor_override=3",)),
+        Step("?", "{m}({x})", f"nn.Conv2d({channels}, 2, 3, padding=1, padding_mode='reflect')", (2, height, width),
+             refused=("padding_mode='reflect'",)),
+        Step("?", "{m}({x})", f"nn.BatchNorm2d({channels}, track_running_stats=False)", shape,
+             refused=("track_running_stats=False",)),
+        Step("?", "F.max_pool2d({x}, 2, dilation=2)", shape=(channels, (height - 3) // 2 + 1, (width - 3) // 2 + 1),
+             refused=("dilation=[2, 2]",)) if min(height, width) >= 3 else doubled,
         Step("Dropout", "{m}({x})", "nn.Dropout(0.2, inplace=True)", shape),
         Step("MaxPool2d", "F.max_pool2d({x}, 2)", shape=half_down),
         Step("AdaptiveAvgPool2d", "{m}({x})", "nn.AdaptiveAvgPool2d((None, 1))", (channels, height, 1)),
