@@ -16,8 +16,9 @@ from builder.content import Article, Settings
 from builder.errors import BuildError, Problems
 
 FRONT = "---\ntitle: Lines\n---\n"
-# Text that expressions read rather than print: {% set %} and {% filter %} blocks, macros' and
-# callers' values, measured, cut, compared and filtered, with whitespace control.
+# Text that expressions read rather than print: {% set %} and {% filter %} blocks, the values of
+# macros, callers, blocks and recursive loops, measured, cut, compared and filtered, with whitespace
+# control.
 CAPTURES = """\
 {% set s %}abc{% endset %}{{ s|length }} {{ s|truncate(4, True, "", 0) }} {{ s == "abc" }}
 {% if s == "abc" %}equal{% endif %} {% if s|first == "a" %}first{% endif %}
@@ -42,6 +43,14 @@ a
 {{ say(9) }}
 {%- endfilter %}
 {% for x in range(2) %}{% set v %}{{ x }}{{ say(x) }}{% endset %}{{ v|length }}{% endfor %}
+{% block b %}
+block text
+{% endblock %}{{ self.b()|length }} {{ self.b()|trim }}
+{% for x in [[1, [2]], 3] recursive %}{% if x is iterable %}({{ loop(x)|length }}{{ loop(x) }}){% else %}
+{{ x }}{% endif %}{% endfor %}
+{% macro two(a, b="B") %}{{ a }}{{ b }}{{ caller(say(1)) }}{% endmacro %}
+{% call(v=say(2)) two(say(3)|length) %}«{{ v|length }}»{% endcall %}
+{{ [say(4), say(5)]|join|length }} {{ (say(6) ~ "x")|length }} {{ say(7) if true }}
 
 """
 # Before each mistake: a value of 30 lines, one of none, a loop of 3 × 2 lines, a false {% if %} of 12
