@@ -125,10 +125,10 @@ def _name_output(graph_module, ops, final, spec, where):
         if op.type not in output_kinds.ONLY_LAST:
             continue
         name = f"operation '{op.id}' ({op.call if op.call != 'module' else op.type})"
-        if op is not ops[-1]:
+        if op is not output_kinds.naming(ops):
             raise BuildError(f"{name} of {spec} is not the model's last operation; layerwise explains a "
-                             f"{op.type} only as the last, over the classes: move it to the end of forward() "
-                             "or leave it out", *where)
+                             f"{op.type} only as the last (a flatten or dropout may follow), over the classes: "
+                             "move it to the end of forward() or leave it out", *where)
         op.settings = dict(dim=_softmax_dim(nodes[op.node], graph_module, op, name, spec, where))
 
 

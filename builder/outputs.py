@@ -1,25 +1,41 @@
 """What the network's last operation gives, named once: logits, probabilities, log-probabilities or
 independent sigmoid scores.
 
-The kind follows from the last layer's canonical type (builder.graph puts a
+The kind follows from the canonical type of the last layer that changes values:
+a flatten or a dropout (evaluating) after it passes its values on as they are,
+so `torch.sigmoid(x).flatten(1)` gives sigmoid scores (builder.graph puts a
 softmax into its canonical form and refuses one it cannot name: over another
 axis, or anywhere but at the end). The build publishes the kind and its words
 in the contract (builder.contract.OUTPUTS), so the page reads them and
 repeats none of this.
 
     kind(layers)                       -> "logits" | "probabilities" | "log_probabilities" | "scores"
+    naming(layers)                     -> the layer whose type says which
     probabilities(kind, outputs)       -> the classes' probabilities (N, classes), or None for scores
 """
 
-# The last layer's type → what its values are; any other last layer gives logits.
+# The naming layer's type → what the output's values are; any other gives logits.
 LAST = {"Softmax": "probabilities", "LogSoftmax": "log_probabilities", "Sigmoid": "scores"}
 # Operations whose values mean something only as the model's output, over the classes.
 ONLY_LAST = ("Softmax", "LogSoftmax")
+# Operations whose output holds the values of their one input: a flatten in another shape, a dropout
+# (which drops nothing when evaluating) as they were.
+SAME_VALUES = ("Flatten", "Dropout")
+
+
+def naming(layers):
+    """The last of `layers` (builder.layers.Layer or graph.Op) that changes values: the last layer,
+    or the one whose values the trailing SAME_VALUES operations pass on to the output."""
+    by_id = {layer.id: layer for layer in layers}
+    layer = layers[-1]
+    while layer.type in SAME_VALUES:
+        layer = by_id[layer.inputs[0]]
+    return layer
 
 
 def kind(layers):
-    """What the last of `layers` (builder.layers.Layer or graph.Op) gives."""
-    return LAST.get(layers[-1].type, "logits")
+    """What the output of `layers` gives: what the naming() layer makes."""
+    return LAST.get(naming(layers).type, "logits")
 
 
 def probabilities(kind, outputs):

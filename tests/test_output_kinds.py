@@ -1,5 +1,6 @@
 """What the network's last operation gives, said truthfully: logits, probabilities (a softmax),
-log-probabilities (a log-softmax) or independent sigmoid scores (tests/models/outputs.py).
+log-probabilities (a log-softmax) or independent sigmoid scores (tests/models/outputs.py), named
+by the last operation that changes values (a flatten or a dropout after it passes them on).
 
 Each kind's model gets random weights and an article, built from the command line; then
 
@@ -40,6 +41,11 @@ KINDS = {
                           "log-probability"),
     "scores": ("Scores", "sigmoid", "Sigmoid", ["Sigmoid score"], "sigmoid score"),
 }
+# Models whose last operations pass their values on as they are (a flatten, a dropout when evaluating),
+# so the operation before them names the kind → (that kind, their last layer's id and type)
+PASSED_ON = {"FlattenedScores": ("scores", "flatten_1", "Flatten"), "SequentialScores": ("scores", "3", "Dropout"),
+             "ProbabilitiesThenDropout": ("probabilities", "dropout", "Dropout")}
+MODELS = {**{name: (kind, last, last_type) for kind, (name, last, last_type, *_) in KINDS.items()}, **PASSED_ON}
 ARTICLE = """---
 model: tests.models.outputs:{name}
 checkpoint: {checkpoint}
@@ -63,24 +69,31 @@ def oracle(name, checkpoint, pixels, normalisation):
 
 @pytest.fixture(scope="session")
 def sites(tmp_path_factory):
-    """build(kind) once per session for each kind, for every test here."""
+    """build(name) once per session for each model, for every test here."""
     done = {}
 
-    def site(kind):
-        if kind not in done:
-            done[kind] = build(kind, tmp_path_factory.mktemp(kind))
-        return done[kind]
+    def site(name):
+        if name not in done:
+            done[name] = build(name, tmp_path_factory.mktemp(name))
+        return done[name]
     return site
 
 
-@pytest.fixture(params=list(KINDS))
+@pytest.fixture(params=list(MODELS))
 def made(request, sites):
     return sites(request.param)
 
 
-def build(kind, folder):
-    """One kind's model with random weights, its article built into folder/site."""
-    name, last, last_type, headings, word = KINDS[kind]
+@pytest.fixture(params=list(KINDS))
+def one_of_each_kind(request, sites):
+    """The browser's page loads: one model of each kind."""
+    return sites(KINDS[request.param][0])
+
+
+def build(name, folder):
+    """One model with random weights, its article built into folder/site."""
+    kind, last, last_type = MODELS[name]
+    *_, headings, word = KINDS[kind]
     torch.manual_seed(7)
     model = getattr(models, name)()
     torch.save(model.state_dict(), folder / "net.pt")
@@ -178,10 +191,11 @@ def test_the_article_names_the_score_without_javascript(made):
         assert "Logit" not in html and "Probability" not in html and "%" not in html.split("lw-outputs")[1].split("</table>")[0]
 
 
-def test_the_page_says_what_the_score_is_and_computes_it_as_pytorch(made, browser):
+def test_the_page_says_what_the_score_is_and_computes_it_as_pytorch(one_of_each_kind, browser):
     """One page load per kind: the table's words and numbers, the status line, the inspector and
     the attribution of a class chosen in the table; then the page's forward and backward passes
     (which explain the reader's own inputs) on the second input's image, against autograd."""
+    made = one_of_each_kind
     with serving(made.site) as server:
         page = browser.new_page()
         errors = []

@@ -1,6 +1,7 @@
 """Models whose last operation gives each kind of output, for tests/test_output_kinds.py: logits,
 probabilities (a softmax), log-probabilities (a log-softmax, as every MNIST tutorial ends) and
-independent sigmoid scores; and endings the page cannot name, which must be refused.
+independent sigmoid scores; some followed by a flatten or a dropout, which pass the values on as
+they are; and endings the page cannot name, which must be refused.
 
 All share one small body, so random weights build in seconds.
 """
@@ -64,3 +65,26 @@ class Temperature(Logits):
     def forward(self, x):
         return torch.softmax(super().forward(x) / 2.0, 1)
 
+
+
+class FlattenedScores(Logits):
+    """Sigmoid scores, flattened after: the flatten passes them on as they are."""
+    def forward(self, x):
+        return torch.sigmoid(super().forward(x)).flatten(1)
+
+
+class SequentialScores(nn.Sequential):
+    """A chain ending in a dropout, which drops nothing when evaluating: the sigmoid's scores are the output."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__(nn.Flatten(), nn.Linear(28 * 28, len(CLASSES)), nn.Sigmoid(), nn.Dropout(0.2))
+
+
+class ProbabilitiesThenDropout(Logits):
+    def __init__(self):
+        super().__init__()
+        self.dropout = nn.Dropout(0.2)
+
+    def forward(self, x):
+        return self.dropout(F.softmax(super().forward(x), dim=1))
