@@ -23,6 +23,7 @@ from builder.inputs import _as_fashion_mnist
 from conftest import CHECKPOINT, CONTENT, open_page
 from model import data
 from model.cnn import FashionCNN
+from oracle import softmax
 from test_axe import AXE, violations
 from test_convert import encoded, garment
 
@@ -125,13 +126,16 @@ def stroke(page, pad, points):
 
 
 def expect_follows(page, model, metrics, pixels, contract):
-    """The output table, the status line and conv1's painted map show PyTorch's numbers for `pixels`."""
+    """The output table (logits and their probabilities), the status line and conv1's painted map show
+    PyTorch's numbers for `pixels`."""
     expected = torch_outputs(model, metrics, pixels)
     logits = expected["fc2"]
     classes = FashionCNN.classes
     expect(page.locator(".lw-status")).to_contain_text(f"predicted {classes[int(logits.argmax())]}")
     shown = page.locator("#fig-fc2 tbody .lw-logit").all_inner_texts()
     assert shown == [build_contract.number(v) for v in logits]
+    meters = page.locator("#fig-fc2 tbody tr meter").evaluate_all("meters => meters.map(m => m.value)")
+    assert np.allclose(meters, softmax(logits), rtol=0, atol=1e-5), meters
     canvas = page.locator("#fig-conv1 .lw-maps > li.is-current canvas")
     scale, palette = contract["scales"]["conv1"], contract["palettes"][contract["scales"]["conv1"]["cmap"]]
     values = expected["conv1"][:784].astype(np.float64)

@@ -10,6 +10,7 @@
  */
 import { createWriter } from './format.js';
 import { normalise, run } from './forward.js';
+import { NORMALISERS } from './maths.js';
 
 /**
  * How many inputs of each kind are kept: a drawing makes one per frame, and a view may still be
@@ -103,9 +104,12 @@ export function summaryOf(network, output, outputs, source, label) {
   };
 }
 
-/** The probabilities the last layer's values give, by what they are; sigmoid scores give none. */
+/**
+ * The probabilities the last layer's values give, by what they are, rounded to float32 like the
+ * network's own; sigmoid scores give none.
+ */
 const PROBABILITIES = {
-  logits: softmax,
+  logits: values => NORMALISERS.Softmax.apply(values).map(Math.fround),
   probabilities: values => values,
   log_probabilities: values => values.map(value => Math.fround(Math.exp(value))),
   scores: () => null,
@@ -120,14 +124,6 @@ function rangesOf(layer, output) {
     for (const value of values) { low = Math.min(low, value); high = Math.max(high, value); }
     return [low, high];
   });
-}
-
-/** Probabilities from logits, float32 like the network's own softmax. */
-function softmax(logits) {
-  const largest = Math.max(...logits);
-  const exps = logits.map(logit => Math.exp(logit - largest));
-  const total = exps.reduce((sum, value) => sum + value, 0);
-  return exps.map(value => Math.fround(value / total));
 }
 
 /**
