@@ -65,6 +65,7 @@ def _train(args):
         _refuse_unwritable(Path(path))
     model = network.build_model(args.model)
     traced = network.graph.trace(model.eval(), network.input_shape(model), args.model)  # refuse before training
+    network.graph.check_gradients(traced.graph_module, network.input_shape(model), args.model)
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
                                      train_subset=args.train_subset).items() if v is not None}
     options["output"] = outputs.kind(traced.ops)  # what the last operation gives decides the loss

@@ -114,6 +114,21 @@ def trace(model, input_shape, spec, where=(None, None)):
     return Traced(graph_module, ops)
 
 
+def check_gradients(graph_module, input_shape, spec, where=(None, None)):
+    """Refuse a model whose gradients PyTorch cannot compute (an in-place operation changed a value
+    that the backward pass needs): the build's attributions and feature visualisations, and
+    training, need them. trace() does not ask: the page's values need none."""
+    leaf = torch.rand(2, *input_shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    weights = [p for p in graph_module.parameters() if p.requires_grad]
+    with _one_thread(), torch.enable_grad():
+        try:
+            torch.autograd.grad(graph_module(leaf * 1).sum(), [leaf, *weights], allow_unused=True)
+        except RuntimeError as err:
+            raise BuildError(f"PyTorch cannot compute the gradients of {spec} ({_first_line(err)}); an operation in "
+                             "place changes a value they need: make it not in place (inplace=False, x = x + y "
+                             "instead of +=)", *where) from None
+
+
 def _name_output(graph_module, ops, final, spec, where):
     """Check that the last operation gives what forward() returns, something builder.outputs can
     name (logits, probabilities, log-probabilities, sigmoid scores), and put a softmax into its

@@ -95,6 +95,7 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
     """Build the model, load its checkpoint and metrics, and describe every layer."""
     model = build_model(spec, where)
     traced = graph.trace(model.eval(), input_shape(model), spec, where)  # refuse what cannot be shown first
+    graph.check_gradients(traced.graph_module, input_shape(model), spec, where)
     checkpoint = Path(checkpoint)
     state, sha256 = read_checkpoint(checkpoint)
     check_state(model, state, spec, checkpoint)

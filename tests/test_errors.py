@@ -126,9 +126,10 @@ def untrainable(p, model):
     p.command.append("--train")
 
 
-def train_command(p, model, *flags):
-    """`train` of `model` into a new checkpoint, with `flags` after (a later --checkpoint wins)."""
-    p.command = ["train", "--model", f"tests.models.mistakes:{model}", "--checkpoint", p.root / "new" / "model.pt",
+def train_command(p, model, *flags, module="mistakes"):
+    """`train` of `model` (of tests/models/`module`.py) into a new checkpoint, with `flags` after (a later
+    --checkpoint wins)."""
+    p.command = ["train", "--model", f"tests.models.{module}:{model}", "--checkpoint", p.root / "new" / "model.pt",
                  *flags]
 
 
@@ -182,6 +183,10 @@ CASES = [
      "drops values even when evaluating"),
     ("three channels without input_shape", lambda p: p.write("model: tests.models.mistakes:ColourWithoutShape"), at_line("model:"),
      "expects 3 input channels"),
+    ("a forward() whose gradients cannot be computed", lambda p: p.write("model: tests.models.in_place:AddsAfterAConvReadIt"),
+     at_line("model:"), "cannot compute the gradients of tests.models.in_place:AddsAfterAConvReadIt (one of the variables"),
+    ("train a forward() whose gradients cannot be computed", lambda p: train_command(p, "AddsAfterAConvReadIt", module="in_place"),
+     lambda p: (None, None), "cannot compute the gradients of tests.models.in_place:AddsAfterAConvReadIt"),
     ("a forward() of another dtype", lambda p: p.write("model: tests.models.mistakes:DoubleInside"), at_line("model:"),
      "(RuntimeError: Input type (double) and bias type (float) should be the same); fix forward()"),
     *[(f"input_shape {shape}", lambda p, model=model: p.write(f"model: tests.models.mistakes:{model}"),

@@ -105,13 +105,11 @@ def test_a_change_to_part_of_what_a_layer_reads_is_refused():
         graph.trace(ChangesAView().eval(), (1, 6, 6), "ChangesAView")
 
 
-def built_with_random_weights(name, folder):
-    """tests.models.in_place:`name` with random weights and the committed metrics, its article (two
-    inputs, a figure of attributions) built from the command line into folder/site; (site, the
-    model in float64, the inputs' ids and their normalised images in float64)."""
+def project(name, folder):
+    """A content folder whose article (two inputs, a figure of attributions) shows
+    tests.models.in_place:`name` with random weights and the committed metrics; (its metrics, its images)."""
     torch.manual_seed(3)
-    model = getattr(in_place, name)()
-    torch.save(model.state_dict(), folder / "net.pt")
+    torch.save(getattr(in_place, name)().state_dict(), folder / "net.pt")
     metrics = json.loads(METRICS.read_text(encoding="utf-8"))
     for key in ("weights_sha256", "snapshots"):  # those describe the committed weights
         metrics.pop(key)
@@ -123,11 +121,32 @@ def built_with_random_weights(name, folder):
     (folder / "content" / "article.md").write_text(
         f"---\nmodel: tests.models.in_place:{name}\ncheckpoint: {folder / 'net.pt'}\n---\n\n![Why](attribution:)\n",
         encoding="utf-8")
+    return metrics, images
+
+
+def built_with_random_weights(name, folder):
+    """project(name, folder) built from the command line into folder/site; (site, the model in float64
+    with the checkpoint's weights, the inputs' ids and their normalised images in float64)."""
+    metrics, images = project(name, folder)
     process = run_cli("build", "--content", folder / "content", "--out", folder / "site")
     assert process.returncode == 0, process.stderr
+    model = getattr(in_place, name)()
+    model.load_state_dict(torch.load(folder / "net.pt", weights_only=True))
     pixels = np.stack([np.asarray(Image.open(image)) for image in images])
     x = as_input(pixels, **metrics["normalisation"]).double()
     return folder / "site", model.double().eval(), [image.stem for image in images], x
+
+
+def test_a_model_whose_gradients_cannot_be_computed_is_refused_in_one_line(tmp_path):
+    """`x += self.conv(x)` changes what the convolution's backward pass needs: autograd, which the
+    attributions, the feature visualisations and training use, raises; the build names it instead."""
+    project("AddsAfterAConvReadIt", tmp_path)
+    process = run_cli("build", "--content", tmp_path / "content", "--out", tmp_path / "site")
+    assert process.returncode == 1
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "cannot compute the gradients" in lines[0] \
+        and "make it not in place" in lines[0], process.stderr
+    assert not (tmp_path / "site").exists()
 
 
 @pytest.mark.parametrize("name", ["ReLUFirst", "AddsToItsInput"])

@@ -28,3 +28,18 @@ class AddsToItsInput(nn.Module):
     def forward(self, x):
         x += F.relu(x)
         return self.fc(self.pool(F.relu(self.conv(x))).flatten(1))
+
+
+class AddsAfterAConvReadIt(nn.Module):
+    """`x += self.edge(x)`: the convolution's weights' gradient needs x as it was, so PyTorch cannot
+    compute the gradients."""
+    classes = CLASSES
+
+    def __init__(self):
+        super().__init__()
+        self.edge = nn.Conv2d(1, 1, 3, padding=1)
+        self.fc = nn.Linear(28 * 28, len(CLASSES))
+
+    def forward(self, x):
+        x += self.edge(x)
+        return self.fc(x.flatten(1))
