@@ -167,9 +167,9 @@ function geluTanhArgument(x) {
 
 /**
  * The operations that make a vector of scores into probabilities (Softmax) or their logarithms
- * (LogSoftmax), only ever the network's last layer, over its classes (builder/graph.py refuses
- * any other): `apply` maps the whole vector as PyTorch does, shifted by its largest value and
- * summed in double precision, and `working` writes out element i.
+ * (LogSoftmax), only ever the network's last layer (a flatten or dropout may follow), over its
+ * classes (builder/graph.py refuses any other): `apply` maps the whole vector as PyTorch does,
+ * shifted by its largest value and summed in double precision, and `working` writes out element i.
  */
 export const NORMALISERS = {
   Softmax: {
