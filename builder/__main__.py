@@ -68,7 +68,7 @@ def _train(args):
     network.graph.check_gradients(traced.graph_module, network.input_shape(model), args.model)
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
                                      train_subset=args.train_subset).items() if v is not None}
-    options["output"] = outputs.kind(traced.ops)  # what the last operation gives decides the loss
+    options["output"] = outputs.trained_on(traced.ops, args.model, (_source_of(model), None))  # decides the loss
     try:
         metrics = train.train(model, checkpoint, metrics_path, data_dir=args.data, **options)
     except data.DataNotFound as err:

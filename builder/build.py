@@ -149,10 +149,12 @@ def _train(spec, checkpoint, metrics, data_dir, where, log):
     from model import data, train
     model = nets.build_model(spec, where)
     traced = nets.graph.trace(model.eval(), nets.input_shape(model), spec, where)  # refuse before training
+    nets.graph.check_gradients(traced.graph_module, nets.input_shape(model), spec, where)
+    output = outputs.trained_on(traced.ops, spec, where)
     try:
         train.refuse_unfit(model)
         log(f"{checkpoint} not found: training {spec} (a few minutes)")
-        train.train(model, checkpoint, metrics, data_dir=data_dir, output=outputs.kind(traced.ops))
+        train.train(model, checkpoint, metrics, data_dir=data_dir, output=output)
     except data.DataNotFound as err:
         raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",
                          checkpoint) from None

@@ -11,8 +11,11 @@ repeats none of this.
 
     kind(layers)                       -> "logits" | "probabilities" | "log_probabilities" | "scores"
     naming(layers)                     -> the layer whose type says which
+    trained_on(layers, spec)           -> kind(layers), for the training loss, or a refusal
     probabilities(kind, outputs)       -> the classes' probabilities (N, classes), or None for scores
 """
+
+from builder.errors import BuildError
 
 # The naming layer's type → what the output's values are; any other gives logits.
 LAST = {"Softmax": "probabilities", "LogSoftmax": "log_probabilities", "Sigmoid": "scores"}
@@ -36,6 +39,18 @@ def naming(layers):
 def kind(layers):
     """What the output of `layers` gives: what the naming() layer makes."""
     return LAST.get(naming(layers).type, "logits")
+
+
+def trained_on(layers, spec, where=(None, None)):
+    """kind(layers), which decides the training loss (model.train.loss_of); refused when a dropout
+    follows probabilities or sigmoid scores: while training it scales them past 1, so no loss on
+    them is the one the model is explained with."""
+    found = kind(layers)
+    trailing = layers[[layer.id for layer in layers].index(naming(layers).id) + 1:]
+    if found in ("probabilities", "scores") and any(layer.type == "Dropout" for layer in trailing):
+        raise BuildError(f"{spec} drops values out of its {found.replace('_', '-')} while training, which "
+                         "scales them past 1; put the dropout before the last layer, or end in logits", *where)
+    return found
 
 
 def probabilities(kind, outputs):

@@ -119,10 +119,10 @@ def undefined_in_template(p):
                     encoding="utf-8")
 
 
-def untrainable(p, model):
-    """`build --train` of `model` with no checkpoint yet."""
+def untrainable(p, model, module="mistakes"):
+    """`build --train` of `model` (of tests/models/`module`.py) with no checkpoint yet."""
     p.checkpoint = p.root / "new" / "model.pt"
-    p.write(f"model: tests.models.mistakes:{model}")
+    p.write(f"model: tests.models.{module}:{model}")
     p.command.append("--train")
 
 
@@ -327,6 +327,13 @@ CASES = [
      "takes 1×32×32 images but FashionMNIST's are 1×28×28"),
     ("build --train of 5 classes", lambda p: untrainable(p, "FiveClasses"), at_line("model:"),
      "has 5 outputs but FashionMNIST has 10 classes"),
+    ("build --train of gradients that cannot be computed",
+     lambda p: untrainable(p, "AddsAfterAConvReadIt", module="in_place"), at_line("model:"),
+     "cannot compute the gradients of tests.models.in_place:AddsAfterAConvReadIt"),
+    ("build --train of sigmoid scores then a dropout", lambda p: untrainable(p, "SequentialScores", module="outputs"),
+     at_line("model:"), "drops values out of its scores while training"),
+    ("train of probabilities then a dropout", lambda p: train_command(p, "ProbabilitiesThenDropout", module="outputs"),
+     lambda p: ("tests/models/outputs.py", None), "drops values out of its probabilities while training"),
     ("train of 32×32 images", lambda p: train_command(p, "ThirtyTwo"), lambda p: ("tests/models/mistakes.py", None),
      "takes 1×32×32 images but FashionMNIST's are 1×28×28"),
     ("train of 5 classes", lambda p: train_command(p, "FiveClasses"), lambda p: ("tests/models/mistakes.py", None),
