@@ -77,7 +77,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     """Train `model` from weights drawn with `seed`; save it to `checkpoint`, its metrics to
     `metrics_path` and its snapshots beside the checkpoint; return the metrics. `recipe` overrides
     parts of RECIPE, e.g. dict(erasing=0). `output` is what the model's last operation gives
-    (builder.outputs.kind), which decides the loss (`loss`). Refuses, before training, metrics that belong to
+    (builder.outputs.kind), which decides the loss (loss_of). Refuses, before training, metrics that belong to
     another checkpoint (MetricsInUse) and a model that does not fit the dataset (Unfit)."""
     refuse_unfit(model)
     refuse_foreign_metrics(checkpoint, metrics_path)
