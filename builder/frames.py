@@ -6,7 +6,6 @@ layer has negative values, a sequential one when it has none, and gray for
 the input image itself. The browser scales the PNGs up with
 `image-rendering: pixelated`; every pixel is one number.
 """
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -80,8 +79,8 @@ def _write_kernels(site, layer_id, weights):
 def tile(kernels):
     """Lay (C, h, w) kernels out in a near-square grid with one-pixel gaps of 0 (white)."""
     count, h, w = kernels.shape
-    cols = math.ceil(math.sqrt(count))  # the columns tile_shape() counts
     sheet = np.zeros(tile_shape(count, h, w), dtype=kernels.dtype)
+    cols = (sheet.shape[1] + 1) // (w + 1)
     for c, kernel in enumerate(kernels):
         r, q = divmod(c, cols)
         sheet[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = kernel

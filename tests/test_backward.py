@@ -31,7 +31,8 @@ SUM_TOLERANCE = 1e-4
 # The modules, the network and its weights, and an image from pixels or from an input's file.
 LOAD = """
   const base = document.baseURI;
-  const { Site, Tensor } = await import(new URL('static/data.js', base));
+  const { Tensor } = await import(new URL('static/data.js', base));
+  const { Site } = await import(new URL('static/site.js', base));
   const { normalise, run } = await import(new URL('static/forward.js', base));
   const { gradient, attribution, isPiecewiseLinear } = await import(new URL('static/backward.js', base));
   const site = new Site(document.body.dataset.contract);

@@ -344,7 +344,7 @@ def check_value(page, model, layer, at):
 
 FORWARD = """async ([input]) => {
   const maths = await import(new URL('static/forward.js', document.baseURI));
-  const { Site } = await import(new URL('static/data.js', document.baseURI));
+  const { Site } = await import(new URL('static/site.js', document.baseURI));
   const site = new Site(document.body.dataset.contract);
   const [network, outputs] = await Promise.all([site.network(), site.outputs(input)]);
   const weights = {};

@@ -30,7 +30,7 @@ from test_convert import encoded, garment
 # The page's forward pass, with its own modules, for each of several inputs' pixels:
 # {layer id: [values]} per input.
 FORWARD = """async pixelsList => {
-  const { Site } = await import('./static/data.js');
+  const { Site } = await import('./static/site.js');
   const { normalise, run } = await import('./static/forward.js');
   const site = new Site(document.body.dataset.contract);
   const network = await site.network();

@@ -21,7 +21,7 @@ TIE = 1e-4
 # each map's RGB bytes, row by row, and the canvas's size.
 PAINT_LAYER = """async ([input, layer]) => {
   const { paint } = await import('./static/paint.js');
-  const { Site } = await import('./static/data.js');
+  const { Site } = await import('./static/site.js');
   const site = new Site(document.body.dataset.contract);
   const [contract, outputs] = await Promise.all([site.contract(), site.outputs(input)]);
   const scale = contract.scales[layer];

@@ -49,7 +49,7 @@ class AttributionFigure {
   async load(state) {
     const input = shownInput(state);
     const [contract, network, record, shown, outputs] = await Promise.all([
-      this.site.contract(), this.site.network(), this.site.attributions(), this.site.input(input),
+      this.site.contract(), this.site.network(), this.site.json('attributions'), this.site.input(input),
       this.site.outputs(input)]);
     const { gradients, baselineLogits } = await this.gradientsOf(input, network, outputs);
     return { contract, network, record, summary: shown.summary, writer: createWriter(contract), outputs,
@@ -69,7 +69,7 @@ class AttributionFigure {
   async gradientsOf(input, network, outputs) {
     if (!this.site.isComputed(input)) return { gradients: await publishedGradients(this.site, input), baselineLogits: [] };
     const [{ attribution, gradient }, weights, record] = await Promise.all([
-      import('./backward.js'), this.weightsOf(input, network), this.site.attributions()]);
+      import('./backward.js'), this.weightsOf(input, network), this.site.json('attributions')]);
     const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
     const baseline = record.exact ? null : image.map(() => record.baseline);
     const baselineLogits = [];

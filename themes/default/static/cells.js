@@ -4,13 +4,14 @@
  * any of them can be made the input of every figure. `ownInputs()` gives the OwnInputs that
  * runs the network in the page, loading it the first time.
  */
+import { sizeOf } from './data.js';
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { paintPixels } from './paint.js';
 import { fetchOnce, urlOf } from './site.js';
 
 export async function mountCells(figures, store, site, ownInputs) {
-  const kept = await site.confusion();
+  const kept = await site.json('confusion');
   for (const figure of figures) {
     const list = find('.lw-cell-images', figure);
     if (!list) continue;
@@ -30,7 +31,7 @@ export async function mountCells(figures, store, site, ownInputs) {
 /** List one cell's test images under the matrix, each a button that makes it the input. */
 async function showCell(list, { trueClass, predicted, names }, store, site, ownInputs) {
   const [contract, kept, images] = await Promise.all([
-    site.contract(), site.confusion(), cellImages(site, trueClass, predicted)]);
+    site.contract(), site.json('confusion'), cellImages(site, trueClass, predicted)]);
   const writer = createWriter(contract);
   const count = kept.counts[trueClass][predicted];
   const fields = { count, shown: images.length, true: names[trueClass], predicted: names[predicted] };
@@ -68,7 +69,7 @@ function thumbnail(pixels, [rows, cols]) {
 export async function resolveTestLink(link, site, own) {
   const index = Number(link.match(/^test\.(\d+)$/)?.[1] ?? NaN);
   if (!Number.isInteger(index)) return null;
-  const [contract, kept] = await Promise.all([site.contract(), site.confusion()]);
+  const [contract, kept] = await Promise.all([site.contract(), site.json('confusion')]);
   const cell = Object.keys(kept.cells).find(key => kept.cells[key].includes(index));
   if (!cell) return null;
   const [trueClass, predicted] = cell.split('-').map(Number);
@@ -82,11 +83,11 @@ export async function resolveTestLink(link, site, own) {
  * each its uint8 pixels, row-major (data/confusion/<true>-<predicted>.u8).
  */
 async function cellImages(site, trueClass, predicted) {
-  const [contract, kept] = await Promise.all([site.contract(), site.confusion()]);
+  const [contract, kept] = await Promise.all([site.contract(), site.json('confusion')]);
   const indices = kept.cells[`${trueClass}-${predicted}`] ?? [];
   if (!indices.length) return [];
   const url = urlOf(contract, 'confusion_cell', { true: trueClass, predicted });
   const bytes = new Uint8Array(await fetchOnce(url, 'arrayBuffer'));
-  const size = kept.shape.reduce((product, length) => product * length, 1);
+  const size = sizeOf(kept.shape);
   return indices.map((index, i) => ({ index, pixels: bytes.subarray(i * size, (i + 1) * size) }));
 }

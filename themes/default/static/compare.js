@@ -8,8 +8,10 @@
  */
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
-import { paint } from './paint.js';
+import { divergingScale, paint } from './paint.js';
+import { mapOf } from './pictures.js';
 import { shownInput, watch, watchLoaded } from './store.js';
+import { gridOf } from './surface.js';
 
 export function mountCompare(picker, figures, store, site) {
   const chooser = picker && makeChooser(picker, store, site);
@@ -67,14 +69,14 @@ function showAll(figures, loaded, positions) {
       const inView = figure.dataset.kind !== 'maps' || positions[layer] === k;
       if (!inView) return;
       const pair = pairAfter(surface);
-      const grid = [Number(find('img', surface).getAttribute('height')), Number(find('img', surface).getAttribute('width'))];
+      const grid = gridOf(surface);
       const [a, b] = [first, second].map(outputs => mapOf(outputs[layer], figure.dataset.kind, k, grid));
       const scale = contract.scales[layer];
       const [other, difference] = findAll('canvas', pair);
       paint(other, b, scale, contract.palettes[scale.cmap]);
       const values = Float64Array.from(a.values, (value, i) => value - b.values[i]);
-      const bound = Math.max(...values.map(Math.abs)) || 1;
-      paint(difference, { shape: grid, values }, { vmin: -bound, vmax: bound }, contract.palettes.RdBu_r);
+      const differences = divergingScale(values), bound = differences.vmax;
+      paint(difference, { shape: [grid.rows, grid.cols], values }, differences, contract.palettes[differences.cmap]);
       other.setAttribute('aria-label', `${layer}: ${names[1].source}`);
       difference.setAttribute('aria-label', `${layer}: ${names[0].source} minus ${names[1].source}, ${
         writer.range(-bound, bound)}`);
@@ -101,11 +103,6 @@ function showLogits(tables, loaded) {
     findAll('tbody tr', table).forEach((row, c) => row.append(element('td', { className: 'lw-pair-logit' },
       `${writer.number(second[c])} (${writer.number(first[c] - second[c])})`)));
   }
-}
-
-/** What surface k of a figure shows: map k of maps, or the vector in its rows. */
-function mapOf(output, kind, k, [rows, cols]) {
-  return kind === 'vector' ? output.reshape([rows, cols]) : output.slice(k);
 }
 
 /** The second input's picture and the difference, after a surface, made the first time. */

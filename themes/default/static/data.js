@@ -1,9 +1,8 @@
 /**
  * The page's numbers: the Tensor type and the decoding of the site's float32 files (an input's
  * exact outputs, a layer's weights) into Tensors. Loaded with the first numbers the page needs
- * (site.js); Site is re-exported here for the modules and tests that find it here.
+ * (site.js imports it then); it imports nothing, so the first load never waits for it.
  */
-export { Site, fetchOnce, urlOf } from './site.js';
 
 /** Split an exact file (float32, little-endian, each layer's output in turn) into Tensors. */
 export function decodeLayers(buffer, layers) {

@@ -12,7 +12,8 @@
  * scale, one scale per layer, and the probabilities show both.
  */
 import { element, find, findAll } from './dom.js';
-import { channelsOf, isSpatial } from './maths.js';
+import { isSpatial } from './arithmetic.js';
+import { mapsRead } from './operations.js';
 import { shareOf } from './live.js';
 import { shownInput, watchLoaded } from './store.js';
 
@@ -37,13 +38,13 @@ export async function mountOverview(figures, store, site) {
 async function pictures(site, network, input, compare = '') {
   const shown = await site.input(input);
   if (compare) {
-    const [{ paint }, outputs, second, other] = await Promise.all([
+    const [painter, outputs, second, other] = await Promise.all([
       import('./paint.js'), site.outputs(input), site.outputs(compare), site.summary(compare)]);
-    return { ...shown, paint, outputs, second: { outputs: second, summary: other } };
+    return { ...shown, painter, outputs, second: { outputs: second, summary: other } };
   }
   if (site.isComputed(input)) {
-    const [{ paint }, outputs] = await Promise.all([import('./paint.js'), site.outputs(input)]);
-    return { ...shown, paint, outputs };
+    const [painter, outputs] = await Promise.all([import('./paint.js'), site.outputs(input)]);
+    return { ...shown, painter, outputs };
   }
   const drawn = network.layers.slice(0, -1);
   const sheets = await Promise.all(drawn.map(layer => site.picture(
@@ -116,7 +117,7 @@ class Overview {
   }
 
   /** Draw every map of one input (or of two inputs' difference) and name it in each button. */
-  show({ writer, summary, sheets, outputs, paint, contract, second }) {
+  show({ writer, summary, sheets, outputs, painter, contract, second }) {
     const pair = second && [summary, second.summary];
     const labels = pair && pair.map(each => each.label_name ?? each.source);
     const names = pair && (labels[0] === labels[1] ? pair.map(each => each.source) : labels);  // two coats: by source
@@ -128,24 +129,25 @@ class Overview {
     }
     for (const { layer, target, buttons } of this.columns) {
       const [rows, cols] = isSpatial(layer) ? layer.shape.slice(1) : layer.grid;
-      const difference = second && differenceOf(outputs[layer.id], second.outputs[layer.id]);
+      const values = second && differenceOf(outputs[layer.id], second.outputs[layer.id]);
+      const differences = second && painter.divergingScale(values);  // one scale for the whole layer
       buttons.forEach((button, k) => {
         const canvas = find('canvas', button);
         if (second) {
-          const size = rows * cols, { values, bound } = difference;
-          paint(canvas, { shape: [rows, cols], values: values.subarray(k * size, (k + 1) * size) },
-                { vmin: -bound, vmax: bound }, contract.palettes.RdBu_r);
+          const size = rows * cols, { vmin, vmax } = differences;
+          painter.paint(canvas, { shape: [rows, cols], values: values.subarray(k * size, (k + 1) * size) },
+                        differences, contract.palettes[differences.cmap]);
           const what = isSpatial(layer) ? `${layer.id}, map ${k + 1} of ${buttons.length}` : layer.id;
           button.setAttribute('aria-label',
-                              `${what}: ${names[0]} minus ${names[1]}, ${writer.range(-bound, bound)}${shownIn(target)}`);
+                              `${what}: ${names[0]} minus ${names[1]}, ${writer.range(vmin, vmax)}${shownIn(target)}`);
           return;
         }
         if (sheets) drawFromSheet(canvas, sheets[layer.id], k, rows, cols);
         else {
           const output = outputs[layer.id];
           const scale = contract.scales[layer.id];
-          paint(canvas, isSpatial(layer) ? output.slice(k) : output.reshape([rows, cols]), scale,
-                contract.palettes[scale.cmap]);
+          painter.paint(canvas, isSpatial(layer) ? output.slice(k) : output.reshape([rows, cols]), scale,
+                        contract.palettes[scale.cmap]);
         }
         const range = writer.range(...summary.ranges[layer.id][k]);
         const name = isSpatial(layer)
@@ -218,20 +220,18 @@ class Overview {
   }
 }
 
-/** Two outputs of one layer: their difference, worked out in float64, and its largest size. */
+/** Two outputs of one layer: their difference, worked out in float64. */
 function differenceOf(a, b) {
-  const values = Float64Array.from(a.values, (value, i) => value - b.values[i]);
-  return { values, bound: values.reduce((most, value) => Math.max(most, Math.abs(value)), 0) || 1 };
+  return Float64Array.from(a.values, (value, i) => value - b.values[i]);
 }
 
 /** The layers and maps that map k of `layer` reads: [{layer, maps (null: all of it)}]. */
 function sourcesOf(layer, k, network) {
-  return layer.inputs.map(id => {
-    const input = network.layers.find(each => each.id === id);
-    if (!isSpatial(layer) || !isSpatial(input)) return { layer: input, maps: null };
-    if (layer.type === 'Conv2d') return { layer: input, maps: channelsOf(layer, k, input.shape[0]).channels };
-    return { layer: input, maps: [k] };  // element-wise and pooling layers keep each map apart
-  });
+  const inputs = layer.inputs.map(id => network.layers.find(each => each.id === id));
+  if (!isSpatial(layer)) return inputs.map(input => ({ layer: input, maps: null }));
+  return mapsRead(layer, k, inputs)
+    .map((maps, n) => ({ layer: inputs[n], maps: isSpatial(inputs[n]) ? maps : null }))
+    .filter(source => source.maps?.length !== 0);  // a cat's map comes from one of its inputs
 }
 
 function describe({ layer, maps }) {

@@ -81,7 +81,7 @@ class Painter {
 }
 
 /** What surface k of a figure shows: map k of maps, or the vector in its rows. */
-function mapOf(output, kind, k, { rows, cols }) {
+export function mapOf(output, kind, k, { rows, cols }) {
   return kind === 'vector' ? output.reshape([rows, cols]) : output.slice(k);
 }
 

@@ -8,6 +8,7 @@
  *   outputs.conv1.at(3, 10, 12);                        // map 3, row 10, column 12
  */
 import { createWriter, fill } from './format.js';
+import { momentOf } from './store.js';
 
 /** The decoders of numbers (data.js), loaded with the first numbers the page needs. */
 const tensors = () => import('./data.js');
@@ -42,20 +43,20 @@ export class Site {
   constructor(contractUrl) {
     this.contractUrl = contractUrl;
     this.computed = new Map();  // the reader's own inputs: id → {summary, outputs}
-    // Inputs at a moment of training ('<input>@<step>') are computed on demand by training.js,
+    // Inputs at a moment of training (store.js's shownInput) are computed on demand by training.js,
     // which registers itself here when it loads.
     this.moments = new Promise(resolve => { this.registerMoments = resolve; });
   }
 
   /** Make sure an input at a moment of training is computed before it is read. */
   async ensure(inputId) {
-    if (this.computed.has(inputId) || !inputId.includes('@')) return;
+    if (this.computed.has(inputId) || momentOf(inputId).step === null) return;
     await (await this.moments).resolve(inputId);
   }
 
   /** A layer's tensors as the input's network has them: at its moment of training, or trained. */
   async weightsFor(inputId, layer) {
-    if (!inputId.includes('@')) return this.weights(layer);
+    if (momentOf(inputId).step === null) return this.weights(layer);
     return (await this.moments).weights(inputId, layer);
   }
 
@@ -114,17 +115,7 @@ export class Site {
     return decodeLayers(buffer, network.layers);
   }
 
-  /** data/attributions.json: the method (exact or integrated gradients) and each input's sums. */
-  async attributions() {
-    return fetchOnce(urlOf(await this.contract(), 'attributions'));
-  }
-
-  /** data/confusion.json: the confusion matrix, and per cell the test images the site holds. */
-  async confusion() {
-    return fetchOnce(urlOf(await this.contract(), 'confusion'));
-  }
-
-  /** A JSON file the contract names: ('examples_layer', {layer}). */
+  /** A JSON file the contract names: ('examples_layer', {layer}), ('attributions'), ('confusion'). */
   async json(kind, fields) {
     return fetchOnce(urlOf(await this.contract(), kind, fields));
   }

@@ -82,6 +82,12 @@ export function shownInput({ input, moment }) {
   return moment === null ? input : `${input}@${moment}`;
 }
 
+/** What shownInput() put together: {input, step}, step null for the trained network. */
+export function momentOf(id) {
+  const at = id.lastIndexOf('@');
+  return at < 0 ? { input: id, step: null } : { input: id.slice(0, at), step: Number(id.slice(at + 1)) };
+}
+
 /** The page's reducer: the new state after `action`, or the same object when nothing changed. */
 export function reduce(state, action) {
   if (!Object.hasOwn(ACTIONS, action.type)) throw new Error(`unknown action '${action.type}'`);

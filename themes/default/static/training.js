@@ -8,14 +8,14 @@
  *
  * Loaded when the reader asks for it or a link names a moment (main.js).
  */
-import { Tensor, decodeTensors } from './data.js';
+import { Tensor, decodeTensors, sizeOf } from './data.js';
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { run } from './forward.js';
 import { summaryOf } from './own.js';
-import { paint } from './paint.js';
+import { divergingScale, paint } from './paint.js';
 import { fetchOnce, urlOf } from './site.js';
-import { watch, watchLoaded } from './store.js';
+import { momentOf, watch, watchLoaded } from './store.js';
 
 /** How many inputs at moments are kept computed: a slider's sweep makes one per step. */
 const KEPT = 24;
@@ -49,7 +49,7 @@ class Moments {
     const weights = {};
     let offset = 0;
     for (const layer of this.network.layers) {
-      const size = (layer.tensors ?? []).reduce((total, t) => total + t.shape.reduce((p, n) => p * n, 1), 0);
+      const size = (layer.tensors ?? []).reduce((total, t) => total + sizeOf(t.shape), 0);
       weights[layer.id] = size ? decodeTensors(buffer.slice(offset, offset + 4 * size), layer.tensors) : {};
       offset += 4 * size;
     }
@@ -57,9 +57,9 @@ class Moments {
     return weights;
   }
 
-  /** Compute '<input>@<step>': the input's image through the network as it was at that step. */
+  /** Compute an input at a moment (store.js's shownInput): its image through the network as it was then. */
   async resolve(id) {
-    const at = id.lastIndexOf('@'), input = id.slice(0, at), step = Number(id.slice(at + 1));
+    const { input, step } = momentOf(id);
     const [weights, base, summary, contract] = await Promise.all([
       this.weightsAt(step), this.site.outputs(input), this.site.summary(input), this.site.contract()]);
     const image = base[this.network.layers[0].id];
@@ -71,7 +71,7 @@ class Moments {
   }
 
   async weights(id, layer) {
-    return (await this.weightsAt(Number(id.slice(id.lastIndexOf('@') + 1))))[layer.id] ?? {};
+    return (await this.weightsAt(momentOf(id).step))[layer.id] ?? {};
   }
 }
 
@@ -137,8 +137,8 @@ function mountFilters(figures, store, moments, contract) {
       const kernel = findAll('.lw-kernel', figure)[k];
       let canvas = find('canvas', kernel);
       if (!canvas) kernel.prepend(canvas = element('canvas', { attributes: { role: 'img' } }));
-      const bound = Math.max(...weight.values.map(Math.abs)) || 1;
-      paint(canvas, tiled(weight.slice(k)), { vmin: -bound, vmax: bound }, contract.palettes.RdBu_r);
+      const scale = divergingScale(weight.values);
+      paint(canvas, tiled(weight.slice(k), find('img', kernel)), scale, contract.palettes[scale.cmap]);
       canvas.setAttribute('aria-label', `Filter ${k + 1} of ${layer} at step ${moment}`);
       kernel.classList.add('is-painted');
     }
@@ -150,10 +150,14 @@ function mountFilters(figures, store, moments, contract) {
   }, weights => render(weights, store.getState()), { now: true });
 }
 
-/** A filter's kernels (C, h, w) in a near-square grid with one-pixel gaps of 0, as the build tiles them. */
-function tiled(kernels) {
-  const [count, h, w] = kernels.shape, cols = Math.ceil(Math.sqrt(count)), rows = Math.ceil(count / cols);
-  return Tensor.build([rows * (h + 1) - 1, cols * (w + 1) - 1], (r, c) => {
+/**
+ * A filter's kernels (C, h, w) laid out as the build's `picture` of them is (builder/layers.py's
+ * tile_shape: a grid with one-pixel gaps of 0, its size the picture's), so the grid is said once.
+ */
+function tiled(kernels, picture) {
+  const [count, h, w] = kernels.shape, size = name => Number(picture.getAttribute(name));
+  const cols = (size('width') + 1) / (w + 1);
+  return Tensor.build([size('height'), size('width')], (r, c) => {
     const [u, v] = [r % (h + 1), c % (w + 1)];
     const channel = Math.floor(r / (h + 1)) * cols + Math.floor(c / (w + 1));
     return u === h || v === w || channel >= count ? 0 : kernels.at(channel, u, v);
