@@ -11,19 +11,20 @@ name it so (`logit`, `probability`, `log_probability`, `score`: the contract's
 OUTPUTS key); below, "logit" stands for any of them. A softmax, a log-softmax
 and a sigmoid are not piecewise linear, so only logits can be exact.
 
-A network made only of piecewise-linear operations (convolution, linear,
-ReLU and LeakyReLU, max and average pooling, batch norm in evaluation,
-flatten, sums) is exactly affine in x once the choices x makes are fixed:
-which ReLUs are on and which value wins each max pool. So
-logit = Σ x·∂logit/∂x + b, where b collects what the biases (and batch norm's
-shifts) pass along the open paths; zero padding adds nothing, as 0 × w = 0.
+A network made only of piecewise-linear operations (builder.operations says
+which: convolution, linear, ReLU, clamps, max and average pooling, means,
+batch norm in evaluation, flatten, sums, concatenations, …) is exactly affine
+in x once the choices x makes are fixed: which ReLUs are on, which clamps
+hold, which value wins each max pool. So logit = Σ x·∂logit/∂x + b, where b
+collects what the biases (batch norm's shifts, a clamp's bound) pass along the
+open paths; zero padding adds nothing, as 0 × w = 0.
 Each pixel's contribution x·∂logit/∂x then adds up exactly to the logit.
 Where a pool's window holds equal largest values (flat background does) the
 network has a corner, not a plane: autograd, like the page, follows the first
 of them, and another choice would split the same total differently.
 
-Any other operation (Tanh, GELU, Sigmoid, …) breaks that, and the build says
-so: it gives integrated gradients instead, from a black image, with STEPS
+Any other operation (Tanh, GELU, Sigmoid, Mish, Softplus, Hardswish, …)
+breaks that, and the build says so: it gives integrated gradients instead, from a black image, with STEPS
 midpoint steps, and reports the gap the sum leaves. The gradients come from
 PyTorch's autograd on the traced graph; the page recomputes them for the
 reader's own input with the same backward pass (static/backward.js).
@@ -36,10 +37,10 @@ import torch
 
 from builder.contract import DIVERGING, output, url
 from builder.frames import Scale, _save
+from builder.operations import OPERATIONS
 from model.data import as_input
 
-PIECEWISE_LINEAR = {"Input", "Conv2d", "Linear", "ReLU", "LeakyReLU", "MaxPool2d", "AvgPool2d",
-                    "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout", "Flatten", "Add"}
+PIECEWISE_LINEAR = {kind for kind, operation in OPERATIONS.items() if operation.piecewise_linear}
 STEPS = 64  # integrated gradients' midpoint steps, when the network is not piecewise linear
 
 

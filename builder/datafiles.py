@@ -3,7 +3,8 @@
     data/inputs/<input>.json  every layer's output for one input, rounded (layout in README.md)
     data/inputs/<input>.f32   the same outputs exactly: float32, little-endian, layers in order
     data/inputs.json          per input: label, prediction, probabilities, the output's scores, each map's range
-    data/network.json         the layers, their settings, inputs, receptive fields and tensors' shapes
+    data/network.json         the layers, their settings, inputs, receptive fields and tensors' shapes, and
+                              per operation type it uses, what the page reads of it (builder.operations)
     data/weights/<layer>.f32  a layer's parameters and buffers, exactly (float32, little-endian)
 """
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder import operations
 from builder.contract import url
 
 
@@ -77,7 +79,8 @@ def network_record(network):
             entry["tensors"] = [dict(name=name, shape=list(tensor.shape)) for name, tensor in tensors]
         layers.append(entry)
     return dict(model=network.name, classes=network.classes, normalisation=network.normalisation,
-                weights_sha256=network.weights_sha256, layers=layers)
+                weights_sha256=network.weights_sha256, layers=layers,
+                operations=operations.flags(layer.type for layer in network.layers))
 
 
 def _tensors(module):

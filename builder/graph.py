@@ -25,34 +25,38 @@ from torch.fx.operator_schemas import normalize_function
 
 from builder import outputs as output_kinds
 from builder.errors import BuildError
+from builder.operations import OPERATIONS, SUPPORTED, UnevenWindows, spelling
 
-# The types the page can recompute and explain, with their settings.
-SUPPORTED = ("Conv2d", "Linear", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "MaxPool2d",
-             "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout", "Flatten", "Add", "Softmax", "LogSoftmax")
-
-MODULES = {nn.Conv2d: "Conv2d", nn.Linear: "Linear", nn.ReLU: "ReLU", nn.LeakyReLU: "LeakyReLU", nn.ELU: "ELU",
-           nn.GELU: "GELU", nn.SiLU: "SiLU", nn.Sigmoid: "Sigmoid", nn.Tanh: "Tanh", nn.MaxPool2d: "MaxPool2d",
-           nn.AvgPool2d: "AvgPool2d", nn.AdaptiveAvgPool2d: "AdaptiveAvgPool2d", nn.BatchNorm2d: "BatchNorm2d",
-           nn.Dropout: "Dropout", nn.Flatten: "Flatten", nn.Softmax: "Softmax", nn.LogSoftmax: "LogSoftmax"}
-FUNCTIONS = {F.relu: "ReLU", torch.relu: "ReLU", F.leaky_relu: "LeakyReLU", F.elu: "ELU", F.gelu: "GELU",
-             F.silu: "SiLU", torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", torch.tanh: "Tanh", F.tanh: "Tanh",
-             F.max_pool2d: "MaxPool2d", F.avg_pool2d: "AvgPool2d", F.adaptive_avg_pool2d: "AdaptiveAvgPool2d",
-             F.dropout: "Dropout", torch.flatten: "Flatten", operator.add: "Add", torch.add: "Add",
-             operator.iadd: "Add", F.softmax: "Softmax", torch.softmax: "Softmax", F.log_softmax: "LogSoftmax",
-             torch.log_softmax: "LogSoftmax"}
-METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "flatten": "Flatten", "view": "Flatten",
-           "reshape": "Flatten", "add": "Add", "softmax": "Softmax", "log_softmax": "LogSoftmax"}
+NAMESPACES = {"nn": nn, "F": F, "torch": torch, "operator": operator}
 # Words of torch's errors about a tensor's shape (sizes, dimensions), which input_shape may fix.
 ABOUT_SHAPES = re.compile(r"shape|size|dimension", re.IGNORECASE)
-# Defaults of the functional forms whose modules have the same settings.
-FUNCTION_DEFAULTS = {"LeakyReLU": dict(negative_slope=0.01), "ELU": dict(alpha=1.0), "GELU": dict(approximate="none")}
+
+
+def _spelled():
+    """builder.operations' spellings looked up: {module class: Operation}, {function: (Operation, its
+    positional arguments' names or None)}, {method name: the same}."""
+    modules, functions, methods = {}, {}, {}
+    for operation in OPERATIONS.values():
+        for text in operation.spellings:
+            name, arguments = spelling(text)
+            prefix, _, attribute = name.partition(".")
+            if prefix == "x":
+                methods[attribute] = (operation, arguments)
+            elif prefix == "nn":
+                modules[getattr(nn, attribute)] = operation
+            else:
+                functions[getattr(NAMESPACES[prefix], attribute)] = (operation, arguments)
+    return modules, functions, methods
+
+
+MODULES, FUNCTIONS, METHODS = _spelled()
 
 
 @dataclass
 class Op:
     """One operation of the model, in canonical form."""
     id: str
-    type: str                     # one of SUPPORTED, or "Input"
+    type: str                     # one of builder.operations' types
     inputs: list                  # ids of the ops whose outputs it reads
     shape: tuple                  # one sample's output shape
     settings: dict = field(default_factory=dict)
@@ -137,7 +141,7 @@ def _name_output(graph_module, ops, final, spec, where):
         raise BuildError(f"{spec}: the last operation must give what forward() returns", *where)
     nodes = {node.name: node for node in graph_module.graph.nodes}
     for op in ops:
-        if op.type not in output_kinds.ONLY_LAST:
+        if not OPERATIONS[op.type].only_last:
             continue
         name = f"operation '{op.id}' ({op.call if op.call != 'module' else op.type})"
         if op is not output_kinds.naming(ops):
@@ -291,80 +295,110 @@ def _describe(node, graph_module, ids, value, read, outputs, spec, where):
         return Op("input", "Input", [], shape, call="input", node=node.name)
     if node.op == "call_module":
         module = graph_module.get_submodule(node.target)
-        kind = MODULES.get(type(module))
+        operation = MODULES.get(type(module))
         name = f"{node.target} ({type(module).__name__})"
-        settings = _module_settings(kind, module, name, spec, where) if kind else None
-        op_id, call = node.target, "module"
-        if op_id == "input":
-            raise BuildError(f"{spec} has a layer called 'input', the name of the image's layer; rename it", *where)
-        if op_id in ids.values():
-            raise BuildError(f"module '{node.target}' of {spec} is called twice; give each call its own "
-                             "module so each has its own figure", *where)
+        op_id, call = _call_id(node.target, module, ids, spec, where), "module"
     else:
-        kind = (FUNCTIONS.get(node.target) if node.op == "call_function" else
-                METHODS.get(node.target) if node.op == "call_method" else None)
+        operation, arguments = (FUNCTIONS.get(node.target) if node.op == "call_function" else
+                                METHODS.get(node.target) if node.op == "call_method" else None) or (None, None)
         name = f"'{node.name}' ({_spelling(node)})"
-        settings = _function_settings(kind, node, outputs, name, spec, where) if kind else None
         op_id, call = node.name, _spelling(node)
-    if kind is None:
+    if operation is None:
         raise BuildError(f"operation {name} of {spec} is not one layerwise can explain (supported: "
                          f"{', '.join(SUPPORTED)}); rewrite it with these or leave it out", *where)
     if op_id == "input":
         raise BuildError(f"{spec} has a layer called 'input', the name of the image's layer; rename it", *where)
+    refuse = _Refusal(name, spec, where)
+    given = (_module_settings(operation, module) if node.op == "call_module" else
+             _function_settings(operation, arguments, node, outputs, refuse))
+    axes = outputs[tensor_inputs[0]].dim() if tensor_inputs else 0
+    settings = operation.canonical(given, refuse, axes) if operation.canonical else given
+    settings.pop("inplace", None)
     inputs = [ids[n] for n in tensor_inputs]
-    _check_shapes(kind, inputs, shape, name, spec, where, node)
-    return Op(op_id, kind, inputs, shape, settings, node.target if node.op == "call_module" else None, call,
-              node.name)
+    _check_shapes(operation, inputs, shape, node, refuse)
+    return Op(op_id, operation.type, inputs, shape, settings, node.target if node.op == "call_module" else None,
+              call, node.name)
 
 
-def _check_shapes(kind, inputs, shape, name, spec, where, node):
-    if kind == "Add":
-        if len(inputs) != 2 or any(isinstance(arg, (int, float)) for arg in node.args):
-            raise BuildError(f"operation {name} of {spec} adds something other than two layers' outputs; "
-                             "layerwise explains the sum of two tensors of one shape", *where)
-    elif len(inputs) != 1:
-        raise BuildError(f"operation {name} of {spec} reads {len(inputs)} tensors; layerwise explains it with one",
-                         *where)
-    if kind == "Flatten" and len(shape) != 1:
-        raise BuildError(f"operation {name} of {spec} reshapes to {tuple(shape)} per image; layerwise explains "
-                         "reshapes that flatten each image to a vector (flatten(1), view(n, -1))", *where)
-    if kind not in ("Flatten", "Linear", "Add", "Dropout") and not (len(shape) in (1, 3)):
-        raise BuildError(f"operation {name} of {spec} gives {tuple(shape)} per image; layerwise draws maps "
-                         "(C, H, W) and vectors", *where)
+class _Refusal:
+    """Refusals that name one operation: refuse(what) for a setting the page cannot show,
+    refuse.because(text) for anything else it cannot."""
+
+    def __init__(self, name, spec, where):
+        self.name, self.spec, self.where = name, spec, where
+
+    def __call__(self, what):
+        raise BuildError(f"{self.name} of {self.spec} uses {what}, which layerwise cannot explain; use the default",
+                         *self.where)
+
+    def because(self, text):
+        raise BuildError(f"operation {self.name} of {self.spec} {text}", *self.where)
 
 
-def _module_settings(kind, module, name, spec, where):
+def _call_id(target, module, ids, spec, where):
+    """A module call's layer id: its path for the first call, "<path>.<n>" for the n-th (a module
+    that is called has no children, so no module has that path); a module with weights called
+    twice is refused, as its weights would be two layers'."""
+    taken = set(ids.values())
+    if target not in taken:
+        return target
+    if any(True for _ in module.parameters()) or any(True for _ in module.buffers()):
+        raise BuildError(f"module '{target}' of {spec} is called twice and has weights; layerwise shows a module's "
+                         "weights in one layer: give each call its own module", *where)
+    n = 2
+    while f"{target}.{n}" in taken:
+        n += 1
+    return f"{target}.{n}"
+
+
+def _check_shapes(operation, inputs, shape, node, refuse):
+    """Refuse an operation that reads other than its number of tensors, or gives a shape the page
+    does not draw for it."""
+    count = len(inputs)
+    # every positional argument of a sum is a tensor it reads: a number there is refused
+    numbers = len(operation.inputs) > 1 and any(isinstance(arg, (int, float)) for arg in node.args)
+    if numbers or (count < 2 if operation.reads is None else count != operation.reads):
+        refuse.because(operation.wrong_reads.format(count=count))
+    if operation.shapes is not None and len(shape) not in operation.shapes:
+        refuse.because(operation.wrong_shape.format(shape=tuple(shape)))
+
+
+def _module_settings(operation, module):
     settings = {key: _plain(getattr(module, key)) for key in getattr(module, "__constants__", ())
                 if hasattr(module, key)}
-    if kind in ("Conv2d", "Linear"):
+    if operation.bias_setting:
         settings["bias"] = module.bias is not None
-    if kind == "BatchNorm2d":
-        settings["affine"] = module.affine
-    return _check_settings(kind, settings, name, spec, where)
+    return settings
 
 
-def _function_settings(kind, node, outputs, name, spec, where):
-    given = dict(node.kwargs)
-    if node.op == "call_function":
+def _function_settings(operation, arguments, node, outputs, refuse):
+    """The settings a function or method call gives, over the functional form's defaults: by the
+    names of its positional arguments when its spelling gives them (builder.operations), by torch.fx's
+    normalisation for other functions, else its keywords."""
+    if arguments:
+        given = dict(zip(arguments, node.args[1:] if node.op == "call_method" else node.args), **node.kwargs)
+    elif node.op == "call_function":
         try:  # fills in the defaults of F.* functions; torch's builtins have several schemas
             normalised = normalize_function(node.target, node.args, node.kwargs, normalize_to_only_use_kwargs=True)
         except RuntimeError:
             normalised = None
-        given = dict(normalised.kwargs) if normalised else given
-    if kind == "Add":
-        if given.pop("alpha", 1) != 1:
-            raise BuildError(f"operation {name} of {spec} scales what it adds (alpha={node.kwargs['alpha']}); "
-                             "layerwise explains a plain sum", *where)
-    given = {key: _computed(value, outputs, key, name, spec, where) for key, value in given.items()
-             if key != "input" and not isinstance(_value(value, outputs), torch.Tensor)}  # tensors are inputs
-    settings = dict(FUNCTION_DEFAULTS.get(kind, {}), **{key: _plain(value) for key, value in given.items()})
-    if kind == "MaxPool2d" or kind == "AvgPool2d":
-        if settings.get("stride") in (None, []):
-            settings["stride"] = settings["kernel_size"]
-    if kind == "Dropout" and settings.get("training"):
-        raise BuildError(f"operation {name} of {spec} drops values even when evaluating (training=True); "
-                         "use nn.Dropout or pass training=self.training", *where)
-    return _check_settings(kind, settings, name, spec, where)
+        given = dict(normalised.kwargs) if normalised else dict(node.kwargs)
+    else:
+        given = dict(node.kwargs)
+    settings = dict(operation.defaults)
+    for key, argument in given.items():
+        if _holds_tensor(_value(argument, outputs)):
+            if key not in operation.inputs:
+                refuse.because(f"takes its {key} from a tensor; layerwise explains a {operation.type} whose "
+                               f"{key} is a number, the same for every image")
+        elif key not in operation.inputs:
+            settings[key] = _plain(_computed(argument, outputs, key, refuse))
+    return settings
+
+
+def _holds_tensor(value):
+    return isinstance(value, torch.Tensor) or (isinstance(value, (tuple, list))
+                                               and any(isinstance(v, torch.Tensor) for v in value))
 
 
 def _argument_nodes(node):
@@ -379,62 +413,20 @@ def _value(argument, outputs):
     return fx.node.map_arg(argument, lambda n: outputs[n.name])
 
 
-def _computed(argument, outputs, key, name, spec, where):
+def _computed(argument, outputs, key, refuse):
     """A setting as the model computed it, `x.size()[2:]` included: sizes are fixed by the input's
     shape; a setting made from tensor values is refused."""
     value = _value(argument, outputs)
     if _PER_BATCH in (value if isinstance(value, (tuple, list)) else [value]):
-        raise BuildError(f"{name} of {spec} computes its {key} from the number of images in a batch; layerwise "
-                         "explains settings that stay the same for one image and for many", *where)
+        raise BuildError(f"{refuse.name} of {refuse.spec} computes its {key} from the number of images in a batch; "
+                         "layerwise explains settings that stay the same for one image and for many", *refuse.where)
     if isinstance(value, torch.Size):
         return list(value)
     if isinstance(value, (tuple, list)) and all(isinstance(v, (int, float, bool)) for v in value) \
             or isinstance(value, (int, float, bool, str, type(None))):
         return value
-    raise BuildError(f"{name} of {spec} computes its {key} from tensor values; layerwise explains settings that "
-                     "stay the same for every image", *where)
-
-
-def _check_settings(kind, settings, name, spec, where):
-    """Canonical settings, or a refusal naming what the page's arithmetic would get wrong."""
-    def refuse(what):
-        raise BuildError(f"{name} of {spec} uses {what}, which layerwise cannot explain; use the default", *where)
-
-    if kind in ("Conv2d", "MaxPool2d", "AvgPool2d"):
-        for key in ("kernel_size", "stride", "padding", "dilation"):
-            if key in settings and not isinstance(settings[key], str):
-                settings[key] = _pair(settings[key])
-    if kind == "Conv2d":
-        if settings.get("padding_mode", "zeros") != "zeros":
-            refuse(f"padding_mode={settings['padding_mode']!r}")
-        if settings["padding"] == "valid":
-            settings["padding"] = [0, 0]
-        elif settings["padding"] == "same":
-            spans = [d * (k - 1) for d, k in zip(settings["dilation"], settings["kernel_size"])]
-            if any(span % 2 for span in spans):
-                refuse("padding='same' with an even kernel (the padding is uneven)")
-            settings["padding"] = [span // 2 for span in spans]
-    if kind == "MaxPool2d":
-        if settings.get("ceil_mode"):
-            refuse("ceil_mode=True")
-        if settings.get("dilation", [1, 1]) != [1, 1]:
-            refuse(f"dilation={settings['dilation']}")
-        if settings.get("return_indices"):
-            refuse("return_indices=True")
-    if kind == "AvgPool2d":
-        if settings.get("ceil_mode"):
-            refuse("ceil_mode=True")
-        if settings.get("divisor_override") is not None:
-            refuse(f"divisor_override={settings['divisor_override']}")
-    if kind == "AdaptiveAvgPool2d":
-        settings["output_size"] = _pair(settings["output_size"])
-    if kind == "BatchNorm2d" and not settings.get("track_running_stats", True):
-        refuse("track_running_stats=False (it normalises with each batch's own statistics)")
-    if kind == "GELU" and settings.get("approximate") not in ("none", "tanh"):
-        refuse(f"approximate={settings.get('approximate')!r}")
-    for key in ("inplace",):
-        settings.pop(key, None)
-    return settings
+    raise BuildError(f"{refuse.name} of {refuse.spec} computes its {key} from tensor values; layerwise explains "
+                     "settings that stay the same for every image", *refuse.where)
 
 
 def receptive_field(op, fields, shapes):
@@ -442,17 +434,29 @@ def receptive_field(op, fields, shapes):
     axis (the input positions it depends on, the step from one cell's to the next's); None when its
     cells do not each see one window of the same shape. Positions outside the image (padding) count,
     so that every cell's are cell 0's moved by a whole number of steps. published_field() says it
-    as a rectangle."""
+    as a rectangle. Of a map whose channels see different pixels (a concatenation), it is what any
+    of its channels sees (channels_alike())."""
     if op.type == "Input":
         return [((0,), 1), ((0,), 1)]
     before = [fields.get(i) for i in op.inputs]
     if not all(before) or len(op.shape) != 3:
         return None
-    axes = [_field_along(op, [field[axis] for field in before], shapes, axis) for axis in (0, 1)]
-    broadcast = any(shapes[i][-2:] != op.shape[-2:] for i in op.inputs)
-    if op.type == "Add" and (broadcast or not _one_rectangle(*before)):
-        return None  # a broadcast map's cells are not each other's moved; a 3 × 1 and a 1 × 3 field make a cross
+    if len(before) > 1:  # a sum or a concatenation: a cell sees what its inputs' cells saw
+        broadcast = any(shapes[i][-2:] != op.shape[-2:] for i in op.inputs)
+        return None if broadcast else _joined_field(before)  # a broadcast map's cells are not each other's moved
+    axes = [_field_along(op, before[0][axis], shapes, axis) for axis in (0, 1)]
     return None if None in axes else axes
+
+
+def _joined_field(fields):
+    """The field of cells that see what each of `fields` sees, when they move by the same steps and
+    together cover a rectangle (a 3 × 1 and a 1 × 3 field make a cross)."""
+    joined = fields[0]
+    for other in fields[1:]:
+        if any(a[1] != b[1] for a, b in zip(joined, other)) or not _one_rectangle(joined, other):
+            return None
+        joined = [(tuple(sorted(set(a[0]) | set(b[0]))), a[1]) for a, b in zip(joined, other)]
+    return joined
 
 
 def _one_rectangle(a, b):
@@ -473,34 +477,33 @@ def published_field(axes):
 
 
 def _field_along(op, before, shapes, axis):
-    """(positions, jump) of `op`'s field along one axis (0 rows, 1 columns), from its inputs'."""
-    if op.type == "Add":
-        (positions_a, jump_a), (positions_b, jump_b) = before
-        return (tuple(sorted(set(positions_a) | set(positions_b))), jump_a) if jump_a == jump_b else None
-    positions, jump = before[0]
-    if op.type == "Linear":
+    """(positions, jump) of `op`'s field along one axis (0 rows, 1 columns), from its input's."""
+    positions, jump = before
+    operation = OPERATIONS[op.type]
+    if operation.mixes:
         return None  # on a map, it mixes every column of its row: no window moves from cell to cell
-    window = _window(op, shapes, axis)
-    if window is None:
+    if operation.window is None:
         return positions, jump  # element-wise: each cell sees what its input cell saw
-    if window == "uneven":
+    window = operation.window(op.settings, shapes[op.inputs[0]][1 + axis], axis)
+    if isinstance(window, UnevenWindows):
         return None
-    kernel, stride, padding, dilation = window
-    seen = {p + (tap * dilation - padding) * jump for tap in range(kernel) for p in positions}
-    return tuple(sorted(seen)), jump * stride
+    seen = {p + tap * jump for tap in window.taps(0) for p in positions}
+    return tuple(sorted(seen)), jump * window.stride
 
 
-def _window(op, shapes, axis):
-    """(kernel, stride, padding, dilation) of the window `op` slides along one axis, None for an
-    element-wise operation, "uneven" for an adaptive pool whose windows differ in size."""
-    if op.type == "AdaptiveAvgPool2d":
-        length = shapes[op.inputs[0]][1 + axis]
-        out = op.settings["output_size"][axis] or length
-        return "uneven" if length % out else (length // out, length // out, 0, 1)
-    if op.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
-        kernel, stride, padding = (op.settings[key][axis] for key in ("kernel_size", "stride", "padding"))
-        return kernel, stride, padding, op.settings.get("dilation", [1, 1])[axis]
-    return None
+def channels_alike(op, alike, fields, spans):
+    """Whether every channel of `op`'s map sees the same input pixels, so that its field and spans
+    (what any channel sees) say what each one sees: not so for a concatenation of maps that see
+    different pixels, nor for what follows it channel by channel, until an operation reads every
+    channel (a convolution without groups). `alike` holds the answers for its inputs."""
+    operation = OPERATIONS[op.type]
+    if op.type == "Input" or (operation.mixes_channels and operation.mixes_channels(op.settings)):
+        return True
+    if not all(alike[i] for i in op.inputs):
+        return False
+    first = op.inputs[0]
+    return not operation.stacks_channels or all(fields.get(i) == fields.get(first) and spans.get(i) == spans.get(first)
+                                                for i in op.inputs)
 
 
 def cell_spans(op, spans, shapes):
@@ -511,10 +514,10 @@ def cell_spans(op, spans, shapes):
     if op.type == "Input":
         return [[frozenset((i,)) for i in range(length)] for length in op.shape[1:]]
     before = [spans.get(i) for i in op.inputs]
-    if not all(before) or len(op.shape) != 3 or op.type == "Linear":
+    if not all(before) or len(op.shape) != 3 or OPERATIONS[op.type].mixes:
         return None
-    if op.type == "Add":
-        return _added_spans(before, [shapes[i] for i in op.inputs], op.shape)
+    if len(before) > 1:
+        return _joined_spans(before, [shapes[i] for i in op.inputs], op.shape)
     return [[frozenset().union(*(before[0][axis][i] for i in _reads(op, shapes, axis, o)))
              for o in range(op.shape[1 + axis])] for axis in (0, 1)]
 
@@ -531,19 +534,26 @@ def published_spans(spans):
 def _reads(op, shapes, axis, o):
     """The cells along one axis of its input that cell o of `op` reads."""
     length = shapes[op.inputs[0]][1 + axis]
-    if op.type == "AdaptiveAvgPool2d":
-        out = op.shape[1 + axis]
-        return range(o * length // out, -(-(o + 1) * length // out))  # PyTorch's windows
-    if op.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
-        kernel, stride, padding = (op.settings[key][axis] for key in ("kernel_size", "stride", "padding"))
-        dilation = op.settings.get("dilation", [1, 1])[axis]
-        return [i for i in (o * stride - padding + t * dilation for t in range(kernel)) if 0 <= i < length]
-    return [o]  # element-wise
+    operation = OPERATIONS[op.type]
+    if operation.window is None:
+        return [o]  # element-wise
+    return [i for i in operation.window(op.settings, length, axis).taps(o) if 0 <= i < length]
 
 
-def _added_spans(before, shapes, shape):
-    """The spans of a sum: each cell sees both its inputs' (a broadcast input's only cell along a
-    squeezed axis), when together they make the rows of its row by the columns of its column."""
+def _joined_spans(before, shapes, shape):
+    """The spans of a sum or a concatenation, input after input (_two_spans)."""
+    joined, joined_shape = before[0], shapes[0]
+    for spans, input_shape in zip(before[1:], shapes[1:]):
+        joined = _two_spans([joined, spans], [joined_shape, input_shape], shape)
+        if joined is None:
+            return None
+        joined_shape = shape
+    return joined
+
+
+def _two_spans(before, shapes, shape):
+    """Each cell sees both its inputs' (a broadcast input's only cell along a squeezed axis), when
+    together they make the rows of its row by the columns of its column."""
     def of(spans, input_shape, axis, o):
         return spans[axis][0 if input_shape[1 + axis] == 1 else o]
 
@@ -568,12 +578,6 @@ def _spelling(node):
         if name and getattr(namespace, name, None) is node.target:
             return prefix + name
     return getattr(node.target, "__name__", node.name)
-
-
-def _pair(value):
-    if isinstance(value, (tuple, list)):
-        return list(value)
-    return [value, value]
 
 
 def _plain(value):

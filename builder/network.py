@@ -239,7 +239,7 @@ METRICS = dict(
 def describe(model, traced=None):
     """One Layer per traced operation, input first, in the order the model runs them."""
     traced = traced or graph.trace(model.eval(), input_shape(model), type(model).__name__)
-    layers, fields, spans, shapes = [], {}, {}, {}
+    layers, fields, spans, shapes, alike = [], {}, {}, {}, {}
     counted = set()
     for op in traced.ops:
         module = model.get_submodule(op.module) if op.module else None
@@ -250,7 +250,8 @@ def describe(model, traced=None):
         shapes[op.id] = op.shape
         fields[op.id] = graph.receptive_field(op, fields, shapes)
         spans[op.id] = graph.cell_spans(op, spans, shapes)
-        field = graph.published_field(fields[op.id])
+        alike[op.id] = graph.channels_alike(op, alike, fields, spans)
+        field = graph.published_field(fields[op.id]) if alike[op.id] else None
         weight = getattr(module, "weight", None)
         layer = Layer(op.id, op.type, op.shape, params, op.settings,
                       ReceptiveField(*zip(*field), *graph.published_spans(spans[op.id])) if field and spans[op.id]

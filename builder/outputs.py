@@ -16,14 +16,16 @@ repeats none of this.
 """
 
 from builder.errors import BuildError
+from builder.operations import OPERATIONS
 
 # The naming layer's type → what the output's values are; any other gives logits.
 LAST = {"Softmax": "probabilities", "LogSoftmax": "log_probabilities", "Sigmoid": "scores"}
 # Operations whose values mean something only as the model's output, over the classes.
-ONLY_LAST = ("Softmax", "LogSoftmax")
+ONLY_LAST = tuple(kind for kind, operation in OPERATIONS.items() if operation.only_last)
 # Operations whose output holds the values of their one input: a flatten in another shape, a dropout
-# (which drops nothing when evaluating) as they were.
-SAME_VALUES = ("Flatten", "Dropout")
+# (which drops nothing when evaluating) or an identity as they were.
+SAME_VALUES = tuple(kind for kind, operation in OPERATIONS.items() if operation.same_values)
+DROPS = ("Dropout", "Dropout2d")  # operations that drop values while training, and scale up the rest
 
 
 def naming(layers):
@@ -47,7 +49,7 @@ def trained_on(layers, spec, where=(None, None)):
     them is the one the model is explained with."""
     found = kind(layers)
     trailing = layers[[layer.id for layer in layers].index(naming(layers).id) + 1:]
-    if found in ("probabilities", "scores") and any(layer.type == "Dropout" for layer in trailing):
+    if found in ("probabilities", "scores") and any(layer.type in DROPS for layer in trailing):
         raise BuildError(f"{spec} drops values out of its {found.replace('_', '-')} while training, which "
                          "scales them past 1; put the dropout before the last layer, or end in logits", *where)
     return found

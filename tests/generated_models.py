@@ -153,12 +153,13 @@ def odd(rng, shape):
     unknown = "is not one layerwise can explain"
     doubled = Step("?", "{x} * 2", shape=shape, refused=("(operator.mul)", unknown))
     return rng.choice([
-        Step("?", "{m}({x})", "nn.Hardtanh()", shape, refused=("(Hardtanh)", unknown)), doubled,
+        Step("?", "{m}({x})", "nn.Softsign()", shape, refused=("(Softsign)", unknown)), doubled,
         Step("?", "{x}.relu_()", shape=shape, refused=("(x.relu_)", unknown)),
         Step("?", "torch.relu_({x})", shape=shape, refused=("relu_", unknown)),
         Step("?", "F.dropout({x}, 0.3)", shape=shape, refused=("training=True",)),
-        Step("?", "{m}({x})", "nn.MaxPool2d(2, ceil_mode=True)", half_up, refused=("ceil_mode=True",)),
-        Step("?", "{m}({x})", "nn.AvgPool2d(2, divisor_override=3)", half_down, refused=("divisor_override=3",)),
+        Step("MaxPool2d", "{m}({x})", "nn.MaxPool2d(2, ceil_mode=True)", half_up),
+        Step("AvgPool2d", "{m}({x})", "nn.AvgPool2d(2, divisor_override=3)", half_down),
+        Step("?", "{x}.mean(1, keepdim=True)", shape=(1, height, width), refused=("averages over axes 1",)),
         Step("?", "{m}({x})", f"nn.Conv2d({channels}, 2, 3, padding=1, padding_mode='reflect')", (2, height, width),
              refused=("padding_mode='reflect'",)),
         Step("?", "{m}({x})", f"nn.BatchNorm2d({channels}, track_running_stats=False)", shape,
@@ -292,10 +293,10 @@ def instantiate(code, probe=False):
     namespace = dict(torch=torch, nn=nn, F=F)
     if probe:
         code = code.replace("inplace=True", "inplace=False").replace("x += h", "x = x + h")
-        namespace["F"] = _Probe(F, max_pool2d=lambda x, kernel_size, stride=None, padding=0:
-                                F.avg_pool2d(x, kernel_size, stride, padding))
-        namespace["nn"] = _Probe(nn, MaxPool2d=lambda kernel_size, stride=None, padding=0:
-                                 nn.AvgPool2d(kernel_size, stride, padding))
+        namespace["F"] = _Probe(F, max_pool2d=lambda x, kernel_size, stride=None, padding=0, ceil_mode=False:
+                                F.avg_pool2d(x, kernel_size, stride, padding, ceil_mode))
+        namespace["nn"] = _Probe(nn, MaxPool2d=lambda kernel_size, stride=None, padding=0, ceil_mode=False:
+                                 nn.AvgPool2d(kernel_size, stride, padding, ceil_mode))
     exec(compile(code, "<generated>", "exec"), namespace)
     return namespace["Generated"]
 

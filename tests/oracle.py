@@ -95,14 +95,15 @@ def declared(kind, settings, inputs, weights):
                         s["groups"])
     if kind == "Linear":
         return F.linear(x, weights["weight"], weights.get("bias"))
-    if kind == "BatchNorm2d":
-        per_channel = (lambda t: t[:, None, None])
+    if kind in ("BatchNorm2d", "BatchNorm1d"):
+        per_channel = (lambda t: t[:, None, None]) if kind == "BatchNorm2d" else (lambda t: t)
         y = (x - per_channel(weights["running_mean"])) / per_channel((weights["running_var"] + s["eps"]).sqrt())
         return y * per_channel(weights["weight"]) + per_channel(weights["bias"]) if s["affine"] else y
     if kind == "MaxPool2d":
-        return F.max_pool2d(x, s["kernel_size"], s["stride"], s["padding"])
+        return F.max_pool2d(x, s["kernel_size"], s["stride"], s["padding"], ceil_mode=s.get("ceil_mode", False))
     if kind == "AvgPool2d":
-        return F.avg_pool2d(x, s["kernel_size"], s["stride"], s["padding"], count_include_pad=s["count_include_pad"])
+        return F.avg_pool2d(x, s["kernel_size"], s["stride"], s["padding"], ceil_mode=s.get("ceil_mode", False),
+                            count_include_pad=s["count_include_pad"], divisor_override=s.get("divisor_override"))
     if kind == "AdaptiveAvgPool2d":
         return F.adaptive_avg_pool2d(x, s["output_size"])
     return {
@@ -111,6 +112,12 @@ def declared(kind, settings, inputs, weights):
         "GELU": lambda v: F.gelu(v, approximate=s["approximate"]), "Flatten": lambda v: v.reshape(len(v), -1),
         "Add": lambda v: v + inputs[1], "Softmax": lambda v: F.softmax(v, s["dim"]),
         "LogSoftmax": lambda v: F.log_softmax(v, s["dim"]),
+        "Identity": lambda v: v, "Dropout2d": lambda v: v, "ReLU6": F.relu6, "Hardswish": F.hardswish,
+        "Hardtanh": lambda v: F.hardtanh(v, s["min_val"], s["max_val"]), "Hardsigmoid": F.hardsigmoid,
+        "Mish": F.mish, "Softplus": lambda v: F.softplus(v, s["beta"], s["threshold"]),
+        "Clamp": lambda v: torch.clamp(v, s["min"], s["max"]),
+        "Mean": lambda v: v.mean(tuple(s["dim"]), keepdim=s["keepdim"]),
+        "Cat": lambda v: torch.cat(inputs, s["dim"]),
     }[kind](x)
 
 
@@ -121,7 +128,7 @@ def _every_path_open(model):
     model = copy.deepcopy(model).double().eval()
     for name, child in list(model.named_children()):
         if isinstance(child, nn.MaxPool2d):
-            setattr(model, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding))
+            setattr(model, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding, child.ceil_mode))
     with torch.no_grad():
         for child in model.children():
             if isinstance(child, nn.Conv2d):
