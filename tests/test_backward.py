@@ -52,12 +52,12 @@ GRADIENTS = """async ({ sources, seeds }) => {""" + LOAD + """
     const image = await imageOf(source), outputs = run(layers, image, weights);
     results.push(seeds.map(seed => {
       const grads = gradient(layers, outputs, weights, target, seed);
-      const parts = isPiecewiseLinear(layers) ? attribution(layers, image, weights, seed) : {};
+      const parts = isPiecewiseLinear(network) ? attribution(network, image, weights, seed) : {};
       return { gradient: Array.from(grads[input.id]), sum: parts.sum, constant: parts.constant,
                value: parts.value, exact: parts.exact };
     }));
   }
-  return { piecewise: isPiecewiseLinear(layers), results };
+  return { piecewise: isPiecewiseLinear(network), results };
 }"""
 
 # Integrated gradients from the normalised black image with each number of steps.
@@ -65,7 +65,7 @@ INTEGRATED = """async ({ source, seed, steps }) => {""" + LOAD + """
   const image = await imageOf(source);
   const baseline = normalise(new Uint8Array(image.size), input.shape, network.normalisation);
   return steps.map(count => {
-    const { contributions, ...rest } = attribution(layers, image, weights, seed, { steps: count, baseline });
+    const { contributions, ...rest } = attribution(network, image, weights, seed, { steps: count, baseline });
     return { ...rest, gradient: Array.from(rest.gradient), contributions: Array.from(contributions) };
   });
 }"""

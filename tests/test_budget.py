@@ -17,7 +17,7 @@ from conftest import foreign_requests, open_page
 from reader_helpers import ARTIFACTS, click_cell, current_surface, header, layer_of, wait_for_images
 
 FIRST_LOAD_BUDGET = 150_000  # bytes of response bodies, as the server sends them (uncompressed)
-ON_FIRST_USE = re.compile(r"/(inspector|maths)\.js$")  # the inspector's modules: loaded when a value is selected
+ON_FIRST_USE = re.compile(r"/(inspector|maths|operations|arithmetic)\.js$")  # the inspector's modules: loaded when a value is selected
 SCREENS = {
     "mobile": dict(viewport={"width": 412, "height": 823}, device_scale_factor=2.625, is_mobile=True, has_touch=True),
     "desktop": dict(viewport={"width": 1280, "height": 800}),
@@ -47,8 +47,9 @@ def test_first_load_stays_within_150_kb_from_this_server_only(new_context, serve
 
 
 def test_the_inspectors_code_loads_when_a_value_is_first_selected(page, server, network_json):
-    """The page's scripts are its own static/*.js; the first load fetches no inspector.js nor maths.js,
-    and selecting a value fetches inspector.js and shows its arithmetic."""
+    """The page's scripts are its own static/*.js; the first load fetches none of the inspector's modules
+    (inspector.js, maths.js, operations.js, arithmetic.js), and selecting a value fetches inspector.js and
+    shows its arithmetic."""
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     open_page(page, server)

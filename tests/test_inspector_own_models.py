@@ -387,10 +387,10 @@ def test_every_layer_is_recomputed_and_explained(model, new_context, serve):
 
 
 def test_erf_is_exact_far_beyond_float32(opened):
-    """maths.js's erf and erfc against Python's, over the range GELU meets: to 1e-12."""
+    """arithmetic.js's erf and erfc against Python's, over the range GELU meets: to 1e-12."""
     xs = [x for x in np.arange(-8, 8, 0.0137).round(3) if x] + [1e-9, -1e-9, 1.5, 2.5, -2.5]
     got = opened.evaluate("""async xs => {
-        const { erf, erfc } = await import(new URL('static/maths.js', document.baseURI));
+        const { erf, erfc } = await import(new URL('static/arithmetic.js', document.baseURI));
         return xs.map(x => [erf(x), erfc(x)]);
     }""", [float(x) for x in xs])
     worst = max(max(abs(e / math.erf(x) - 1), abs(c / math.erfc(x) - 1))

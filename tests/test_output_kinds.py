@@ -241,7 +241,7 @@ def test_the_page_says_what_the_score_is_and_computes_it_as_pytorch(one_of_each_
             const seed = new Float64Array(computed[last].size);
             seed[c] = 1;
             const record = await site.json('attributions');
-            const found = attribution(network.layers, image, weights, seed,
+            const found = attribution(network, image, weights, seed,
                                       { steps: record.steps ?? 64, baseline: image.map(() => record.baseline ?? 0) });
             return { scores: Array.from(computed[last].values), sum: found.sum, value: found.value };
         }""", [made.last, c])

@@ -1,16 +1,18 @@
 /**
  * The inspector: the arithmetic behind the selected value, drawn under its figure from
- * maths.explain()'s data: the layer type's formula, then its numbers (a conv value's patch ×
- * kernel = products, their sum and the bias; a Linear value's largest terms; a pool's window;
- * an activation written out), ending in the value shown. It outlines what the value reads in
+ * maths.explain()'s data (each operation's own, operations.js): the layer type's formula, then
+ * its numbers by kind (a conv value's patch × kernel = products, their sum and the bias; a Linear
+ * value's largest terms; a pool's window; an activation written out; the input a cat's channel
+ * comes from), ending in the value shown. It outlines what the value reads in
  * the figures of the layers it is computed from, and, for spatial values, the patch of the
  * input image it depends on.
  *
- * Loaded with the reader's first selection (see main.js), with maths.js. A layer's weights
+ * Loaded with the reader's first selection (see main.js), with maths.js and operations.js. A layer's weights
  * (data/weights/<layer>.f32) are fetched when one of its values is first explained.
  */
 import { element, find } from './dom.js';
-import { explain, isSpatial, range, receptiveField } from './maths.js';
+import { isSpatial, range } from './arithmetic.js';
+import { explain, receptiveField } from './maths.js';
 import { urlOf } from './site.js';
 import { paint } from './paint.js';
 import { shownInput, watchLoaded } from './store.js';
@@ -94,19 +96,33 @@ const RENDER = {
   linear: linearNodes,
   activation: ({ explanation: { source, input, working, result }, number }) => [
     workingLine(number, [`${source} gave `, input, '; ', ...working, ' = '], result, '.')],
-  max: ({ explanation: { source, k, cells, result, padding }, number }) => [
+  max: ({ explanation: { source, k, cells, result, padding, clipped }, number }) => [
     paragraph(`The largest value in its window of ${source}, map ${k + 1}`, padded(padding)
-      ? `; cells beyond the map's edge (padding ${pair(padding)}) are −∞, so they never win:`
-      : ':'),
+      ? `; cells beyond the map's edge (padding ${pair(padding)}) are −∞, so they never win`
+      : '', clipped ? `. ${CLIPPED}:` : ':'),
     table(cells.map(row => row.map(value =>
       (value === result ? element('mark', {}, number(value)) : number(value)))))],
   mean: meanNodes,
   batchnorm: batchNormNodes,
-  dropout: ({ explanation: { source, input, p }, number }) => [
-    paragraph(`Dropout (p = ${p}) sets random values to 0, and scales the others by `
-              + '1 ÷ (1 − p), only while the network trains. Evaluating, as on this page, it '
-              + 'passes every value through unchanged:'),
+  dropout: ({ explanation: { source, input, p, channels }, number }) => [
+    paragraph(channels
+      ? `Dropout2d (p = ${p}) sets whole channels (every value of a map) to 0 at random, and `
+        + 'scales the others by 1 ÷ (1 − p), only while the network trains. Evaluating, as on '
+        + 'this page, it passes every value through unchanged:'
+      : `Dropout (p = ${p}) sets random values to 0, and scales the others by `
+        + '1 ÷ (1 − p), only while the network trains. Evaluating, as on this page, it '
+        + 'passes every value through unchanged:'),
     workingLine(number, [`${source} gave `, input, ', so this is '], input, '.')],
+  same: ({ explanation: { source, input }, number }) => [
+    workingLine(number, [`Identity passes every value on unchanged: ${source} gave `, input,
+                         ', so this is '], input, '.')],
+  cat: ({ explanation: { source, n, count, channel, first, last, from, input }, number }) => [
+    paragraph(`It joins its ${count} inputs' ${from.length === 3 ? 'maps' : 'values'} one after `
+              + `another: ${from.length === 3 ? 'maps' : 'elements'} ${first + 1}–${last + 1} `
+              + `are ${source}'s, input ${n + 1} of ${count}.`),
+    workingLine(number, [`This is ${source}, ${from.length === 3 ? 'map' : 'element'} `
+                         + `${channel + 1}${from.length === 3 ? `, row ${from[1] + 1}, column ${from[2] + 1}` : ''}`
+                         + ' (outlined), unchanged: '], input, '.')],
   flatten: flattenNodes,
   add: ({ explanation: { terms: [one, other], result }, number }) => [
     workingLine(number, [`${one.source} gave `, one.value, ` and ${other.source} gave `,
@@ -239,25 +255,35 @@ function linearNodes({ explanation: { source, count, listed, rest, sum, bias, re
 
 /** A mean: its window (the padding as it counts), and sum ÷ n. */
 function meanNodes({ explanation: { source, k, window, cells, padded: outside, paddingCounts,
-                                    adaptive, padding, sum, count, result }, number }) {
+                                    adaptive, whole, clipped, override, padding, sum, count,
+                                    result }, number }) {
   const rows = `rows ${window.top + 1}–${window.top + window.height}`;
   const cols = `columns ${window.left + 1}–${window.left + window.width}`;
-  const where = adaptive
-    ? `Its window of ${source}, map ${k + 1}, is ${rows}, ${cols}: adaptive pooling gives `
-      + 'output row i the rows ⌊i × H ÷ out⌋ to ⌈(i + 1) × H ÷ out⌉, and the same for columns.'
-    : `The mean of its ${window.height} × ${window.width} window of ${source}, map ${k + 1}`
-      + (!padded(padding) ? '.' : paddingCounts
-        ? `; cells beyond the map's edge (padding ${pair(padding)}) are 0 and count.`
-        : `; cells beyond the map's edge (padding ${pair(padding)}) are left out `
-          + '(count_include_pad=False).');
+  const where = whole
+    ? `The mean of all ${window.height} × ${window.width} values of ${source}, map ${k + 1} `
+      + '(outlined): the mean over the whole map.'
+    : adaptive
+      ? `Its window of ${source}, map ${k + 1}, is ${rows}, ${cols}: adaptive pooling gives `
+        + 'output row i the rows ⌊i × H ÷ out⌋ to ⌈(i + 1) × H ÷ out⌉, and the same for columns.'
+      : `The mean of its ${window.height} × ${window.width} window of ${source}, map ${k + 1}`
+        + (!padded(padding) ? '' : paddingCounts
+          ? `; cells beyond the map's edge (padding ${pair(padding)}) are 0 and count`
+          : `; cells beyond the map's edge (padding ${pair(padding)}) are left out `
+            + '(count_include_pad=False)')
+        + (clipped ? `. ${CLIPPED}.` : '.');
   const shown = cells.map((row, u) => row.map((value, v) => (!outside[u][v] ? number(value)
     : element('span', { className: 'lw-pad' }, value === null ? 'pad' : number(value)))));
   const padCount = outside.flat().filter(Boolean).length;
   const which = paddingCounts && padCount ? ` (the ${padCount} padded zeros count)`
     : padCount ? ` (only the cells inside the map count)` : '';
-  return [paragraph(where), table(shown),
-          workingLine(number, ['Sum ', sum, ` ÷ n ${count}${which} = `], result)];
+  const divisor = override === null ? [`÷ n ${count}${which} = `]
+    : [`÷ ${count}, the divisor it is given (divisor_override), whatever the window holds = `];
+  return [paragraph(where), table(shown), workingLine(number, ['Sum ', sum, ' ', ...divisor], result)];
 }
+
+/** What a pool's window clipped by ceil_mode says. */
+const CLIPPED = 'With ceil_mode the last windows hang past the map and its padding, and PyTorch '
+  + 'cuts them short there: this one is smaller than the kernel';
 
 /** A flattened element: the cell of its input that it is. */
 function flattenNodes({ explanation: { source, from, strides, index, input }, number }) {

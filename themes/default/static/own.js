@@ -10,7 +10,7 @@
  */
 import { createWriter } from './format.js';
 import { normalise, run } from './forward.js';
-import { NORMALISERS } from './maths.js';
+import { NORMALISERS } from './operations.js';
 
 /**
  * How many inputs of each kind are kept: a drawing makes one per frame, and a view may still be
