@@ -11,14 +11,20 @@ ceil_mode and divisor_override), are run by the page's own modules in one page.e
 - a piecewise-linear network's exact attribution adds up: Σ contributions + constant is the value,
   and the constant is the network's own on the affine piece (f(t·x) − t · Σ contributions);
 - the explanation of a sample of values of every layer works out, from its own numbers, to the
-  value shown, and names and outlines what it reads.
+  value shown, and names and outlines what it reads;
+- the models authors write with them (tests/models/operations.py: a BasicBlock whose ReLU is called
+  twice, branches joined by torch.cat, means over the map, clamps, …), described as the build
+  describes them, give on the page on a test image each layer's value as the model computes it
+  (its own values, float64) and autograd's gradient of the output with respect to the input.
 
 The page is served from the theme's own folder (no site is built): the modules under test are the
 files the build copies.
 
     .venv/bin/python -m pytest tests/test_page_operations.py -s
 """
+import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -26,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from playwright.sync_api import expect
 
-from conftest import REPO
+from conftest import CONTENT, METRICS, REPO
 
 STATIC = REPO / "themes" / "default"
 TOLERANCE = 1e-5
@@ -319,17 +325,22 @@ def test_a_piecewise_linear_networks_attribution_adds_up_exactly(ran):
     flags = {net.name: page["piecewise"] for net, _, page in runs}
     assert flags == {"kinks": False, "piecewise": True, "smooth": False}
     net, seed, page = next(run for run in runs if run[0].name == "piecewise")
-    parts = page["parts"]
-    assert parts["exact"] is True
     last = net.layers[-1]["id"]
-    value_at = lambda t: float((net.outputs(t * torch.as_tensor(net.image, dtype=torch.float64)[None])[last][0]
-                                * torch.as_tensor(seed)).sum())
+    assert_exact(page["parts"], lambda t: float((net.outputs(t * torch.as_tensor(net.image, dtype=torch.float64)[None])
+                                                 [last][0] * torch.as_tensor(seed)).sum()), net.name)
+
+
+def assert_exact(parts, value_at, what):
+    """The page's exact attribution against `value_at(t)`, torch's seed · output at t × the image."""
+    assert parts["exact"] is True, what
+    with torch.no_grad():
+        value_at = dict((t, value_at(t)) for t in (0.999, 1.0, 1.001)).get
     slope = (value_at(1.001) - value_at(0.999)) / 0.002  # Σ contributions, on an affine piece
-    assert abs(value_at(1.0) - (value_at(1.001) + value_at(0.999)) / 2) <= 1e-9, "the image lies on a kink"
-    assert abs(parts["value"] - value_at(1.0)) <= 1e-4
-    assert abs(parts["sum"] - slope) <= 1e-5 * max(1.0, abs(slope)), (parts["sum"], slope)
-    assert abs(parts["constant"] - (value_at(1.0) - slope)) <= 1e-4, (parts["constant"], value_at(1.0) - slope)
-    assert abs(parts["sum"] + parts["constant"] - parts["value"]) <= 1e-9
+    assert abs(value_at(1.0) - (value_at(1.001) + value_at(0.999)) / 2) <= 1e-9, f"{what}: the image lies on a kink"
+    assert abs(parts["value"] - value_at(1.0)) <= 1e-4, what
+    assert abs(parts["sum"] - slope) <= 1e-5 * max(1.0, abs(slope)), (what, parts["sum"], slope)
+    assert abs(parts["constant"] - (value_at(1.0) - slope)) <= 1e-4, (what, parts["constant"], value_at(1.0) - slope)
+    assert abs(parts["sum"] + parts["constant"] - parts["value"]) <= 1e-9, what
 
 
 # --- explanations that work out ------------------------------------------------------------------------
@@ -437,3 +448,81 @@ def test_every_sampled_value_is_explained_by_numbers_that_work_out(ran):
             check_explanation(net, page, explanation)
             kinds.add(explanation["kind"])
     assert {"activation", "mean", "max", "cat", "same", "dropout", "batchnorm"} <= kinds
+
+
+# --- the models of tests/models/operations.py, described as the build describes them --------------
+
+MODELS = ("Blocks", "Smooth")
+
+
+def described(name):
+    """A model of tests/models/operations.py with random weights (test_operations.randomise), its
+    network.json as the build writes it, its tensors by layer, and a test image, normalised."""
+    from PIL import Image
+    from builder import datafiles, network as networks
+    from model.data import as_input
+    from tests.models import operations as models
+    from test_operations import randomise
+    torch.manual_seed(5)
+    model = getattr(models, name)().eval()
+    randomise(model)
+    layers = networks.describe(model)
+    module = lambda layer: model.get_submodule(layer.module) if layer.module else None
+    norm = json.loads(METRICS.read_text(encoding="utf-8"))["normalisation"]
+    record = datafiles.network_record(SimpleNamespace(layers=layers, module=module, name=name, classes=model.classes,
+                                                      normalisation=norm, weights_sha256=""))
+    tensors = {layer.id: {key: value.detach().numpy() for key, value in
+                          [*module(layer).named_parameters(recurse=False), *module(layer).named_buffers(recurse=False)]
+                          if value.is_floating_point()} for layer in layers if module(layer) is not None}
+    pixels = np.array(Image.open(sorted((CONTENT / "inputs").glob("*.png"))[0]).convert("L"))
+    image = as_input(pixels[None], norm["mean"], norm["std"])[0].numpy()
+    return SimpleNamespace(name=name, model=model.double(), record=record, tensors=tensors, image=image)
+
+
+def own_values(made, seed):
+    """Every layer's value as the model's own forward() makes it (its taps), float64, and autograd's
+    gradient of seed · output with respect to the input."""
+    values = {}
+    made.model.tap = lambda id, value: values.__setitem__(id, value.detach().clone()[0])
+    x = torch.as_tensor(made.image, dtype=torch.float64)[None].requires_grad_(True)
+    try:
+        output = made.model(x)
+    finally:
+        made.model.tap = None
+    (output[0] * torch.as_tensor(seed)).sum().backward()
+    return {"input": x.detach()[0], **values}, x.grad[0]
+
+
+@pytest.fixture(scope="module")
+def models_ran(theme_page):
+    rng = np.random.default_rng(2)
+    made = [described(name) for name in MODELS]
+    seeds = [rng.normal(size=m.record["layers"][-1]["shape"][0]) for m in made]
+    pages = [dict(network=m.record, seed=seed.tolist(), image=[list(m.image.shape), m.image.ravel().tolist()],
+                  samples=samples_of(SimpleNamespace(layers=m.record["layers"]), rng, per_layer=3),
+                  weights={id: {key: [list(v.shape), v.ravel().tolist()] for key, v in t.items()}
+                           for id, t in m.tensors.items()}) for m, seed in zip(made, seeds)]
+    return list(zip(made, seeds, theme_page.evaluate(RUN, pages)))
+
+
+def test_the_models_authors_write_run_on_the_page_as_in_pytorch(models_ran):
+    """Each layer the model's forward() makes (under the id the build gives it: "relu.2") equals the
+    page's; the gradient of seed · output with respect to the input is autograd's; a piecewise-linear
+    model's attribution is exact; every sampled value's explanation works out."""
+    for made, seed, page in models_ran:
+        values, grad = own_values(made, seed)
+        ids = [layer["id"] for layer in made.record["layers"]]
+        assert set(values) <= set(ids), f"{made.name}: taps without a layer: {set(values) - set(ids)}"
+        for id, value in values.items():
+            assert error_of(page["outputs"][id], value.numpy()) <= TOLERANCE, f"{made.name}.{id} forward"
+        assert error_of(page["grads"]["input"], grad.numpy()) <= TOLERANCE, f"{made.name}: input gradient"
+        assert page["piecewise"] is (made.name == "Blocks")
+        if page["piecewise"]:
+            assert_exact(page["parts"], lambda t: float((made.model(t * torch.as_tensor(made.image, dtype=torch.float64)[None])[0]
+                                                         * torch.as_tensor(seed)).sum()), made.name)
+        net = SimpleNamespace(name=made.name, layers=made.record["layers"])
+        for explanation in page["explained"]:
+            check_explanation(net, page, explanation)
+    types = {layer["type"] for made, _, _ in models_ran for layer in made.record["layers"]}
+    assert {"Cat", "Mean", "Clamp", "Hardtanh", "ReLU6", "Hardswish", "Mish", "Softplus", "BatchNorm1d",
+            "Identity", "Dropout2d", "Hardsigmoid"} <= types
