@@ -11,7 +11,6 @@ Problems in the author's input print as one line, `file:line: what; how to fix`,
 and exit with status 1; --debug shows the traceback as well.
 """
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -53,100 +52,36 @@ def _bench(args):
 
 
 def _train(args):
-    from builder import network, outputs
-    from builder.content import metrics_path as metrics_beside
-    from model import data, snapshots, train
-    checkpoint = args.checkpoint
-    metrics_path = metrics_beside(checkpoint, args.metrics)
+    from builder import training
+    from builder.content import metrics_path
+    from model import data
     for flag in ("epochs", "max_steps", "train_subset"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise BuildError(f"--{flag.replace('_', '-')} must be a whole number above 0, not {getattr(args, flag)}")
-    for path in (checkpoint, metrics_path):
-        _refuse_unwritable(Path(path))
-    model = network.build_model(args.model)
-    traced = network.graph.trace(model.eval(), network.input_shape(model), args.model)  # refuse before training
-    network.graph.check_gradients(traced.graph_module, network.input_shape(model), args.model)
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
                                      train_subset=args.train_subset).items() if v is not None}
-    options["output"] = outputs.trained_on(traced.ops, args.model, (_source_of(model), None))  # decides the loss
     try:
-        metrics = train.train(model, checkpoint, metrics_path, data_dir=args.data, **options)
+        training.train(args.model, args.checkpoint, metrics_path(args.checkpoint, args.metrics), data_dir=args.data,
+                       **options)
     except data.DataNotFound as err:
         raise BuildError(str(err)) from None
-    except train.MetricsInUse as err:
-        raise BuildError(str(err), metrics_path) from None
-    except train.Unfit as err:
-        raise BuildError(f"{args.model} {err}", _source_of(model)) from None
-    kept = snapshots.path_for(checkpoint)
-    print(f"wrote {checkpoint}, {metrics_path} and {kept} ({len(metrics['snapshots']['steps'])} snapshots, "
-          f"{kept.stat().st_size:,} bytes): test accuracy {metrics['test_accuracy']:.2%} "
-          f"in {metrics['train_seconds']:.0f} s")
-    # What the page shows of the test set belongs to these weights too: keep it beside them.
-    print(_keep_confusion(args.model, checkpoint, args.metrics, args.data))
-    print(_keep_examples(args.model, checkpoint, args.metrics, args.data))
     return 0
-
-
-def _refuse_unwritable(path):
-    """Stop before training when `path` could not be written after it: a folder, or in a folder that
-    cannot be made or written."""
-    if path.is_dir():
-        raise BuildError(f"is a folder; name a file in it, for example {path / 'net.pt'}", path)
-    folder = next(parent for parent in path.absolute().parents if parent.exists())  # the nearest that exists
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise BuildError(f"cannot be written: {folder} is {'a file' if not folder.is_dir() else 'read-only'}; "
-                         "choose another path", path)
-
-
-def _source_of(model):
-    """The file that defines the model's class, relative to the project when it lies inside."""
-    import inspect
-    path = inspect.getsourcefile(type(model))
-    return os.path.relpath(path) if path and not os.path.relpath(path).startswith("..") else path
 
 
 def _confusion(args):
-    print(_keep_confusion(args.model, args.checkpoint, args.metrics, args.data))
+    from builder import companions
+    from builder.content import metrics_path
+    print(companions.write_confusion(args.model, args.checkpoint, metrics_path(args.checkpoint, args.metrics),
+                                     args.data))
     return 0
-
-
-def _keep_confusion(spec, checkpoint, metrics, data_dir):
-    """Write the test images behind the confusion matrix beside `checkpoint`; say what was written."""
-    from builder import network
-    from builder.content import metrics_path as metrics_beside
-    from model import confusion, data
-    loaded = network.load(spec, checkpoint, metrics_beside(checkpoint, metrics))
-    try:
-        test = data.load("test", data_dir)
-    except data.DataNotFound as err:
-        raise BuildError(str(err)) from None
-    norm = loaded.normalisation
-    predicted = confusion.predict(loaded.model, data.as_input(test.images, norm["mean"], norm["std"]))
-    record = confusion.compute(test.images.numpy(), test.labels.numpy(), predicted, loaded.weights_sha256,
-                               len(loaded.classes))
-    path = confusion.path_for(checkpoint)
-    confusion.write(path, record)
-    wrong = int((record["labels"] != record["predicted"]).sum())
-    return (f"wrote {path}: {wrong} mistakes and {len(record['indices']) - wrong} right answers of "
-            f"{len(predicted)} test images, {path.stat().st_size:,} bytes")
 
 
 def _examples(args):
-    print(_keep_examples(args.model, args.checkpoint, args.metrics, args.data))
+    from builder import companions
+    from builder.content import metrics_path
+    print(companions.write_examples(args.model, args.checkpoint, metrics_path(args.checkpoint, args.metrics),
+                                    args.data))
     return 0
-
-
-def _keep_examples(spec, checkpoint, metrics, data_dir):
-    """Write the test images that excite each channel and unit most beside `checkpoint`."""
-    from builder import examples
-    from model import data
-    try:
-        path, found, seconds = examples.compute_file(spec, checkpoint, metrics, data_dir)
-    except data.DataNotFound as err:
-        raise BuildError(str(err)) from None
-    units = sum(len(found.arrays[f"{layer['id']}/index"]) for layer in found.meta["layers"])
-    return (f"wrote {path}: the {found.meta['count']} best of {found.meta['images']:,} test images for {units} "
-            f"units in {len(found.meta['layers'])} layers, in {seconds:.1f} s, {path.stat().st_size:,} bytes")
 
 
 def _parser():

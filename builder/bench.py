@@ -25,7 +25,7 @@ from pathlib import Path
 
 from builder.content import load as load_article, metrics_path
 from builder.contract import url
-from model import snapshots
+from model import snapshots_file
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -74,7 +74,7 @@ def run(content="content", train=False, data_dir=None):
             metrics = json.loads(metrics_path(settings.checkpoint, settings.metrics).read_text())
             checkpoint = settings.checkpoint
         rows += _training_rows(metrics)
-        rows += _snapshot_rows(snapshots.path_for(checkpoint), site)
+        rows += _snapshot_rows(snapshots_file.path_for(checkpoint), site)
     _print(rows)
 
 
@@ -117,9 +117,10 @@ from pathlib import Path
 from builder import network
 net = network.load(*sys.argv[1:4])
 started = time.perf_counter()
-from builder import examples, featurevis
+from builder import companions, examples, featurevis
+found = companions.load(net.description).examples
 with tempfile.TemporaryDirectory() as folder:
-    found = examples.publish(Path(folder), net)
+    examples.publish(Path(folder), net, found)
     middle = time.perf_counter()
     featurevis.publish(Path(folder), net, found)
 print(middle - started, time.perf_counter() - middle)

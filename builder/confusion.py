@@ -1,12 +1,12 @@
-"""Publish the test images behind each cell of the confusion matrix (model/confusion.py keeps them).
+"""Publish the test images behind each cell of the confusion matrix (model/confusion_file.py keeps them).
 
     data/confusion.json               the matrix, and per cell the test images the site holds
     data/confusion/<true>-<pred>.u8   those images' pixels: uint8, row-major, one after another
 
 A reader opens a cell and the page fetches that cell's file only, then can
 send any of its images through the network. A checkpoint without its
-confusion file publishes the matrix alone; a file made for other weights
-stops the build.
+confusion file publishes the matrix alone (builder.companions loads it,
+and refuses one made for other weights).
 """
 import json
 from pathlib import Path
@@ -14,30 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from builder.contract import url
-from builder.errors import BuildError
-from model import confusion
-
-
-def load(description):
-    """The confusion record kept beside the described checkpoint, None if there is none."""
-    path = confusion.path_for(description.checkpoint)
-    if not path.is_file():
-        return None
-    try:
-        record = confusion.read(path)
-    except (OSError, ValueError, KeyError, EOFError) as err:  # EOFError: an empty file
-        raise BuildError(f"cannot read the test images of the confusion matrix ({type(err).__name__}: "
-                         f"{str(err)[:120]}); {_fix(description)}",
-                         path) from None
-    if record["checkpoint_sha256"] != description.weights_sha256:
-        raise BuildError(f"these test images were chosen by other weights (sha256 "
-                         f"{record['checkpoint_sha256'][:12]}…, the checkpoint's is "
-                         f"{description.weights_sha256[:12]}…); {_fix(description)}", path)
-    return record
-
-
-def _fix(description):
-    return f"recompute them with 'layerwise confusion --model {description.name} --checkpoint {description.checkpoint}'"
 
 
 def index(record, classes):

@@ -1,12 +1,12 @@
 """Dataset examples: the test images that excite each channel and unit most, computed once per
-checkpoint into a committed file (model/examples.py) and published by the build.
+checkpoint into a committed file (model/examples_file.py) and published by the build.
 
     layerwise examples [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--data DIR]
 
 The command needs FashionMNIST and writes the checkpoint's examples file
-(model/cnn.examples.npz); the build needs only that file. A build refuses a
-file made for other weights, and without a file publishes an index saying
-there are none. Which layers get examples is derived from the traced model:
+(model/cnn.examples.npz, builder.companions); the build needs only that file.
+A build refuses a file made for other weights, and without a file publishes
+an index saying there are none. Which layers get examples is derived from the traced model:
 every map but the input (by channel), and every vector a Linear layer
 computes or that is computed from one element-wise (by unit), but the output;
 a flattened map's units are cells of that map, whose channels have theirs.
@@ -36,18 +36,16 @@ indices among them: a ReLU that is 0 on every test image (at_least 10,000) has n
 nor has a first-layer channel whose best is a patch that many images contain (all white).
 """
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from builder import graph
+from builder import companions, graph
 from builder.contract import url
 from builder.datafiles import exact
-from builder.errors import BuildError
-from model import examples as stored
+from model import examples_file
 from model.data import as_input
 
 SCORING = {"map": "the channel's maximum over positions, at the first position that reaches it",
@@ -58,7 +56,7 @@ ATLAS_PIXELS = 1 << 17  # about 70 KB of PNG: 18 units of nine 28 × 28 images, 
 
 
 def specs(layers):
-    """The layers whose units get examples, as model.examples.Spec, from builder.layers.Layer."""
+    """The layers whose units get examples, as model.examples_file.Spec, from builder.layers.Layer."""
     computed = {}  # layer id → whether a Linear layer computes it, directly or element-wise
     chosen = []
     for layer in layers:
@@ -72,30 +70,10 @@ def specs(layers):
 
 
 def spec_of(layer):
-    """A builder.layers.Layer as model.examples.Spec: its id, shape and receptive field."""
+    """A builder.layers.Layer as model.examples_file.Spec: its id, shape and receptive field."""
     field = layer.receptive
-    return stored.Spec(layer.id, tuple(layer.shape), None if field is None else (field.size, field.jump, field.start))
-
-
-def command(network):
-    """The command that (re)computes a network's examples file."""
-    return f"layerwise examples --model {network.name} --checkpoint {network.checkpoint}"
-
-
-def compute_file(spec, checkpoint, metrics=None, data_dir=None):
-    """Compute the examples of `checkpoint` over the whole test set and write its examples file;
-    return (path, Examples, seconds the computation took). Raises model.data.DataNotFound."""
-    from builder import network as nets
-    from builder.content import metrics_path
-    from model import data
-    network = nets.load(spec, checkpoint, metrics_path(checkpoint, metrics))
-    test = data.load("test", data_dir)
-    started = time.perf_counter()
-    found = compute(network, test.images.numpy(), test.labels.numpy())
-    seconds = time.perf_counter() - started
-    path = stored.path_for(checkpoint)
-    stored.write(path, found)
-    return path, found, seconds
+    return examples_file.Spec(layer.id, tuple(layer.shape),
+                              None if field is None else (field.size, field.jump, field.start))
 
 
 def compute(network, images, labels):
@@ -103,7 +81,7 @@ def compute(network, images, labels):
     meta = dict(checkpoint=Path(network.checkpoint).name, weights_sha256=network.weights_sha256,
                 normalisation=network.normalisation, model=network.name, source=SOURCE)
     with graph._one_thread():  # the same float sums on any machine, and here faster than two threads
-        return stored.compute(images, labels, specs(network.layers), _outputs_of(network), meta)
+        return examples_file.compute(images, labels, specs(network.layers), _outputs_of(network), meta)
 
 
 def _outputs_of(network):
@@ -117,42 +95,16 @@ def _outputs_of(network):
     return outputs_of
 
 
-def load(network):
-    """The Examples of `network`'s checkpoint, None when it has no examples file; refuses a file
-    that was made for other weights, another normalisation or other layers."""
-    path = stored.path_for(network.checkpoint)
-    if not path.is_file():
-        return None
-    fix = f"recompute it with '{command(network)}'"
-    try:
-        found = stored.read(path)
-    except (OSError, ValueError) as err:
-        raise BuildError(f"cannot read these dataset examples ({err}); {fix}", path) from None
-    meta = found.meta
-    if meta.get("weights_sha256") != network.weights_sha256:
-        raise BuildError(f"these dataset examples were computed for other weights (sha256 "
-                         f"{str(meta.get('weights_sha256'))[:12]}…, the checkpoint's is "
-                         f"{network.weights_sha256[:12]}…); {fix}", path)
-    if meta.get("normalisation") != network.normalisation:
-        raise BuildError(f"these dataset examples were computed with another input normalisation "
-                         f"({meta.get('normalisation')}, the metrics say {network.normalisation}); {fix}", path)
-    if meta.get("layers") != stored.described(specs(network.layers)):
-        raise BuildError(f"these dataset examples were computed for other layers "
-                         f"({', '.join(layer['id'] for layer in meta.get('layers', []))}); {fix}", path)
-    return found
-
-
-def publish(site, network):
+def publish(site, network, found):
     """Write the examples index, and each layer's units and atlas when the checkpoint has an
-    examples file; return its Examples (None without one) for the feature visualisation."""
-    found = load(network)
+    examples file (`found`, its Examples as builder.companions loads them, or None)."""
     site = Path(site)
     if found is None:
-        path = stored.path_for(network.checkpoint)
+        path = examples_file.path_for(network.checkpoint)
         _dump(site / url("examples"), dict(
-            available=False, file=path.as_posix(), layers=[], command=command(network),
+            available=False, file=path.as_posix(), layers=[], command=companions.command("examples", network),
             reason=f"{path.as_posix()} does not exist: no dataset examples were computed for these weights"))
-        return None
+        return
     entries = []
     for layer in found.meta["layers"]:
         record, atlases = _layer(found, layer, network.classes)
@@ -164,10 +116,9 @@ def publish(site, network):
                                                                                layer["field"]))))
     meta = found.meta
     _dump(site / url("examples"), dict(
-        available=True, file=stored.path_for(network.checkpoint).as_posix(), weights_sha256=meta["weights_sha256"],
-        source=meta["source"], images=meta["images"], count=meta["count"], classes=network.classes,
-        scoring=dict(SCORING, ties=TIES), layers=entries))
-    return found
+        available=True, file=examples_file.path_for(network.checkpoint).as_posix(),
+        weights_sha256=meta["weights_sha256"], source=meta["source"], images=meta["images"], count=meta["count"],
+        classes=network.classes, scoring=dict(SCORING, ties=TIES), layers=entries))
 
 
 def best(found, layer_id):
@@ -216,8 +167,9 @@ def save_pixels(path, pixels):
 
 def _origin(layer, row, col, image_shape):
     """[top, left] of the receptive field of cell (row, col) in the image, unclipped."""
-    spec = stored.Spec(layer["id"], tuple(layer["shape"]), None if layer["field"] is None else tuple(layer["field"]))
-    top, left, _, _ = stored.field_box(spec, row, col, image_shape)
+    spec = examples_file.Spec(layer["id"], tuple(layer["shape"]),
+                              None if layer["field"] is None else tuple(layer["field"]))
+    top, left, _, _ = examples_file.field_box(spec, row, col, image_shape)
     return [int(top), int(left)]
 
 

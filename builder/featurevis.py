@@ -62,7 +62,7 @@ import torch.fx as fx
 from builder import examples, graph
 from builder.contract import url
 from builder.datafiles import exact
-from model import examples as stored
+from model import examples_file
 from model.data import as_input
 
 SEED = 0
@@ -74,7 +74,7 @@ TV = 0.02
 
 def publish(site, network, found=None):
     """Optimise an image for every channel of every convolution and write them with the index;
-    `found` are the dataset examples (model.examples.Examples) to compare with, when there are."""
+    `found` are the dataset examples (model.examples_file.Examples) to compare with, when there are."""
     entries = []
     for layer in network.layers:
         if layer.type == "Conv2d":
@@ -103,7 +103,7 @@ def optimise(network, layer):
     unit = ((height - 1) // 2, (width - 1) // 2)
     image_shape = tuple(network.layers[0].shape[1:])
     spec = examples.spec_of(layer)
-    top, left, h, w = stored.field_box(spec, *unit, image_shape)
+    top, left, h, w = examples_file.field_box(spec, *unit, image_shape)
     box = (max(top, 0), max(left, 0), min(top + h, image_shape[0]), min(left + w, image_shape[1]))
     upto = _up_to(network.traced.graph_module, next(op.node for op in network.traced.ops if op.id == layer.id))
     with graph._one_thread():
@@ -111,7 +111,7 @@ def optimise(network, layer):
                                   _canvas(spec, unit, image_shape))
     flat = reached.flatten(1).numpy()
     best = flat.argmax(axis=1)
-    tiles = np.stack([stored.cut(image, top, left, h, w) for image in images])
+    tiles = np.stack([examples_file.cut(image, top, left, h, w) for image in images])
     entry = dict(id=layer.id, channels=channels, unit=list(unit), tile=[h, w], origin=[top, left], box=list(box),
                  atlas=[w, channels * h], value=exact(flat[np.arange(channels), best]),
                  position=[list(divmod(int(p), width)) for p in best], centre=exact(reached[:, unit[0], unit[1]]),

@@ -13,21 +13,22 @@ This is the only stage that runs the network, so the only one that needs
 PyTorch and matplotlib; the build calls it when its cache has no folder for
 these weights and inputs.
 """
-from builder import (activations, attributions, charts, confusion, contract, datafiles, examples, featurevis, frames,
-                     learning, snapshots)
+from builder import (activations, attributions, charts, companions, confusion, contract, datafiles, examples,
+                     featurevis, frames, learning, snapshots)
 
 
 def generate(folder, network, chosen):
     """Run `chosen` inputs through `network` and write everything derived from them into `folder`."""
-    found = examples.publish(folder, network)  # first: a stale examples file stops the build at once
-    snapshots.write(folder, network)  # the network at moments of its training; refuses a stale file
-    learning.write(folder, network)   # and its filters at those moments
-    featurevis.publish(folder, network, found)
+    kept = companions.load(network.description)  # first: a file made for other weights stops the build at once
+    examples.publish(folder, network, kept.examples)
+    snapshots.write(folder, network, kept.snapshots)  # the network at moments of its training
+    learning.write(folder, network, kept.snapshots)   # and its filters at those moments
+    featurevis.publish(folder, network, kept.examples)
     traces = activations.compute(network, chosen)
     scales = frames.scales(network, traces)
     frames.write(folder, network, traces, scales)
     datafiles.write(folder, network, traces)
     attributions.write(folder, network, chosen, traces)
     charts.write(folder, charts.draw(network.metrics, network.classes))
-    confusion.write(folder, confusion.load(network.description), network.classes)
+    confusion.write(folder, kept.confusion, network.classes)
     contract.write(folder, scales, frames.palettes(scales), network.output)

@@ -10,7 +10,6 @@ import json
 
 import numpy as np
 
-from builder import snapshots
 from builder.contract import DIVERGING, url
 from builder.frames import Scale, _save, tile
 
@@ -20,10 +19,9 @@ def layers_with_filters(network):
     return [layer for layer in network.layers if layer.type == "Conv2d"]
 
 
-def write(folder, network):
-    """One strip of filters per convolution and moment, and learning.json; for a model trained
-    without moments, a learning.json that says so."""
-    found = snapshots.read(network)
+def write(folder, network, found):
+    """One strip of filters per convolution and moment of `found` (model.snapshots_file.Record), and
+    learning.json; for a model trained without moments (`found` None), a learning.json that says so."""
     path = folder / url("learning_record")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(progress(network, found), separators=(",", ":")) + "\n", encoding="utf-8")

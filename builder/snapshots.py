@@ -7,8 +7,9 @@
                                 hold the final network's
 
 The moments come from the snapshots file training writes beside the checkpoint
-(model/cnn.pt → model/cnn.snapshots.npz; see model/snapshots.py). One written for other
-weights is refused, and so is a missing one that the metrics say training wrote. A checkpoint
+(model/cnn.pt → model/cnn.snapshots.npz; see model/snapshots_file.py), as builder.companions
+loads it: one written for other weights is refused, and so is a missing one that the metrics say
+training wrote. A checkpoint
 trained without snapshots (an author's, trained before they existed) builds as before, with a
 training.json whose `snapshots` list is empty.
 
@@ -24,43 +25,19 @@ training.json:
 """
 import copy
 import json
-import zipfile
 
 import numpy as np
 import torch
 
 from builder import datafiles
 from builder.contract import url
-from builder.errors import BuildError
-from model import snapshots as training_snapshots
 
 LOSS_MARKS = 60  # stretches of the loss curve, enough for a smooth line on a log axis
 
 
-def read(network):
-    """The model.snapshots.Record belonging to `network`'s checkpoint, or None when it was trained
-    without one; stops with what to do when the file is stale, damaged or missing."""
-    path = training_snapshots.path_for(network.checkpoint)
-    fix = f"restore it with its checkpoint (git checkout {path} {network.checkpoint}) or retrain " \
-          "(python -m builder train)"
-    if not path.exists():
-        if network.metrics.get("snapshots"):
-            raise BuildError(f"training snapshots not found, though the metrics say training wrote them; {fix}",
-                             path)
-        return None
-    try:
-        found = training_snapshots.read(path)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # EOFError: an empty file
-        raise BuildError(f"cannot read the training snapshots ({_first_line(err)}); {fix}", path) from None
-    if found.checkpoint_sha256 != network.weights_sha256:
-        raise BuildError(f"these snapshots were written for other weights (sha256 {found.checkpoint_sha256[:12]}…, "
-                         f"the checkpoint's is {network.weights_sha256[:12]}…); {fix}", path)
-    return found
-
-
-def write(folder, network):
-    """Write training.json and one parameters file per moment into the generated `folder`."""
-    found = read(network)
+def write(folder, network, found):
+    """Write training.json and one parameters file per moment of `found` (model.snapshots_file.Record,
+    or None for a checkpoint trained without) into the generated `folder`."""
     for snapshot in found.snapshots if found else []:
         path = folder / url("snapshot", step=snapshot.step)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +58,7 @@ def parameters_bytes(network, state):
 
 
 def record(network, found):
-    """The contents of training.json; `found` is read()'s Record or None."""
+    """The contents of training.json; `found` is the snapshots' Record or None."""
     if found is None:
         return dict(weights_sha256=network.weights_sha256, snapshots=[], curve=None)
     total = len(found.step_losses)
@@ -104,8 +81,3 @@ def loss_curve(step_losses, marks=LOSS_MARKS):
     starts = np.concatenate([[0], ends[:-1]]).astype(int)
     return [dict(step=int(end), train_loss=datafiles.rounded([np.mean(step_losses[start:end])])[0])
             for start, end in zip(starts, ends)]
-
-
-def _first_line(err):
-    text = str(err).strip()
-    return text.splitlines()[0][:160] if text else type(err).__name__

@@ -18,7 +18,7 @@ biases of the layer before them (fold()), so the checkpoint holds exactly the
 model's own layers. Any other model, a Sequential with a forward() of its own
 included, trains as written; the output and the metrics (`training_network`)
 say which it was. The network is kept, in that folded form, at about ten moments of
-its training (model.snapshots), each scored on the test set.
+its training (model.snapshots_file), each scored on the test set.
 
 Three things make a step fast on a small CPU, each measured: the network
 runs in channels-last layout, which the CPU convolution and pooling kernels
@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from model import data, snapshots
+from model import data, snapshots_file
 
 DEFAULTS = dict(
     epochs=25,
@@ -104,7 +104,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     # Their own draws, so that measuring leaves the training's random sequence alone.
     calibration = _augment(x_padded[:CALIBRATION_IMAGES], torch.Generator().manual_seed(seed), recipe["erasing"])
     published = _Published(model, network, norms, calibration, x_test, y_test)
-    keep, losses = snapshots.steps(total_steps), []
+    keep, losses = snapshots_file.steps(total_steps), []
     kept = [published.snapshot(0)]
 
     def after_step(loss):
@@ -141,7 +141,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), checkpoint)
     sha256 = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
-    snapshots.write(snapshots.path_for(checkpoint), snapshots.Record(
+    snapshots_file.write(snapshots_file.path_for(checkpoint), snapshots_file.Record(
         checkpoint.name, sha256, steps_per_epoch, kept, torch.stack(losses).numpy()))
     flops_per_image = training_flops_per_image(model, x_train.shape[1:])
     train_gflops = images * flops_per_image / step_seconds / 1e9
@@ -165,7 +165,7 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
         training_network=changes,   # what training changed of the model's layers ([]: its forward() as written)
         checkpoint=checkpoint.name,
         weights_sha256=sha256,
-        snapshots=dict(file=snapshots.path_for(checkpoint).name, steps=[s.step for s in kept],
+        snapshots=dict(file=snapshots_file.path_for(checkpoint).name, steps=[s.step for s in kept],
                        steps_per_epoch=steps_per_epoch),
         train_seconds=round(seconds, 1),                    # includes scoring every epoch and snapshot
         scoring_seconds=round(published.seconds, 1),        # of which folding and scoring on the test set
@@ -248,7 +248,7 @@ class _Published:
 
     def snapshot(self, step, train_loss=math.nan):
         state, _, confusion = self.at(step)
-        return snapshots.Snapshot(step, {name: tensor.numpy() for name, tensor in state.items()},
+        return snapshots_file.Snapshot(step, {name: tensor.numpy() for name, tensor in state.items()},
                                   np.array(confusion), train_loss)
 
 

@@ -293,8 +293,9 @@ def browser_type_launch_args(browser_type_launch_args):
 def snapshot_state(step):
     """The committed checkpoint's training snapshot at optimiser step `step`, as a state_dict read
     with NumPy from model/cnn.snapshots.npz (independently of the site)."""
-    from model import snapshots
-    moment = next(each for each in snapshots.read(snapshots.path_for(CHECKPOINT)).snapshots if each.step == step)
+    from model import snapshots_file
+    kept = snapshots_file.read(snapshots_file.path_for(CHECKPOINT))
+    moment = next(each for each in kept.snapshots if each.step == step)
     return {name: torch.from_numpy(np.asarray(array)) for name, array in moment.state.items()}
 
 

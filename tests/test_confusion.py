@@ -1,4 +1,4 @@
-"""The test images behind the confusion matrix (model/confusion.py, `layerwise confusion`, and
+"""The test images behind the confusion matrix (model/confusion_file.py, `layerwise confusion`, and
 builder/confusion.py): the committed file against an independent evaluation of the test set, its
 bytes against a fresh computation, what the build publishes, and a file of other weights refused.
 
@@ -11,12 +11,12 @@ import numpy as np
 import torch
 
 from conftest import CHECKPOINT, METRICS, copy_checkpoint, run_cli
-from model import confusion
+from model import confusion_file
 from model.cnn import FashionCNN
 from oracle import normalised
 from test_authoring import build, fails_cleanly, old_site  # noqa: F401 (a fixture)
 
-COMMITTED = confusion.path_for(CHECKPOINT)
+COMMITTED = confusion_file.path_for(CHECKPOINT)
 
 
 def independent_predictions(split, metrics):
@@ -29,13 +29,13 @@ def independent_predictions(split, metrics):
 
 
 def test_the_committed_file_holds_every_mistake_and_the_first_right_answers(fashion_test_split, committed_metrics):
-    kept = confusion.read(COMMITTED)
+    kept = confusion_file.read(COMMITTED)
     labels, predicted = fashion_test_split.labels.numpy(), independent_predictions(fashion_test_split,
                                                                                     committed_metrics)
     assert kept["checkpoint_sha256"] == committed_metrics["weights_sha256"]
     assert kept["counts"].tolist() == committed_metrics["confusion_matrix"]
     wrong = np.flatnonzero(labels != predicted)
-    right = np.concatenate([np.flatnonzero((labels == predicted) & (labels == c))[:confusion.RIGHT_PER_CLASS]
+    right = np.concatenate([np.flatnonzero((labels == predicted) & (labels == c))[:confusion_file.RIGHT_PER_CLASS]
                             for c in range(10)])
     assert kept["indices"].tolist() == sorted(wrong.tolist() + right.tolist())
     assert kept["labels"].tolist() == labels[kept["indices"]].tolist()
@@ -55,7 +55,7 @@ def test_the_command_writes_the_committed_bytes(tmp_path):
 
 def test_the_site_publishes_each_cells_images(site, site_url):
     index = json.loads((site / site_url("confusion")).read_text(encoding="utf-8"))
-    kept = confusion.read(COMMITTED)
+    kept = confusion_file.read(COMMITTED)
     assert index["counts"] == kept["counts"].tolist() and index["shape"] == [28, 28]
     assert sum(len(indices) for indices in index["cells"].values()) == len(kept["indices"])
     for cell, indices in index["cells"].items():
@@ -70,9 +70,9 @@ def test_the_site_publishes_each_cells_images(site, site_url):
 def test_a_file_for_other_weights_is_refused(make_content, old_site, tmp_path):  # noqa: F811
     folder = tmp_path / "mixed"
     copy_checkpoint(folder)
-    record = confusion.read(COMMITTED)
+    record = confusion_file.read(COMMITTED)
     record["checkpoint_sha256"] = np.array("0" * 64)
-    confusion.write(folder / "cnn.confusion.npz", record)
+    confusion_file.write(folder / "cnn.confusion.npz", record)
     article = make_content("Text.\n", checkpoint=folder / "cnn.pt")
     fails_cleanly(build(article.parent, old_site[0]), old_site, f"{folder / 'cnn.confusion.npz'}:",
                   "chosen by other weights", "layerwise confusion --model model.cnn:FashionCNN --checkpoint")

@@ -197,7 +197,7 @@ def test_the_committed_file_is_what_the_command_computes(tmp_path):
     """`layerwise examples` on a copy of the committed checkpoint writes the committed file's bytes,
     within the time budget, and the file is small and names these weights."""
     import hashlib
-    from model import examples as stored
+    from model import examples_file
     checkpoint = tmp_path / CHECKPOINT.name
     shutil.copy(CHECKPOINT, checkpoint)
     shutil.copy(METRICS, checkpoint.with_suffix(".json"))
@@ -207,7 +207,7 @@ def test_the_committed_file_is_what_the_command_computes(tmp_path):
     print(process.stdout.strip())
     assert seconds <= 30
     assert EXAMPLES.stat().st_size <= 2_000_000
-    assert stored.read(EXAMPLES).meta["weights_sha256"] == hashlib.sha256(CHECKPOINT.read_bytes()).hexdigest(), \
+    assert examples_file.read(EXAMPLES).meta["weights_sha256"] == hashlib.sha256(CHECKPOINT.read_bytes()).hexdigest(), \
         "model/cnn.examples.npz is stale: run 'python -m builder examples'"
     assert (tmp_path / EXAMPLES.name).read_bytes() == EXAMPLES.read_bytes()
 
@@ -295,14 +295,12 @@ def test_every_style_of_model_gets_examples_and_optimised_images(name, trained_s
     view(): the examples of the first 2,000 test images, published in order, ranked, one tile
     per example of the field's size, and an optimised image for every convolution channel."""
     from builder import examples, featurevis, network as nets
-    from model import examples as stored
     trained = trained_style(name)
     net = nets.load(f"tests.models.styles:{name}", trained.checkpoint, trained.checkpoint.with_suffix(".json"))
     found = examples.compute(net, fashion_test_split.images[:2000].numpy(), fashion_test_split.labels[:2000].numpy())
-    stored.write(stored.path_for(trained.checkpoint), found)
     site = tmp_path / "site"
-    featurevis.publish(site, net, examples.publish(site, net))
-    stored.path_for(trained.checkpoint).unlink()  # the session's other tests build this model without one
+    examples.publish(site, net, found)
+    featurevis.publish(site, net, found)
 
     index = json.loads((site / contract_url("examples")).read_text(encoding="utf-8"))
     assert [entry["id"] for entry in index["layers"]] == STYLES[name]

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from builder import contract as build_contract
 from conftest import CHECKPOINT, CONTENT, open_page
 from reader_helpers import shown as shown_number
-from model import data, snapshots
+from model import data, snapshots_file
 from model.cnn import FashionCNN
 from test_axe import AXE, violations
 
@@ -47,9 +47,9 @@ AT_MOMENT = """async ([input, step]) => {
 @pytest.fixture(scope="module")
 def moments():
     """The committed snapshots, read with NumPy from model/cnn.snapshots.npz."""
-    path = snapshots.path_for(CHECKPOINT)
+    path = snapshots_file.path_for(CHECKPOINT)
     assert path.is_file(), "the committed checkpoint has no training snapshots"
-    return snapshots.read(path).snapshots
+    return snapshots_file.read(path).snapshots
 
 
 def network_at(moment):

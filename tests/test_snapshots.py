@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 import torch
 
-from builder import snapshots as published
+from builder import companions
 from builder.errors import BuildError
 from conftest import CHECKPOINT, METRICS, run_cli
-from model import snapshots
+from model import snapshots_file
 from model.cnn import FashionCNN
 from oracle import FASHION_CNN, forward, normalised
 
-COMMITTED = snapshots.path_for(CHECKPOINT)
+COMMITTED = snapshots_file.path_for(CHECKPOINT)
 
 
 @pytest.fixture(scope="session")
 def committed():
-    return snapshots.read(COMMITTED)
+    return snapshots_file.read(COMMITTED)
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +129,8 @@ def test_the_last_moment_is_the_committed_checkpoint(committed, committed_metric
 # --- refusals and the author's own checkpoint ---------------------------------------------------------
 
 def network_of(checkpoint, sha256, metrics):
-    """What builder.snapshots reads of a network: its checkpoint's path and sha256, and its metrics."""
+    """What builder.companions.load reads of a network to check its snapshots: its checkpoint's path and
+    sha256, and its metrics (no other file lies beside the checkpoint)."""
     return SimpleNamespace(checkpoint=str(checkpoint), weights_sha256=sha256, metrics=metrics)
 
 
@@ -140,7 +141,7 @@ def stale_copy(committed, folder):
     (folder / "cnn.json").write_bytes(METRICS.read_bytes())
     committed = SimpleNamespace(**vars(committed))
     committed.checkpoint_sha256 = "0" * 64
-    snapshots.write(snapshots.path_for(checkpoint), snapshots.Record(**vars(committed)))
+    snapshots_file.write(snapshots_file.path_for(checkpoint), snapshots_file.Record(**vars(committed)))
     return checkpoint
 
 
@@ -152,7 +153,7 @@ def test_a_stale_snapshots_file_stops_the_build_in_one_line_naming_it(committed,
     process = run_cli("build", "--content", article.parent, "--out", tmp_path / "site")
     assert process.returncode == 1
     [line] = process.stderr.strip().splitlines()
-    assert line.startswith(f"error: {snapshots.path_for(checkpoint)}: these snapshots were written for other "
+    assert line.startswith(f"error: {snapshots_file.path_for(checkpoint)}: these snapshots were written for other "
                            "weights (sha256 000000000000…")
     assert "python -m builder train" in line
     assert not (tmp_path / "site").exists()
@@ -160,16 +161,16 @@ def test_a_stale_snapshots_file_stops_the_build_in_one_line_naming_it(committed,
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "stale"])
 def test_a_damaged_missing_or_stale_file_is_refused_in_one_line(committed, committed_metrics, tmp_path, damage):
-    """builder.snapshots.read refuses, with a one-line error naming the file, a snapshots file that the
+    """builder.companions.load refuses, with a one-line error naming the file, a snapshots file that the
     metrics say training wrote but is gone, one cut short, and one written for other weights."""
     checkpoint = tmp_path / "cnn.pt"
-    path = snapshots.path_for(checkpoint)
+    path = snapshots_file.path_for(checkpoint)
     if damage == "truncated":
         path.write_bytes(COMMITTED.read_bytes()[:100_000])
     elif damage == "stale":
         stale_copy(committed, tmp_path)
     with pytest.raises(BuildError) as error:
-        published.read(network_of(checkpoint, committed_metrics["weights_sha256"], committed_metrics))
+        companions.load(network_of(checkpoint, committed_metrics["weights_sha256"], committed_metrics))
     message = str(error.value)
     assert message.startswith(f"{path}: ") and "\n" not in message
     assert "python -m builder train" in message

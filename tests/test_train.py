@@ -3,16 +3,20 @@ and snapshots hold what they promise, batch norms fold exactly, and two runs giv
 
     .venv/bin/python -m pytest tests/test_train.py
 """
+import functools
 import hashlib
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import accuracy_of, run_cli
-from model import data, snapshots, train
+from builder import build as building
+from builder.__main__ import main
+from conftest import CONTENT, accuracy_of, run_cli
+from model import data, snapshots_file, train
 from model.cnn import FashionCNN
 from oracle import normalised
 from tests.models.mistakes import (FiveClasses, LinearOnRows, ResidualSequential, SequentialWithOwnModule,
@@ -66,7 +70,7 @@ def test_short_training_run_writes_a_loadable_checkpoint_and_honest_metrics(tmp_
     assert hyper["steps"] == min(300, -(-60000 // hyper["batch_size"])), "max_steps or one epoch, whichever is less"
     assert hyper["batch_norm"] == ["conv1", "conv2", "fc1"] and 0 < hyper["erasing"] < 1
     assert metrics["snapshots"]["steps"] == [0, 1, 3, 10, 30, 100, hyper["steps"]]  # one epoch is 235 steps
-    assert (tmp_path / metrics["snapshots"]["file"]) == snapshots.path_for(checkpoint)
+    assert (tmp_path / metrics["snapshots"]["file"]) == snapshots_file.path_for(checkpoint)
     assert isinstance(metrics["seed"], int) and metrics["train_seconds"] > 0
     assert metrics["versions"]["torch"] == torch.__version__ and metrics["versions"]["python"]
 
@@ -118,7 +122,7 @@ def test_snapshots_of_a_short_training_are_what_they_say(tmp_path, fashion_test_
     """Kept at steps 0, 1, 3, 10 and the last; each one's confusion matrix is its own weights' on the test
     set, its loss the mean of the step losses since the one before, and the last is the checkpoint."""
     checkpoint, metrics = short_training(tmp_path, steps=12)
-    record = snapshots.read(snapshots.path_for(checkpoint))
+    record = snapshots_file.read(snapshots_file.path_for(checkpoint))
     assert [s.step for s in record.snapshots] == [0, 1, 3, 10, 12] == metrics["snapshots"]["steps"]
     assert record.checkpoint == "cnn.pt" and record.checkpoint_sha256 == metrics["weights_sha256"]
     assert record.steps_per_epoch == 8 and len(record.step_losses) == 12  # 2,048 images in batches of 256
@@ -149,7 +153,7 @@ def test_two_trainings_give_identical_checkpoints_and_snapshots(tmp_path):
     first, _ = short_training(tmp_path / "first", steps=4)
     second, _ = short_training(tmp_path / "second", steps=4)
     assert first.read_bytes() == second.read_bytes()
-    assert snapshots.path_for(first).read_bytes() == snapshots.path_for(second).read_bytes()
+    assert snapshots_file.path_for(first).read_bytes() == snapshots_file.path_for(second).read_bytes()
     other, _ = short_training(tmp_path / "other", steps=4, seed=1)
     assert other.read_bytes() != first.read_bytes(), "the seed decides the weights"
 
@@ -226,3 +230,27 @@ def test_sigmoid_scores_train_on_binary_cross_entropy_against_one_hot_labels():
     logits, labels = torch.randn(16, 10, dtype=torch.float64) * 3, torch.randint(0, 10, (16,))
     expected = torch.nn.BCEWithLogitsLoss()(logits, torch.eye(10, dtype=torch.float64)[labels])
     assert torch.allclose(train.loss_of("scores", logits.sigmoid(), labels), expected, atol=1e-9)
+
+
+def test_train_and_build_with_train_keep_the_same_files_beside_the_checkpoint(tmp_path, monkeypatch, capsys):
+    """`layerwise train` and `layerwise build --train` train through one stage: from the same seed and
+    steps they leave the same files beside the checkpoint, byte for byte (the metrics aside, which hold
+    times and dates), so the same weights give the same site whichever command made them."""
+    shortened = dict(epochs=1, max_steps=2, train_subset=512)
+    assert main(["train", "--checkpoint", str(tmp_path / "by-train" / "net.pt"),
+                 *(f"--{option.replace('_', '-')}={value}" for option, value in shortened.items())]) == 0
+    monkeypatch.setattr(train, "train", functools.partial(train.train, **shortened))  # build --train's, shortened
+    monkeypatch.setenv("LAYERWISE_CACHE", str(tmp_path / "cache"))
+    content = tmp_path / "content"
+    (content / "inputs").mkdir(parents=True)
+    shutil.copy(sorted((CONTENT / "inputs").glob("*.png"))[0], content / "inputs")
+    (content / "article.md").write_text(f"---\ncheckpoint: {tmp_path / 'by-build' / 'net.pt'}\n---\n\nText.\n",
+                                        encoding="utf-8")
+    building.build(content, tmp_path / "site", train=True, log=lambda message: None)
+
+    def beside(folder):
+        return {path.name: path.read_bytes() for path in (tmp_path / folder).iterdir() if path.suffix != ".json"}
+    by_train, by_build = beside("by-train"), beside("by-build")
+    assert sorted(by_train) == ["net.confusion.npz", "net.examples.npz", "net.pt", "net.snapshots.npz"]
+    assert sorted(by_build) == sorted(by_train)
+    assert by_build == by_train

@@ -1,6 +1,6 @@
 """The network at about ten moments of its training, kept in one file beside its checkpoint.
 
-    model/cnn.snapshots.npz    written by `python -m builder train`, read by builder.snapshots
+    model/cnn.snapshots.npz    written by `python -m builder train`, read by builder.companions
 
 The moments are spaced evenly on a log scale of optimiser steps (0, 1, 3, 10, 30, …, the last),
 because a network changes most in its first steps. Each holds the weights in the published
