@@ -29,9 +29,6 @@ from builder.errors import BuildError
 from builder.variables import FILTERS
 
 EXTENSIONS = ["tables", "footnotes", "attr_list", "fenced_code", "toc", "sane_lists", "smarty"]
-# The kinds of figure an author writes as an image address, `![caption](kind:name)`.
-SCHEMES = ("layer", "chart", "attribution", "examples", "overview", "training")
-FIGURE_REF = re.compile(rf"!\[([^\]]*)\]\(({'|'.join(SCHEMES)}):([^)\s]*)\)")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]*?\S)\$(?!\d)")
@@ -46,7 +43,7 @@ LINE_MARK = re.compile("\ue000(\\d+)\ue001")
 @dataclass
 class Figure:
     number: int
-    scheme: str     # one of SCHEMES
+    scheme: str     # the kind of figure, before the colon (builder/figures.py)
     target: str     # the layer id, the chart's name, … ("" for a kind that takes none)
     caption: str
     line: int
@@ -67,8 +64,8 @@ class Rendered:
 
 
 def render(article, context, targets, render_figure, problems):
-    """Return the body as HTML; `targets` maps each kind of figure (SCHEMES) to the names it may show
-    ([""] for a kind that takes none),
+    """Return the body as HTML; `targets` maps each kind of figure an author may write,
+    `![caption](scheme:target)` (builder/figures.py), to the names it may show ([""] for a kind that takes none),
     and `render_figure(Figure) -> html` draws each figure."""
     body, origins = _expand_variables(article, context)
     source = _Source(article, origins, targets, problems)
@@ -183,6 +180,8 @@ class _Source:
     def __init__(self, article, origins, targets, problems):
         self.path, self.origins = article.path, origins  # origins: the article line of each expanded line
         self.targets, self.problems = targets, problems
+        schemes = "|".join(map(re.escape, targets))
+        self.figure_ref = re.compile(rf"!\[([^\]]*)\]\(({schemes}):([^)\s]*)\)")
         self.written = {}  # (scheme, target) → indices of the lines that reference it
         self.links = {}    # a URL → indices of the lines that link to it
         self.figures = []
@@ -249,7 +248,7 @@ class _SourcePreprocessor(Preprocessor):
         """Remember where each figure reference and each link is written; the tree decides which
         figures are real, the built page's check which links are broken."""
         text = CODE_SPAN.sub("", line)
-        for match in FIGURE_REF.finditer(text):
+        for match in self.source.figure_ref.finditer(text):
             self.source.written.setdefault(match.group(2, 3), []).append(index)
         for inline, defined in LINK.findall(text):
             self.source.links.setdefault(inline or defined, []).append(index)
@@ -295,7 +294,7 @@ class _FigureTreeprocessor(Treeprocessor):
 
     def run(self, root):
         parents = {child: parent for parent in root.iter() for child in parent}
-        kinds = tuple(f"{scheme}:" for scheme in SCHEMES)
+        kinds = tuple(f"{scheme}:" for scheme in self.source.targets)
         for image in [img for img in root.iter("img") if img.get("src", "").startswith(kinds)]:
             scheme, _, target = image.get("src").partition(":")
             lines = self.source.written.get((scheme, target)) or [None]

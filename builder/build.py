@@ -27,8 +27,10 @@ from pathlib import Path
 from markupsafe import Markup
 
 import model as model_package
-from builder import (article as prose, cache, charts, checks, companions, content, contract, inputs, theme, variables,
-                     views)
+from model import confusion
+from model import examples as dataset_examples
+from model import snapshots as training_snapshots
+from builder import article as prose, cache, checks, content, contract, figures, inputs, theme, variables, views
 from builder.errors import BuildError, Problems
 from builder.layers import Description
 
@@ -83,7 +85,8 @@ def _network(article, train, data_dir, log):
                              f"--checkpoint {checkpoint}', build with --train, or fix 'checkpoint:'",
                              article.path, article.line_of("checkpoint"))
         _train(settings.model, checkpoint, metrics, data_dir, where, log)
-    kept = (checkpoint, metrics, *companions.paths(checkpoint))  # and what was computed with it
+    kept = (checkpoint, metrics, confusion.path_for(checkpoint),  # and what was computed with it
+            dataset_examples.path_for(checkpoint), training_snapshots.path_for(checkpoint))
     code, sources = _code(settings.model, where)
     key = cache.digest(settings.model, settings.checkpoint, str(metrics), code, *(_contents(path) for path in kept))
 
@@ -142,43 +145,33 @@ def _generate(folder, network, chosen):
 
 
 def _train(spec, checkpoint, metrics, data_dir, where, log):
-    from builder import training
-    from model import data
+    from builder import network as nets, outputs
+    from model import data, train
+    model = nets.build_model(spec, where)
+    traced = nets.graph.trace(model.eval(), nets.input_shape(model), spec, where)  # refuse before training
+    nets.graph.check_gradients(traced.graph_module, nets.input_shape(model), spec, where)
+    output = outputs.trained_on(traced.ops, spec, where)
     try:
-        training.train(spec, checkpoint, metrics, where=where, data_dir=data_dir, log=log,
-                       starting=f"{checkpoint} not found: training {spec} (a few minutes)")
+        train.refuse_unfit(model)
+        log(f"{checkpoint} not found: training {spec} (a few minutes)")
+        train.train(model, checkpoint, metrics, data_dir=data_dir, output=output)
     except data.DataNotFound as err:
         raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",
                          checkpoint) from None
+    except train.MetricsInUse as err:
+        raise BuildError(str(err), metrics) from None
+    except train.Unfit as err:
+        raise BuildError(f"{spec} {err}", *where) from None
 
 
 def _render_page(article, network, generated, problems):
     """Render the article and the page around it from the generated data files."""
     env = theme.environment(article.settings.theme)
-    entries = json.loads((generated / contract.url("inputs")).read_text(encoding="utf-8"))
-    scales = json.loads((generated / contract.PATH).read_text(encoding="utf-8"))["scales"]
-    shown = [views.input_view(entry) for entry in entries]
-    channels = views.examples_files(generated)
-    moments = json.loads((generated / contract.url("training")).read_text(encoding="utf-8"))
-    kept = json.loads((generated / contract.url("confusion")).read_text(encoding="utf-8"))
+    data = figures.Generated(generated, network)
+    shown, channels, moments, kept = data.inputs, data.channels, data.moments, data.kept
 
     def render_figure(figure):
-        if figure.scheme == "overview":
-            return theme.render(env, "overview.html", figure=views.overview_view(figure, network, shown[0]))
-        if figure.scheme == "examples":
-            return theme.render(env, "examples.html", figure=views.examples_view(figure, channels))
-        if figure.scheme == "training":
-            return theme.render(env, "training.html", figure=views.training_view(figure, network, moments))
-        if figure.scheme == "attribution":
-            view = views.attribution_view(figure, network, shown[0], generated)
-            return theme.render(env, "attribution.html", figure=view)
-        if figure.scheme == "chart" and figure.target == "confusion":
-            return theme.render(env, "confusion.html", figure=views.confusion_view(figure, kept, network))
-        if figure.scheme == "chart":
-            svg = (generated / charts.url(figure.target)).read_text(encoding="utf-8")
-            return theme.render(env, "chart.html", figure=views.chart_view(figure, svg, network))
-        view = views.figure_view(figure, network, shown[0], scales[figure.target])
-        return theme.render(env, "figure.html", figure=view)
+        return figures.render(env, figure, data)
 
     def live(name):
         return Markup(theme.render(env, "live.html", name=name, value=shown[0][name]).strip())
@@ -186,10 +179,7 @@ def _render_page(article, network, generated, problems):
     summary = theme.render(env, "summary.html", name=network.name, layers=views.summary_rows(network)).strip()
     context = variables.article_variables(network, shown, summary, live, channels)
     context["learning"] = json.loads((generated / contract.url("learning_record")).read_text(encoding="utf-8"))
-    targets = dict(layer=[layer.id for layer in network.layers], chart=charts.available(network.metrics),
-                   attribution=[""], examples=list(channels["layers"]), overview=[""],
-                   training=[layer.id for layer in network.layers if layer.type == "Conv2d" and moments["snapshots"]])
-    rendered = prose.render(article, context, targets, render_figure, problems)
+    rendered = prose.render(article, context, figures.targets(data), render_figure, problems)
     _, height, width = network.layers[0].shape
     html = theme.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
                         toc=rendered.toc, inputs=shown, thumbnail=dict(width=width, height=height),

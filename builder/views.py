@@ -33,8 +33,10 @@ def confidence(entry):
     return text("score_confidence", score=number(entry["scores"][c]))
 
 
-def figure_view(figure, network, entry, scale):
-    """What a layer's figure template needs, for the page's first input (an input view)."""
+def figure_view(figure, network, first, scales):
+    """What a layer's figure template needs, for the page's first input (an input view); `scales`
+    maps each layer to its colour scale."""
+    entry, scale = first, scales[figure.target]
     layer = network.layer(figure.target)
     ranges = entry["ranges"][layer.id]
     view = dict(number=figure.number, caption=figure.caption, layer=layer, id=figure.id,
@@ -76,7 +78,9 @@ def _kernel_view(layer, k):
                 alt=f"Filter {k + 1} of {layer.id}: {what}")
 
 
-def chart_view(figure, svg, network):
+def chart_view(figure, network, generated):
+    """A chart of the training record, from its SVG in the generated files."""
+    svg = (generated / charts.url(figure.target)).read_text(encoding="utf-8")
     width, height = charts.size(svg)
     return dict(number=figure.number, caption=figure.caption, id=figure.id,
                 url=charts.url(figure.target), width=width, height=height,
@@ -95,13 +99,13 @@ def confusion_view(figure, kept, network):
                 held=bool(kept["cells"]))
 
 
-def attribution_view(figure, network, entry, generated):
+def attribution_view(figure, network, first, generated):
     """The attribution figure for the page's first input and its predicted class (the page's
     script follows the chosen input and class): both pictures, the sum written out, the last
     layer's units, and why this class rather than the other likely one."""
-    record = json.loads((generated / url("attributions")).read_text(encoding="utf-8"))
+    record, entry = json.loads((generated / url("attributions")).read_text(encoding="utf-8")), first
     classes, c = network.classes, entry["predicted"]
-    other = entry["label"] if entry["label"] not in (None, c) else _runner_up(entry[network.output], c)
+    other = other_class(entry, entry[network.output], c)
     what = output(network.output)
     numbers, versus = record["inputs"][entry["id"]][c], record["inputs"][entry["id"]][other]
     _, height, width = network.layers[0].shape
@@ -117,8 +121,12 @@ def attribution_view(figure, network, entry, generated):
                 units=_unit_terms(network, entry, generated, c))
 
 
-def _runner_up(logits, c):
-    return max((i for i in range(len(logits)) if i != c), key=lambda i: logits[i])
+def other_class(entry, scores, c):
+    """The class "why c and not it?" compares with: the true class, if it is another, else the
+    one of the highest score after c's (the first of equals). static/contributions.js's twin."""
+    if entry["label"] not in (None, c):
+        return entry["label"]
+    return max((i for i in range(len(scores)) if i != c), key=lambda i: scores[i])
 
 
 def _attribution_sum(numbers, name, what):
@@ -144,8 +152,8 @@ UNITS_SHOWN = 5  # the largest positive and the largest negative terms shown; th
 
 
 def _unit_terms(network, entry, generated, c):
-    """The output layer's sum for class c term by term, weight × activation of each unit it reads,
-    when it is a Linear layer: the largest of each sign, the rest summed, and the bias."""
+    """The output layer's sum for class c term by term, as unit_terms() finds it, written out,
+    when it is a Linear layer."""
     last = network.layers[-1]
     if last.type != "Linear":
         return None
@@ -157,16 +165,28 @@ def _unit_terms(network, entry, generated, c):
     outs, ins = last.weight_shape
     weights = tensors[:outs * ins].reshape(outs, ins)[c].astype(np.float64)
     bias = float(tensors[outs * ins + c]) if tensors.size > outs * ins else 0.0
+    terms = unit_terms(weights, activations, bias)
+    row = lambda unit: {name: number(value) if name != "unit" else value for name, value in unit.items()}
+    return dict(layer=before.id, rows=[row(unit) for unit in terms["shown"]],
+                rest=text("units_rest", count=terms["rest"]), rest_sum=number(terms["rest_sum"]),
+                bias=number(bias), total=number(terms["total"]))
+
+
+def unit_terms(weights, activations, bias):
+    """One output's sum term by term, weight × activation of each unit it reads (float64 arrays):
+    {shown: the UNITS_SHOWN largest positive terms, largest first, then the UNITS_SHOWN largest
+    negative ones, most negative first, each {unit (from 1), weight, activation, product};
+    rest: how many others, rest_sum: their sum; bias; total: every term and the bias}.
+    static/contributions.js's twin."""
     terms = weights * activations
     order = np.argsort(-terms, kind="stable")
     positive = [j for j in order[:UNITS_SHOWN] if terms[j] > 0]
     negative = [j for j in order[::-1][:UNITS_SHOWN] if terms[j] < 0]
-    rest = [j for j in range(ins) if j not in positive and j not in negative]
-    row = lambda j: dict(unit=int(j) + 1, weight=number(weights[j]), activation=number(activations[j]),
-                         product=number(terms[j]))
-    return dict(layer=before.id, rows=[row(j) for j in positive + negative],
-                rest=text("units_rest", count=len(rest)), rest_sum=number(terms[rest].sum()),
-                bias=number(bias), total=number(terms.sum() + bias))
+    rest = [j for j in range(len(terms)) if j not in positive and j not in negative]
+    shown = [dict(unit=int(j) + 1, weight=float(weights[j]), activation=float(activations[j]), product=float(terms[j]))
+             for j in positive + negative]
+    return dict(shown=shown, rest=len(rest), rest_sum=float(terms[rest].sum()), bias=bias,
+                total=float(terms.sum() + bias))
 
 
 def training_view(figure, network, moments):
@@ -203,12 +223,12 @@ def reproduce_view(network, inputs):
                            for i in inputs])
 
 
-def overview_view(figure, network, entry):
+def overview_view(figure, network, first):
     """The whole network for the page's first input, as the page shows it without its script: each
     spatial layer's maps on one sheet (builder.frames), each vector as its strip, and the prediction,
     in few words: they are in the first load. The script builds the interactive overview from the
     same sheets and follows the chosen input."""
-    layers = []
+    layers, entry = [], first
     for layer in network.layers[:-1]:
         if layer.spatial:
             layers.append(dict(id=layer.id, url=url("overview", input=entry["id"], layer=layer.id),
@@ -233,11 +253,12 @@ def examples_files(generated):
                 made={layer["id"]: layer for layer in featurevis["layers"]}, method=featurevis["method"])
 
 
-def examples_view(figure, found):
+def examples_view(figure, channels):
     """What every channel (or unit) of a layer looks for, as the page shows it without its script:
     the examples' atlases (a row per unit, its test images best first) beside the images made to
     excite a convolution's channels, at one integer zoom so the rows line up. The page's script
     adds the chosen channel's examples, enlarged and labelled (static/examples.js)."""
+    found = channels
     layer_id, record = figure.target, found["layers"][figure.target]
     zoom = max(1, EXAMPLES_HEIGHT // sum(height for _, height in record["atlases"]))
     kind = "map" if record["kind"] == "map" else "unit"

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from playwright.sync_api import expect
 
-from builder import contract as build_contract
+from builder import contract as build_contract, views
 from conftest import CHECKPOINT, CONTENT, run_cli, snapshot_state
 from model import data
 from model.cnn import FashionCNN
@@ -111,6 +111,68 @@ def test_each_logit_is_its_pieces_sum_of_contributions_plus_what_the_biases_pass
         for c in range(len(entries)):
             g = torch.autograd.grad(piece(z)[c], z)[0].numpy().ravel()
             assert np.allclose(g, gradients[c], rtol=1e-5, atol=1e-6), (summary["id"], c)
+
+
+# The figure's arithmetic (static/contributions.js) on one input's published data, for every class:
+# the units table, the other class, the sum line's and the "why not" line's numbers.
+PAGES_ARITHMETIC = """async id => {
+  const base = document.baseURI;
+  const sums = await import(new URL('static/contributions.js', base));
+  const { float32s } = await import(new URL('static/data.js', base));
+  const { Site, fetchOnce, urlOf } = await import(new URL('static/site.js', base));
+  const site = new Site(document.body.dataset.contract);
+  const [network, outputs, summary, contract] = await Promise.all([
+    site.network(), site.outputs(id), site.summary(id), site.contract()]);
+  const last = network.layers.at(-1), image = outputs[network.layers[0].id].values;
+  const { weight, bias } = await site.weights(last);
+  const numbers = float32s(await fetchOnce(urlOf(contract, 'attribution', { input: id }), 'arrayBuffer'));
+  const scores = summary[contract.output.kind], size = image.length;
+  const contributions = scores.map((_, c) => sums.contributionsOf(image, numbers.subarray(c * size, (c + 1) * size)));
+  const plain = ({ differences, ...numbers }) => numbers;
+  return scores.map((score, c) => ({
+    units: sums.unitTerms(weight.slice(c).values, outputs[last.inputs[0]].values, bias.at(c)),
+    other: sums.otherClass(summary, scores, c),
+    explained: sums.explained(contributions[c], score),
+    why: scores.map((otherScore, d) => plain(sums.whyNot(contributions[c], contributions[d], score, otherScore))),
+  }));
+}"""
+
+
+def test_the_pages_arithmetic_is_its_python_twins(page, server, site, site_url, summaries, network_json):
+    """static/contributions.js, fed the published data in Chromium, for every input and class: the
+    units table is builder.views.unit_terms's (the same units in the same order, the same numbers),
+    the other class is views.other_class's, and the sums are the published ones the page's HTML
+    writes (data/attributions.json: sum and constant; for "why not", their differences)."""
+    page.goto(server + "index.html")
+    record = json.loads((site / site_url("attributions")).read_text(encoding="utf-8"))
+    last = network_json["layers"][-1]
+    tensors = np.frombuffer((site / site_url("weights", layer=last["id"])).read_bytes(), dtype="<f4").astype(np.float64)
+    sizes = [int(np.prod(layer["shape"])) for layer in network_json["layers"]]
+    start = dict(zip((layer["id"] for layer in network_json["layers"]), np.cumsum([0] + sizes)))
+    before = next(layer for layer in network_json["layers"] if layer["id"] == last["inputs"][0])
+    classes, units = last["shape"][-1], int(np.prod(before["shape"]))
+    weights, biases = tensors[:classes * units].reshape(classes, units), tensors[classes * units:]
+    for summary in summaries:
+        found = page.evaluate(PAGES_ARITHMETIC, summary["id"])
+        exact = np.frombuffer((site / site_url("exact", input=summary["id"])).read_bytes(), dtype="<f4")
+        activations = exact[start[before["id"]]:start[before["id"]] + units].astype(np.float64)
+        entries, scores = record["inputs"][summary["id"]], summary["logits"]
+        for c, page_says in enumerate(found):
+            where = (summary["id"], c)
+            twin = views.unit_terms(weights[c], activations, float(biases[c]))
+            assert [row["unit"] for row in page_says["units"]["shown"]] == [row["unit"] for row in twin["shown"]], where
+            assert page_says["units"]["rest"] == twin["rest"], where
+            for ours, theirs in zip(page_says["units"]["shown"], twin["shown"]):
+                assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-12), where
+            for ours, theirs in [("restSum", "rest_sum"), ("bias", "bias"), ("total", "total")]:
+                assert page_says["units"][ours] == pytest.approx(twin[theirs], rel=1e-9, abs=1e-9), where
+            assert page_says["other"] == views.other_class(summary, scores, c), where
+            assert page_says["explained"]["sum"] == pytest.approx(entries[c]["sum"], abs=1e-4), where
+            assert page_says["explained"]["constant"] == pytest.approx(entries[c]["constant"], abs=1e-4), where
+            for d, why in enumerate(page_says["why"]):
+                assert why["sum"] == pytest.approx(entries[c]["sum"] - entries[d]["sum"], abs=1e-4), (*where, d)
+                assert why["constant"] == pytest.approx(entries[c]["constant"] - entries[d]["constant"], abs=1e-4)
+                assert why["difference"] == pytest.approx(entries[c]["logit"] - entries[d]["logit"], abs=1e-5)
 
 
 def test_ties_in_max_pooling_are_counted(model, summaries, committed_metrics):

@@ -54,3 +54,26 @@ def test_a_followed_link_lands_below_the_sticky_picker(opened, link):
     opened.locator(link).first.click()
     expect(opened).to_have_url(re.compile(re.escape(href) + "$"))
     assert opened.locator(href).bounding_box()["y"] >= picker_bottom(opened) - 1, "the target is under the sticky picker"
+
+
+def test_the_attributions_other_class_and_pixel_are_in_the_fragment(page, server, summaries):
+    """#versus=<class, from 1>&pixel=<row>,<column> opens the attribution figure comparing with that
+    class and saying that pixel; choosing another class and moving the pixel write them back."""
+    summary = summaries[1]
+    names, c = summary["classes"], summary["predicted"]
+    other, third = (c + 2) % len(names), (c + 5) % len(names)
+    open_page(page, server, f"#input={summary['id']}&versus={other + 1}&pixel=3,5")
+    figure = page.locator("#fig-attribution")
+    figure.scroll_into_view_if_needed()
+    chooser = figure.locator("select.lw-attr-other")
+    expect(chooser).to_have_value(str(other))
+    expect(figure.locator(".lw-attr-why-sum")).to_contain_text(f"− logit of {names[other]} (")
+    expect(figure.locator(".lw-attr-pixel")).to_contain_text("Row 3, column 5:")
+    chooser.select_option(str(third))
+    expect(figure.locator(".lw-attr-why-sum")).to_contain_text(f"− logit of {names[third]} (")
+    figure.locator(".lw-attr-surface canvas").first.focus()
+    figure.locator(".lw-attr-surface canvas").first.press("ArrowDown")
+    expect(figure.locator(".lw-attr-pixel")).to_contain_text("Row 4, column 5:")
+    expect(page).to_have_url(re.compile(r"pixel=4%2C5"))
+    assert parse_qs(urlsplit(page.url).fragment) == {"input": [summary["id"]], "versus": [str(third + 1)],
+                                                      "pixel": ["4,5"]}

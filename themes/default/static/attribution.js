@@ -7,28 +7,32 @@
  * sigmoid score), and the words on the page say which. It follows the chosen input, and the
  * class of the logit selected in the output table (the predicted class when none is). Below:
  * the same logit split over the units the output layer reads, and why this class rather than
- * another, as the difference of two maps.
+ * another, as the difference of two maps. The other class and the pixel the reader selected are
+ * the store's `params` (so a link names them: '#versus=4&pixel=12,9', counted from 1); the sums
+ * are contributions.js's.
  *
  * The gradients of the author's inputs come from the build (PyTorch's autograd); those of the
  * reader's own input are computed here by backward.js, loaded then. Loaded itself when the figure
  * comes near the viewport (main.js).
  */
+import { contributionsOf, explained, otherClass, unitTerms, whyNot } from './contributions.js';
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
-import { paint } from './paint.js';
+import { divergingScale, paint } from './paint.js';
 import { fetchOnce, urlOf } from './site.js';
-import { shownInput, watchLoaded } from './store.js';
+import { shownInput, watch, watchLoaded } from './store.js';
 
-export async function mountAttributions(figures, store, site) {
+export async function mount(figures, store, site) {
   // The output layer is known before the figure follows the store: a logit selected while the
   // figure's data loads is then the class it explains.
-  const lastLayer = (await site.network()).layers.at(-1).id;
-  for (const figure of figures) new AttributionFigure(figure, store, site, lastLayer).mount();
+  const network = await site.network();
+  for (const figure of figures) new AttributionFigure(figure, store, site, network).mount();
 }
 
 class AttributionFigure {
-  constructor(figure, store, site, lastLayer) {
-    Object.assign(this, { figure, store, site, lastLayer, shown: null, versus: null, pixel: null });
+  constructor(figure, store, site, network) {
+    const [, rows, cols] = network.layers[0].shape;
+    Object.assign(this, { figure, store, site, lastLayer: network.layers.at(-1).id, rows, cols, shown: null });
   }
 
   mount() {
@@ -37,6 +41,7 @@ class AttributionFigure {
     // A load that ends after the reader has moved on is not drawn (watchLoaded).
     watchLoaded(this.store, state => `${shownInput(state)} ${this.classOf(state)}`,
                 () => this.load(this.store.getState()), loaded => this.show(loaded), { now: true });
+    watch(this.store, ({ params }) => `${params.versus} ${params.pixel}`, () => this.draw());
     this.bindPixels();
   }
 
@@ -45,95 +50,79 @@ class AttributionFigure {
     return selection && selection.layer === this.lastLayer ? selection.c : null;
   }
 
+  /** The other class of "why this and not that": the one the store names, else contributions.js's choice. */
+  versusOf(chosen) {
+    const { summary, contract } = this.shown, scores = summary[contract.output.kind];
+    const named = Number(this.store.getState().params.versus) - 1;
+    const valid = Number.isInteger(named) && named >= 0 && named < scores.length && named !== chosen;
+    return valid ? named : otherClass(summary, scores, chosen);
+  }
+
+  /** The selected pixel [row, column] the store names ('12,9', from 1), held inside the image, or null. */
+  pixel() {
+    const [, r, c] = /^(\d+),(\d+)$/.exec(this.store.getState().params.pixel ?? '') ?? [];
+    return r === undefined ? null : this.inside([Number(r) - 1, Number(c) - 1]);
+  }
+
+  inside([r, c]) {
+    return [Math.max(0, Math.min(this.rows - 1, r)), Math.max(0, Math.min(this.cols - 1, c))];
+  }
+
+  /** Select a pixel: the store keeps it, so the URL names it. */
+  choosePixel(at) {
+    const [r, c] = this.inside(at);
+    this.store.dispatch({ type: 'setParams', params: { pixel: `${r + 1},${c + 1}` } });
+  }
+
   /** Everything the figure shows for `state`'s input (at the slider's moment, if any) and class. */
   async load(state) {
     const input = shownInput(state);
     const [contract, network, record, shown, outputs] = await Promise.all([
       this.site.contract(), this.site.network(), this.site.json('attributions'), this.site.input(input),
       this.site.outputs(input)]);
-    const { gradients, baselineLogits } = await this.gradientsOf(input, network, outputs);
+    const { gradients, baselineLogits } = await gradientsOf(this.site, input, network, outputs, record);
     return { contract, network, record, summary: shown.summary, writer: createWriter(contract), outputs,
              gradients, baselineLogits, chosen: this.classOf(state) ?? shown.summary.predicted };
   }
 
   show(shown) {
     this.shown = shown;
-    if (this.versus === null || this.versus === shown.chosen) this.versus = this.defaultVersus(shown.summary, shown.chosen);
     this.draw();
   }
 
-  /**
-   * {gradients: (classes × pixels) gradients of the logits, baselineLogits}: the build's, or
-   * computed here for own inputs (with, for integrated gradients, each logit at the baseline).
-   */
-  async gradientsOf(input, network, outputs) {
-    if (!this.site.isComputed(input)) return { gradients: await publishedGradients(this.site, input), baselineLogits: [] };
-    const [{ attribution, gradient }, weights, record] = await Promise.all([
-      import('./backward.js'), this.weightsOf(input, network), this.site.json('attributions')]);
-    const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
-    const baseline = record.exact ? null : image.map(() => record.baseline);
-    const baselineLogits = [];
-    const gradients = Array.from({ length: classes }, (_, c) => {
-      const seed = new Float64Array(classes);
-      seed[c] = 1;
-      if (record.exact) {
-        return Float32Array.from(gradient(network.layers, outputs, weights, this.lastLayer, seed)[network.layers[0].id]);
-      }
-      const found = attribution(network.layers, image, weights, seed, { steps: record.steps, baseline });
-      baselineLogits[c] = found.baselineValue;  // the same path and steps as the build's
-      return Float32Array.from(found.gradient);
-    });
-    return { gradients, baselineLogits };
-  }
-
-  /** Every layer's tensors as `input`'s network has them (at its moment of training, or trained). */
-  async weightsOf(input, network) {
-    const pairs = await Promise.all(network.layers.map(async layer => [layer.id, await this.site.weightsFor(input, layer)]));
-    return Object.fromEntries(pairs);
-  }
-
-  /** The other class of "why this and not that": the true one if the answer is wrong, else the runner-up. */
-  defaultVersus(summary, chosen) {
-    if (summary.label !== null && summary.label !== chosen) return summary.label;
-    const scores = summary[this.shown.contract.output.kind];
-    const others = scores.map((score, c) => [score, c]).filter(([, c]) => c !== chosen);
-    return others.sort((a, b) => b[0] - a[0])[0][1];
-  }
-
   draw() {
-    const { summary, chosen, writer } = this.shown;
+    if (!this.shown) return;
+    const { summary, chosen, writer, contract } = this.shown;
     const contributions = this.contributionsOf(chosen);
-    const bound = largest(contributions);
-    this.paintMap(this.maps[0], contributions, bound);
+    const scale = divergingScale(contributions);
+    this.paintMap(this.maps[0], contributions, scale);
     this.maps[0].setAttribute('aria-label', writer.text('attribution_alt', {
-      what: this.shown.contract.output.value, cls: summary.classes[chosen], low: writer.number(-bound),
-      high: writer.number(bound) }));
+      what: contract.output.value, cls: summary.classes[chosen], low: writer.number(scale.vmin),
+      high: writer.number(scale.vmax) }));
     for (const name of findAll('.lw-attr-name', this.figure)) name.textContent = summary.classes[chosen];
     find('.lw-attr-sum', this.figure).textContent = this.sumLine(chosen, contributions);
     this.drawUnits(chosen);
     this.drawWhy(chosen, contributions);
-    if (this.pixel) this.showPixel(...this.pixel);
+    this.showPixel(this.pixel());
   }
 
-  /** Each pixel's contribution: x × gradient, or (x − baseline) × mean gradient. */
+  /** Each pixel's contribution to class c's score. */
   contributionsOf(c) {
     const { outputs, network, gradients, record } = this.shown;
-    const x = outputs[network.layers[0].id].values, g = gradients[c];
-    const from = record.exact ? 0 : record.baseline;
-    return Float64Array.from(x, (value, i) => Math.fround(value - from) * g[i]);
+    return contributionsOf(outputs[network.layers[0].id].values, gradients[c], record.exact ? 0 : record.baseline);
   }
 
   sumLine(c, contributions) {
     const { writer, summary, record, contract } = this.shown;
-    const sum = total(contributions), logit = summary[contract.output.kind][c], cls = summary.classes[c];
+    const logit = summary[contract.output.kind][c], cls = summary.classes[c];
     const number = writer.number, what = contract.output.value;
+    const found = explained(contributions, logit, record.exact ? null : this.baselineLogit(c));
     if (record.exact) {
-      return writer.text('attribution_sum', { sum: number(sum), constant: number(logit - sum), what, cls,
+      return writer.text('attribution_sum', { sum: number(found.sum), constant: number(found.constant), what, cls,
                                               logit: number(logit) });
     }
-    const baseline = this.baselineLogit(c);
-    return writer.text('attribution_gap', { sum: number(sum), baseline: number(baseline),
-                                            gap: number(logit - baseline - sum), what, cls, logit: number(logit) });
+    return writer.text('attribution_gap', { sum: number(found.sum), baseline: number(found.baseline),
+                                            gap: number(found.gap), what, cls, logit: number(logit) });
   }
 
   /** The class's score at the black baseline (known from the build for its own inputs). */
@@ -147,99 +136,94 @@ class AttributionFigure {
     const table = find('.lw-attr-units', this.figure);
     if (!table) return;
     const { network, outputs, writer, summary } = this.shown;
-    const last = network.layers.at(-1), before = last.inputs[0];
+    const last = network.layers.at(-1);
     const { weight, bias } = await this.site.weightsFor(summary.id, last);
-    const [, inputs] = weight.shape, activations = outputs[before].values;
-    const terms = Array.from({ length: inputs }, (_, j) => [j, weight.at(c, j) * activations[j]]);
-    const sorted = [...terms].sort((a, b) => b[1] - a[1]);
-    const shown = [...sorted.slice(0, 5).filter(([, t]) => t > 0), ...sorted.reverse().slice(0, 5).filter(([, t]) => t < 0)];
-    const kept = new Set(shown.map(([j]) => j));
-    const rest = terms.filter(([j]) => !kept.has(j));
-    const n = writer.number;
-    const row = ([j, term]) => element('tr', {}, element('th', { scope: 'row' }, String(j + 1)),
-      element('td', {}, n(weight.at(c, j))), element('td', {}, n(activations[j])), element('td', {}, n(term)));
-    const b = bias ? bias.at(c) : 0;
-    find('tbody', table).replaceChildren(...shown.map(row),
+    const units = unitTerms(weight.slice(c).values, outputs[last.inputs[0]].values, bias ? bias.at(c) : 0);
+    const n = writer.number, cell = value => element('td', {}, n(value));
+    const row = ({ unit, weight, activation, product }) => element('tr', {},
+      element('th', { scope: 'row' }, String(unit)), cell(weight), cell(activation), cell(product));
+    find('tbody', table).replaceChildren(...units.shown.map(row),
       element('tr', { className: 'lw-attr-rest' },
-        element('th', { scope: 'row', colSpan: 3 }, writer.text('units_rest', { count: rest.length })),
-        element('td', {}, n(total(rest.map(([, t]) => t))))),
-      element('tr', {}, element('th', { scope: 'row', colSpan: 3 }, 'bias'), element('td', {}, n(b))));
-    find('tfoot td', table).textContent = n(total(terms.map(([, t]) => t)) + b);
+        element('th', { scope: 'row', colSpan: 3 }, writer.text('units_rest', { count: units.rest })),
+        cell(units.restSum)),
+      element('tr', {}, element('th', { scope: 'row', colSpan: 3 }, 'bias'), cell(units.bias)));
+    find('tfoot td', table).textContent = n(units.total);
   }
 
   /** Why the chosen class and not the other: the difference of the two maps and of the logits. */
   drawWhy(c, contributions) {
     const why = find('.lw-attr-why', this.figure);
     if (!why || !this.shown.record.exact) return;
-    const { writer, summary } = this.shown, other = this.versus;
-    const difference = this.contributionsOf(other).map((value, i) => contributions[i] - value);
-    const bound = largest(difference);
-    this.paintMap(this.maps[1], difference, bound);
+    const { writer, summary, contract } = this.shown, other = this.versusOf(c);
+    const scores = summary[contract.output.kind];
+    const found = whyNot(contributions, this.contributionsOf(other), scores[c], scores[other]);
+    const scale = divergingScale(found.differences);
+    this.paintMap(this.maps[1], found.differences, scale);
     this.maps[1].setAttribute('aria-label', writer.text('difference_alt', {
-      a: summary.classes[c], b: summary.classes[other], low: writer.number(-bound), high: writer.number(bound) }));
+      a: summary.classes[c], b: summary.classes[other], low: writer.number(scale.vmin),
+      high: writer.number(scale.vmax) }));
     find('.lw-attr-difference', why).hidden = false;
     this.whyChooser.value = String(other);
-    const scores = summary[this.shown.contract.output.kind], gap = scores[c] - scores[other];
-    const sum = total(difference);
     find('.lw-attr-why-sum', why).textContent = writer.text('attribution_why', {
-      sum: writer.number(sum), constant: writer.number(gap - sum), what: this.shown.contract.output.value,
-      a: summary.classes[c], b: summary.classes[other], difference: writer.number(gap) });
+      sum: writer.number(found.sum), constant: writer.number(found.constant), what: contract.output.value,
+      a: summary.classes[c], b: summary.classes[other], difference: writer.number(found.difference) });
   }
 
-  /** The "and not" class becomes a choice. */
+  /** The "and not" class becomes a choice, which the store keeps. */
   makeChooser() {
     const other = find('.lw-attr-other', this.figure);
     if (!other) return null;
     const names = findAll('.lw-figure[data-kind="logits"] tbody th').map(th => th.textContent);
     const chooser = element('select', { className: 'lw-attr-other', attributes: { 'aria-label': 'the other class' } },
       ...names.map((name, c) => element('option', { value: String(c) }, name)));
-    chooser.addEventListener('change', () => {
-      this.versus = Number(chooser.value);
-      this.draw();
-    });
+    chooser.addEventListener('change', () => this.store.dispatch({
+      type: 'setParams', params: { versus: String(Number(chooser.value) + 1) } }));
     other.replaceWith(chooser);
     return chooser;
   }
 
-  paintMap(canvas, values, bound) {
-    const { contract, network } = this.shown;
-    const [, rows, cols] = network.layers[0].shape;
-    const scale = { cmap: 'RdBu_r', vmin: -bound, vmax: bound };
-    paint(canvas, { shape: [rows, cols], values }, scale, contract.palettes[scale.cmap]);
+  paintMap(canvas, values, scale) {
+    paint(canvas, { shape: [this.rows, this.cols], values }, scale, this.shown.contract.palettes[scale.cmap]);
   }
 
-  /** Hovering, clicking or the arrow keys on the map show one pixel's value, gradient and product. */
+  /**
+   * Hovering shows a pixel's value, gradient and product; clicking or the arrow keys select it
+   * (the store keeps it), and the selected one shows when the pointer leaves.
+   */
   bindPixels() {
     const canvas = this.maps[0];
     canvas.tabIndex = 0;
     const at = event => {
-      const box = canvas.getBoundingClientRect(), [rows, cols] = [canvas.height, canvas.width];
-      return [Math.floor((event.clientY - box.top) / box.height * rows),
-              Math.floor((event.clientX - box.left) / box.width * cols)];
+      const box = canvas.getBoundingClientRect();
+      return [Math.floor((event.clientY - box.top) / box.height * this.rows),
+              Math.floor((event.clientX - box.left) / box.width * this.cols)];
     };
-    canvas.addEventListener('pointermove', event => this.showPixel(...at(event)));
-    canvas.addEventListener('click', event => this.showPixel(...at(event)));
-    canvas.addEventListener('focus', () => this.showPixel(...(this.pixel ?? [0, 0])));
+    canvas.addEventListener('pointermove', event => this.showPixel(this.inside(at(event))));
+    canvas.addEventListener('pointerleave', () => this.showPixel(this.pixel()));
+    canvas.addEventListener('click', event => this.choosePixel(at(event)));
+    canvas.addEventListener('focus', () => this.choosePixel(this.pixel() ?? [0, 0]));
     canvas.addEventListener('keydown', event => {
       const step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
       if (!step) return;
-      const [r, c] = this.pixel ?? [0, 0];
-      this.showPixel(r + step[0], c + step[1]);
+      const [r, c] = this.pixel() ?? [0, 0];
+      this.choosePixel([r + step[0], c + step[1]]);
       event.preventDefault();
     });
   }
 
-  showPixel(r, c) {
-    if (!this.shown) return;
-    const rows = this.maps[0].height, cols = this.maps[0].width;
-    r = Math.max(0, Math.min(rows - 1, r));
-    c = Math.max(0, Math.min(cols - 1, c));
-    this.pixel = [r, c];
+  /** One pixel's value (less the baseline), gradient and their product; nothing for null. */
+  showPixel(at) {
+    const said = find('.lw-attr-pixel', this.figure);
+    if (!this.shown || !at) {
+      said.textContent = '';
+      return;
+    }
+    const [r, c] = at, i = r * this.cols + c;
     const { outputs, network, gradients, chosen, writer, record } = this.shown;
-    const i = r * cols + c, x = outputs[network.layers[0].id].values[i] - (record.exact ? 0 : record.baseline);
+    const value = Math.fround(outputs[network.layers[0].id].values[i] - (record.exact ? 0 : record.baseline));
     const g = gradients[chosen][i];
-    find('.lw-attr-pixel', this.figure).textContent = writer.text('attribution_pixel', {
-      row: r + 1, col: c + 1, value: writer.number(x), gradient: writer.number(g), product: writer.number(x * g) });
+    said.textContent = writer.text('attribution_pixel', {
+      row: r + 1, col: c + 1, value: writer.number(value), gradient: writer.number(g), product: writer.number(value * g) });
   }
 }
 
@@ -255,16 +239,34 @@ function canvasIn(surface) {
   return canvas;
 }
 
-function total(values) {
-  let sum = 0;
-  for (const value of values) sum += value;
-  return sum;
+/**
+ * {gradients: (classes × pixels) gradients of the logits, baselineLogits}: the build's, or
+ * computed here for own inputs (with, for integrated gradients, each logit at the baseline).
+ */
+async function gradientsOf(site, input, network, outputs, record) {
+  if (!site.isComputed(input)) return { gradients: await publishedGradients(site, input), baselineLogits: [] };
+  const [{ attribution, gradient }, weights] = await Promise.all([import('./backward.js'), weightsOf(site, input, network)]);
+  const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
+  const target = network.layers.at(-1).id;
+  const baseline = record.exact ? null : image.map(() => record.baseline);
+  const baselineLogits = [];
+  const gradients = Array.from({ length: classes }, (_, c) => {
+    const seed = new Float64Array(classes);
+    seed[c] = 1;
+    if (record.exact) {
+      return Float32Array.from(gradient(network.layers, outputs, weights, target, seed)[network.layers[0].id]);
+    }
+    const found = attribution(network, image, weights, seed, { steps: record.steps, baseline });
+    baselineLogits[c] = found.baselineValue;  // the same path and steps as the build's
+    return Float32Array.from(found.gradient);
+  });
+  return { gradients, baselineLogits };
 }
 
-function largest(values) {
-  let bound = 0;
-  for (const value of values) bound = Math.max(bound, Math.abs(value));
-  return bound || 1;
+/** Every layer's tensors as `input`'s network has them (at its moment of training, or trained). */
+async function weightsOf(site, input, network) {
+  const pairs = await Promise.all(network.layers.map(async layer => [layer.id, await site.weightsFor(input, layer)]));
+  return Object.fromEntries(pairs);
 }
 
 /** The build's gradients of every logit by an input's pixels, [class] → Float32Array. */

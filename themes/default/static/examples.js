@@ -12,7 +12,7 @@
 import { element, find } from './dom.js';
 import { createWriter } from './format.js';
 
-export async function mountExamples(figures, channelFigures, store, site) {
+export async function mount(channelFigures, store, site, { figures }) {
   const [index, network, contract] = await Promise.all([site.json('examples'), site.network(), site.contract()]);
   if (!index.available) return;
   const kinds = new Map(index.layers.map(layer => [layer.id, layer.kind === 'map' ? 'map' : 'unit']));

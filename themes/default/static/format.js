@@ -30,16 +30,6 @@ export function fill(template, fields) {
   });
 }
 
-const ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/**
- * `text` safe to put inside HTML markup or an attribute value. The views make DOM nodes with
- * text instead (dom.js's element()); code that must write markup as a string escapes with this.
- */
-export function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, character => ENTITIES[character]);
-}
-
 /**
  * The contract's format and texts bound together, for the views:
  * writer.number(x), writer.percent(p), writer.range(low, high), writer.text('status', fields).

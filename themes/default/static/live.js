@@ -4,7 +4,7 @@
  * which says when the numbers were computed in the page.
  */
 import { find, findAll } from './dom.js';
-import { momentOf, shownInput, watchLoaded } from './store.js';
+import { shownInput, watchLoaded } from './store.js';
 
 export function mountLive(root, store, site) {
   const spans = findAll('[data-live]', root);
@@ -15,7 +15,7 @@ export function mountLive(root, store, site) {
       if (span.dataset.live in fields) span.textContent = fields[span.dataset.live];
     }
     if (!status) return;
-    const id = shownInput(store.getState()), { step } = momentOf(id);
+    const { moment: step } = store.getState(), id = shown.summary.id;
     const computed = step !== null ? ` ${shown.writer.text('computed_moment', { step })}`
       : site.isComputed(id) ? ` ${shown.writer.text('computed', {})}` : '';
     status.textContent = statusLine(shown, fields) + computed;

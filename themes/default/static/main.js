@@ -14,10 +14,21 @@ import { mountPictures } from './pictures.js';
 import { createStore, initialState, reduce } from './store.js';
 import { mountSurfaces } from './surface.js';
 
+/**
+ * The kinds of figure (builder/figures.py) whose script loads as one comes near: static/<kind>.js
+ * for the figures of class lw-figure-<kind>, its mount(figures, store, site, page), with
+ * static/<css>.css; `near`: other figures that load it.
+ */
+const SCRIPTS = {
+  attribution: { css: null },
+  confusion: { css: 'own' },
+  examples: { near: '.lw-figure-maps, .lw-figure-vector' },
+  overview: { margin: 0 },
+};
+
 const site = new Site(document.body.dataset.contract);
 const picker = find('.lw-picker');
 const figures = findAll('.lw-figure[data-layer]');
-const confusions = findAll('.lw-figure[data-kind="confusion"]');
 const store = createStore(reduce, initialState({
   input: checkedInput(picker), maps: carouselSizes(figures) }));
 
@@ -28,7 +39,7 @@ mountPictures(figures, store, site);
 mountOutputs(figures, store, site);
 mountLive(document, store, site);
 mountInspectorOnFirstSelection(figures, store, site);
-const links = mountOwnInputsOnFirstUse(picker, confusions, store, site);
+const own = mountOwnInputsOnFirstUse(picker, store, site);
 const button = name => find(`.lw-${name}-open`, picker ?? document);
 // Two inputs side by side, and the network as it was during training (the Learning slider).
 onFirstUse(button('compare'), 'compare', async () =>
@@ -38,13 +49,12 @@ onFirstUse(button('learning'), 'moment', async () =>
   button('learning')?.remove();
   slider?.focus();
 }, () => button('learning')?.remove());
-const attributions = findAll('.lw-figure[data-kind="attribution"]');
-whenNear(attributions, async () => (await import('./attribution.js')).mountAttributions(attributions, store, site));
-const overviews = findAll('.lw-figure-overview'), channels = findAll('.lw-figure-examples');
-whenNear(overviews, async () => (await view('overview')).mountOverview(overviews, store, site), 0);
-whenNear(findAll('.lw-figure-maps, .lw-figure-vector, .lw-figure-examples'),
-  async () => (await view('examples')).mountExamples(figures, channels, store, site));
-mountHash(store, inputIds(picker), links);
+for (const [kind, { css = kind, near, margin }] of Object.entries(SCRIPTS)) {
+  const selector = `.lw-figure-${kind}`, page = { figures, own: own.load };
+  whenNear(findAll(near ? `${selector}, ${near}` : selector),
+    async () => (await view(kind, css)).mount(findAll(selector), store, site, page), margin);
+}
+mountHash(store, inputIds(picker), own);
 
 /** The inspector's code (and maths.js) is fetched when the reader first selects a value. */
 function mountInspectorOnFirstSelection(figures, store, site) {
@@ -63,10 +73,10 @@ function mountInspectorOnFirstSelection(figures, store, site) {
 /**
  * The reader's own inputs (own.js runs the network in the page; yours.js has the pad, the upload
  * and the picker's own choice) load, with the weights, on first use: Draw, Upload, a file
- * dropped on the page, a link to a drawing or a test image. The confusion matrix's cells become
- * buttons (cells.js) as the reader nears them. Returns what hash.js needs to name them in links.
+ * dropped on the page, a link to a drawing or a test image. Returns what hash.js needs to name
+ * them in links, and `load()`, which gives own.js's OwnInputs once loaded.
  */
-function mountOwnInputsOnFirstUse(picker, confusions, store, site) {
+function mountOwnInputsOnFirstUse(picker, store, site) {
   let loading = null, own = null;
   const load = () => (loading ??= Promise.all([import('./own.js'), view('yours', 'own')])
     .then(([{ OwnInputs }, { mountYours }]) => mountYours(picker, store, site, own = new OwnInputs(site))));
@@ -80,10 +90,8 @@ function mountOwnInputsOnFirstUse(picker, confusions, store, site) {
     });
     bindDrops(async file => (await load()).useFile(file));
   }
-  whenNear(confusions, async () => {
-    (await view('cells', 'own')).mountCells(confusions, store, site, async () => (await load()).own);
-  });
-  return { linkOf: id => (own ? own.linkOf(id) : id), resolve: async link => (await load()).resolve(link) };
+  return { linkOf: id => (own ? own.linkOf(id) : id), resolve: async link => (await load()).resolve(link),
+           load: async () => (await load()).own };
 }
 
 /** A file dropped anywhere on the page is the reader's input, rather than opened by the browser. */
@@ -104,9 +112,9 @@ function bindDrops(useFile) {
   });
 }
 
-/** A view's module and its stylesheet, static/<name>.js and static/<css>.css, loaded on first use. */
+/** A view's module and its stylesheet (null: none), static/<name>.js and static/<css>.css, loaded on first use. */
 async function view(name, css = name) {
-  const [module] = await Promise.all([import(`./${name}.js`), stylesheet(`static/${css}.css`)]);
+  const [module] = await Promise.all([import(`./${name}.js`), css && stylesheet(`static/${css}.css`)]);
   return module;
 }
 

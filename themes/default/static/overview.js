@@ -20,7 +20,7 @@ import { shownInput, watchLoaded } from './store.js';
 /** Map columns of a layer in the overview: enough that no column holds more than this many maps. */
 const MAPS_DOWN = 8;
 
-export async function mountOverview(figures, store, site) {
+export async function mount(figures, store, site) {
   const network = await site.network();
   // The inputs as the figures show them: the chosen one and the compared one, at the slider's moment.
   const shown = state => [shownInput(state), state.compare && shownInput({ ...state, input: state.compare })].join(' ');

@@ -7,7 +7,7 @@
  * numbers onto a canvas laid over each picture (paint.js, the build's colours exactly), only for
  * the maps in view, and a carousel paints the map it moves to.
  */
-import { find, findAll } from './dom.js';
+import { element, find, findAll } from './dom.js';
 import { urlOf } from './site.js';
 import { shownInput, watch, watchLoaded } from './store.js';
 import { gridOf } from './surface.js';
@@ -89,10 +89,7 @@ export function mapOf(output, kind, k, { rows, cols }) {
 function canvasOf(surface) {
   let canvas = find('canvas', surface);
   if (!canvas) {
-    canvas = document.createElement('canvas');
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', find('img', surface).alt);
-    surface.append(canvas);
+    surface.append(canvas = element('canvas', { attributes: { role: 'img', 'aria-label': find('img', surface).alt } }));
   }
   return canvas;
 }

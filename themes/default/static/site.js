@@ -10,7 +10,6 @@
 import { createWriter, fill } from './format.js';
 import { momentOf } from './store.js';
 
-/** The decoders of numbers (data.js), loaded with the first numbers the page needs. */
 const tensors = () => import('./data.js');
 
 const requests = new Map();
@@ -48,7 +47,7 @@ export class Site {
     this.moments = new Promise(resolve => { this.registerMoments = resolve; });
   }
 
-  /** Make sure an input at a moment of training is computed before it is read. */
+  /** Compute an input at a moment of training before it is read. */
   async ensure(inputId) {
     if (this.computed.has(inputId) || momentOf(inputId).step === null) return;
     await (await this.moments).resolve(inputId);
@@ -91,7 +90,7 @@ export class Site {
 
   /** One input's summary from data/inputs.json: label, prediction, scores, each map's range. */
   async summary(inputId) {
-    if (!this.computed.has(inputId)) await this.ensure(inputId);
+    await this.ensure(inputId);
     if (this.computed.has(inputId)) return this.computed.get(inputId).summary;
     const summaries = await fetchOnce(urlOf(await this.contract(), 'inputs'));
     const summary = summaries.find(entry => entry.id === inputId);
@@ -107,7 +106,7 @@ export class Site {
 
   /** Every layer's exact output for one input, {layer id: Tensor}, from its float32 file. */
   async outputs(inputId) {
-    if (!this.computed.has(inputId)) await this.ensure(inputId);
+    await this.ensure(inputId);
     if (this.computed.has(inputId)) return this.computed.get(inputId).outputs;
     const contract = await this.contract();
     const [{ decodeLayers }, network, buffer] = await Promise.all([

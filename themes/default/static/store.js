@@ -12,6 +12,7 @@
  *   compare    a second input every figure shows beside the first, with their difference, or null
  *   moment     the optimiser step of a training snapshot the figures show the network at, or null
  *              for the trained network
+ *   params     a figure's own state, as URL text: {versus: '4'} (attribution.js)
  */
 
 /** A store: getState(), dispatch(action), subscribe(listener) → unsubscribe. */
@@ -71,7 +72,7 @@ const NONE = Object.freeze([]);  // no outlines: one shared empty list, so state
 /** The state before any action: `input` chosen, every carousel on its first map. */
 export function initialState({ input, maps }) {
   const positions = Object.fromEntries(Object.keys(maps).map(layer => [layer, 0]));
-  return { input, maps, positions, selection: null, highlights: NONE, compare: null, moment: null };
+  return { input, maps, positions, selection: null, highlights: NONE, compare: null, moment: null, params: {} };
 }
 
 /**
@@ -159,12 +160,17 @@ const ACTIONS = {
     return compare === state.compare ? state : { ...state, compare };
   },
 
-  /** A deep link: an input (null keeps the current one), the map of every carousel, a comparison. */
-  restore(state, { input, positions, compare = null, moment = null }) {
+  setParams(state, { params }) {
+    return { ...state, params: { ...state.params, ...params } };
+  },
+
+  /** A deep link: an input (null keeps the current one), the map of every carousel, … */
+  restore(state, { input, positions, compare = null, moment = null, params = {} }) {
     const chosen = input ? ACTIONS.chooseInput(state, { input }) : state;
     const moved = Object.keys(state.maps).reduce(
       (next, layer) => ACTIONS.showMap(next, { layer, k: positions[layer] ?? 0 }), chosen);
-    return ACTIONS.moment(ACTIONS.compare(moved, { input: compare }), { step: moment });
+    const restored = ACTIONS.moment(ACTIONS.compare(moved, { input: compare }), { step: moment });
+    return { ...restored, params: Object.fromEntries(Object.entries(params).filter(([name]) => !(name in state.maps))) };
   },
 };
 

@@ -6,7 +6,7 @@
  * Loaded with own.js when the reader first uses one of them (main.js binds the triggers), so
  * the first load carries none of this.
  */
-import { resolveTestLink } from './cells.js';
+import { resolveTestLink } from './confusion.js';
 import { element, find } from './dom.js';
 import { Pad } from './draw.js';
 import { createWriter } from './format.js';

@@ -1,8 +1,8 @@
 /**
  * The confusion matrix's cells open their test images: each count the site holds images for
  * (data/confusion.json) becomes a button; pressing it lists that cell's images (fetched then, one file per cell), and
- * any of them can be made the input of every figure. `ownInputs()` gives the OwnInputs that
- * runs the network in the page, loading it the first time.
+ * any of them can be made the input of every figure. `page.own()` gives the OwnInputs that
+ * runs the network in the page, loading it the first time. Loaded as the figure comes near (main.js).
  */
 import { sizeOf } from './data.js';
 import { element, find, findAll } from './dom.js';
@@ -10,7 +10,7 @@ import { createWriter } from './format.js';
 import { paintPixels } from './paint.js';
 import { fetchOnce, urlOf } from './site.js';
 
-export async function mountCells(figures, store, site, ownInputs) {
+export async function mount(figures, store, site, { own: ownInputs }) {
   const kept = await site.json('confusion');
   for (const figure of figures) {
     const list = find('.lw-cell-images', figure);
