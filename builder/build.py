@@ -27,10 +27,8 @@ from pathlib import Path
 from markupsafe import Markup
 
 import model as model_package
-from model import confusion
-from model import examples as dataset_examples
-from model import snapshots as training_snapshots
-from builder import article as prose, cache, checks, content, contract, figures, inputs, theme, variables, views
+from builder import (article as prose, cache, checks, companions, content, contract, figures, inputs, theme,
+                     variables, views)
 from builder.errors import BuildError, Problems
 from builder.layers import Description
 
@@ -85,8 +83,7 @@ def _network(article, train, data_dir, log):
                              f"--checkpoint {checkpoint}', build with --train, or fix 'checkpoint:'",
                              article.path, article.line_of("checkpoint"))
         _train(settings.model, checkpoint, metrics, data_dir, where, log)
-    kept = (checkpoint, metrics, confusion.path_for(checkpoint),  # and what was computed with it
-            dataset_examples.path_for(checkpoint), training_snapshots.path_for(checkpoint))
+    kept = (checkpoint, metrics, *companions.paths(checkpoint))  # and what was computed with it
     code, sources = _code(settings.model, where)
     key = cache.digest(settings.model, settings.checkpoint, str(metrics), code, *(_contents(path) for path in kept))
 
@@ -145,23 +142,14 @@ def _generate(folder, network, chosen):
 
 
 def _train(spec, checkpoint, metrics, data_dir, where, log):
-    from builder import network as nets, outputs
-    from model import data, train
-    model = nets.build_model(spec, where)
-    traced = nets.graph.trace(model.eval(), nets.input_shape(model), spec, where)  # refuse before training
-    nets.graph.check_gradients(traced.graph_module, nets.input_shape(model), spec, where)
-    output = outputs.trained_on(traced.ops, spec, where)
+    from builder import training
+    from model import data
     try:
-        train.refuse_unfit(model)
-        log(f"{checkpoint} not found: training {spec} (a few minutes)")
-        train.train(model, checkpoint, metrics, data_dir=data_dir, output=output)
+        training.train(spec, checkpoint, metrics, where=where, data_dir=data_dir, log=log,
+                       starting=f"{checkpoint} not found: training {spec} (a few minutes)")
     except data.DataNotFound as err:
         raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",
                          checkpoint) from None
-    except train.MetricsInUse as err:
-        raise BuildError(str(err), metrics) from None
-    except train.Unfit as err:
-        raise BuildError(f"{spec} {err}", *where) from None
 
 
 def _render_page(article, network, generated, problems):
