@@ -12,6 +12,9 @@ ceil_mode and divisor_override), are run by the page's own modules in one page.e
   and the constant is the network's own on the affine piece (f(t·x) − t · Σ contributions);
 - the explanation of a sample of values of every layer works out, from its own numbers, to the
   value shown, and names and outlines what it reads;
+- the inspector draws each new kind of explanation (a cat's channel and where it comes from, the mean
+  of a whole map, Identity and Dropout2d passing values on, ceil_mode and divisor_override pools) in
+  a built article, with the value it explains, and outlines what it reads;
 - the models authors write with them (tests/models/operations.py: a BasicBlock whose ReLU is called
   twice, branches joined by torch.cat, means over the map, clamps, …), described as the build
   describes them, give on the page on a test image each layer's value as the model computes it
@@ -24,6 +27,7 @@ files the build copies.
 """
 import json
 import math
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -32,7 +36,9 @@ import torch
 import torch.nn.functional as F
 from playwright.sync_api import expect
 
-from conftest import CONTENT, METRICS, REPO
+from conftest import CONTENT, METRICS, REPO, run_cli
+from oracle import published_outputs
+from reader_helpers import assert_prints
 
 STATIC = REPO / "themes" / "default"
 TOLERANCE = 1e-5
@@ -526,3 +532,71 @@ def test_the_models_authors_write_run_on_the_page_as_in_pytorch(models_ran):
     types = {layer["type"] for made, _, _ in models_ran for layer in made.record["layers"]}
     assert {"Cat", "Mean", "Clamp", "Hardtanh", "ReLU6", "Hardswish", "Mish", "Softplus", "BatchNorm1d",
             "Identity", "Dropout2d", "Hardsigmoid"} <= types
+
+
+# --- the inspector, in an article built about Blocks -------------------------------------------------
+
+# Layers of Blocks to select, the value, and what its panel must say.
+INSPECTED = [
+    ("cat", [3, 5, 6], "maps 3–5 are wide's, input 2 of 2", "This is wide, map 2, row 6, column 7 (outlined), unchanged",
+     ("wide", [1, 5, 6])),
+    ("mean", [2, 0, 0], "The mean of all 4 × 4 values of avg, map 3 (outlined)", "÷ n 16 = ", ("avg", [2, 0, 0], 4, 4)),
+    ("drop", [1, 2, 3], "Dropout2d (p = 0.25) sets whole channels", "only while the network trains", None),
+    ("keep", [0, 3, 4], "Identity passes every value on unchanged: clamp gave", ", so this is ", None),
+    ("third", [1, 1, 1], "The mean of its 2 × 2 window of sig, map 2", "the divisor it is given (divisor_override)",
+     None),
+    ("avg", [0, 3, 3], "are left out (count_include_pad=False)", "÷ n 4 (only the cells inside the map count)", None),
+    ("ceil", [1, 6, 6], "cuts them short there: this one is smaller than the kernel", "The largest value",
+     ("mix", [1, 12, 12], 1, 1)),
+    ("cat_1", [17], "elements 17–20 are mean_1's, input 2 of 2", "This is mean_1, element 2 (outlined), unchanged",
+     None),
+    ("mean_1", [3], "The mean of all 2 × 2 values of third, map 4 (outlined)", "÷ n 4 = ", ("third", [3, 0, 0], 2, 2)),
+]
+
+
+@pytest.fixture(scope="module")
+def blocks_article(tmp_path_factory):
+    """Blocks with random weights (test_operations.randomise), built with a figure per inspected layer
+    and per layer they read."""
+    from test_operations import randomise
+    from tests.models.operations import Blocks
+    folder = tmp_path_factory.mktemp("blocks")
+    torch.manual_seed(5)
+    model = Blocks()
+    randomise(model)
+    torch.save(model.state_dict(), folder / "net.pt")
+    metrics = {key: value for key, value in json.loads(METRICS.read_text(encoding="utf-8")).items()
+               if key not in ("weights_sha256", "snapshots")}  # those describe the committed weights
+    (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
+    layers = {layer["id"]: layer for layer in described("Blocks").record["layers"]}
+    shown = {name for name, *_ in INSPECTED} | {id for name, *_ in INSPECTED for id in layers[name]["inputs"]}
+    figures = "\n\n".join(f"![Layer {id}](layer:{id})" for id in layers if id in shown)
+    content = folder / "content"
+    (content / "inputs").mkdir(parents=True)
+    first = sorted((CONTENT / "inputs").glob("*.png"))[0]
+    shutil.copy(first, content / "inputs" / first.name)
+    front = f"model: tests.models.operations:Blocks\ncheckpoint: {folder / 'net.pt'}"
+    (content / "article.md").write_text(f"---\n{front}\n---\n\n{figures}\n", encoding="utf-8")
+    process = run_cli("build", "--content", content, "--out", folder / "site")
+    assert process.returncode == 0, process.stderr
+    network = json.loads((folder / "site" / "data" / "network.json").read_text(encoding="utf-8"))
+    return SimpleNamespace(site=folder / "site", layers={layer["id"]: layer for layer in network["layers"]},
+                           outputs=published_outputs(folder / "site", network, first.stem))
+
+
+def test_the_inspector_draws_the_new_kinds(blocks_article, page, serve):
+    """One value of each new kind selected with the pointer: its panel says what it reads, its working
+    ends in the value shown, and the layer it reads outlines the cell (a cat's, in the input it comes
+    from) or the whole map (a mean's)."""
+    from test_inspector_own_models import expect_outline, select
+    page.goto(serve(blocks_article.site).url + "index.html")
+    expect(page.locator(".lw-surface[tabindex='0']").first).to_be_attached()
+    for id, at, said, working, outline in INSPECTED:
+        layer = blocks_article.layers[id]
+        panel = select(page, layer, at)
+        assert_prints(panel["value"], blocks_article.outputs[id][tuple(at)], f"{id}'s value")
+        assert said in panel["text"] and working in panel["text"], f"{id}: {panel['text']}"
+        if panel["result"] is not None:
+            assert panel["result"] == panel["value"], f"{id}: the working ends in {panel['result']}"
+        if outline:
+            expect_outline(page, blocks_article, *outline)

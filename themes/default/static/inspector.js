@@ -7,8 +7,8 @@
  * the figures of the layers it is computed from, and, for spatial values, the patch of the
  * input image it depends on.
  *
- * Loaded with the reader's first selection (see main.js), with maths.js and operations.js. A layer's weights
- * (data/weights/<layer>.f32) are fetched when one of its values is first explained.
+ * Loaded with the reader's first selection (see main.js), with maths.js and operations.js. A
+ * layer's weights (data/weights/<layer>.f32) are fetched when one of its values is first explained.
  */
 import { element, find } from './dom.js';
 import { isSpatial, range } from './arithmetic.js';
@@ -116,13 +116,7 @@ const RENDER = {
   same: ({ explanation: { source, input }, number }) => [
     workingLine(number, [`Identity passes every value on unchanged: ${source} gave `, input,
                          ', so this is '], input, '.')],
-  cat: ({ explanation: { source, n, count, channel, first, last, from, input }, number }) => [
-    paragraph(`It joins its ${count} inputs' ${from.length === 3 ? 'maps' : 'values'} one after `
-              + `another: ${from.length === 3 ? 'maps' : 'elements'} ${first + 1}–${last + 1} `
-              + `are ${source}'s, input ${n + 1} of ${count}.`),
-    workingLine(number, [`This is ${source}, ${from.length === 3 ? 'map' : 'element'} `
-                         + `${channel + 1}${from.length === 3 ? `, row ${from[1] + 1}, column ${from[2] + 1}` : ''}`
-                         + ' (outlined), unchanged: '], input, '.')],
+  cat: catNodes,
   flatten: flattenNodes,
   add: ({ explanation: { terms: [one, other], result }, number }) => [
     workingLine(number, [`${one.source} gave `, one.value, ` and ${other.source} gave `,
@@ -284,6 +278,18 @@ function meanNodes({ explanation: { source, k, window, cells, padded: outside, p
 /** What a pool's window clipped by ceil_mode says. */
 const CLIPPED = 'With ceil_mode the last windows hang past the map and its padding, and PyTorch '
   + 'cuts them short there: this one is smaller than the kernel';
+
+/** A joined value: which input it comes from, and which of that input's channels. */
+function catNodes({ explanation: { source, n, count, channel, first, last, from, input }, number }) {
+  const maps = from.length === 3;
+  const where = maps ? `map ${channel + 1}, row ${from[1] + 1}, column ${from[2] + 1}`
+    : `element ${channel + 1}`;
+  return [
+    paragraph(`It joins its ${count} inputs' ${maps ? 'maps' : 'values'} one after another: `
+              + `${maps ? 'maps' : 'elements'} ${first + 1}–${last + 1} are ${source}'s, input `
+              + `${n + 1} of ${count}.`),
+    workingLine(number, [`This is ${source}, ${where} (outlined), unchanged: `], input, '.')];
+}
 
 /** A flattened element: the cell of its input that it is. */
 function flattenNodes({ explanation: { source, from, strides, index, input }, number }) {

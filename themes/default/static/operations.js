@@ -616,6 +616,12 @@ function samePasses(explain) {
            explain };
 }
 
+/** Dropout in evaluation passes its values on; `channels`: it drops whole maps when training. */
+function explainDropout(channels) {
+  return context => ({ kind: 'dropout', formula: ['x (nothing is dropped when evaluating)'],
+                       p: context.layer.settings.p ?? 0.5, channels, ...sameCell(context) });
+}
+
 /** Element i of a flattened vector is the cell of its input at that row-major position. */
 function explainFlatten({ sources: [source], inputs: [input], at: [index] }) {
   const from = indexAt(input.shape, index);
@@ -662,8 +668,8 @@ function catBackward(layer, inputs, grad, weights, into) {
 function explainCat({ sources, inputs, at: [k, ...rest] }) {
   const { n, channel, first, last } = catSource(inputs.map(input => input.shape), k);
   const from = [channel, ...rest];
-  return { kind: 'cat', formula: [`${sources.map(source => source.id).join(', ')}, joined along the channels`],
-           source: sources[n].id, n, count: sources.length, channel, first, last, from,
+  const names = sources.map(source => source.id).join(', ');
+  return { kind: 'cat', formula: [`${names}, joined along the channels`], source: sources[n].id, n, count: sources.length, channel, first, last, from,
            input: inputs[n].at(...from), outline: [cellOf(sources[n], from)].filter(Boolean) };
 }
 
@@ -741,12 +747,8 @@ export const OPERATIONS = {
   BatchNorm2d: { forward: batchNorm, backward: batchNormBackward, explain: explainBatchNorm },
   BatchNorm1d: { forward: batchNorm, backward: batchNormBackward, explain: explainBatchNorm },
   Identity: samePasses(context => ({ kind: 'same', formula: ['x'], ...sameCell(context) })),
-  Dropout: samePasses(context => ({ kind: 'dropout', formula: ['x (nothing is dropped when evaluating)'],
-                                    p: context.layer.settings.p ?? 0.5, channels: false,
-                                    ...sameCell(context) })),
-  Dropout2d: samePasses(context => ({ kind: 'dropout', formula: ['x (nothing is dropped when evaluating)'],
-                                      p: context.layer.settings.p ?? 0.5, channels: true,
-                                      ...sameCell(context) })),
+  Dropout: samePasses(explainDropout(false)),
+  Dropout2d: samePasses(explainDropout(true)),
   Flatten: samePasses(explainFlatten),
   Cat: { forward: cat, backward: catBackward, explain: explainCat,
          mapsRead: (layer, k, sources) => {
@@ -760,7 +762,9 @@ for (const [type, entry] of Object.entries(NORMALISERS)) OPERATIONS[type] = norm
 
 /** A layer's entry, or an error naming its type. */
 export function operationOf(layer) {
-  if (!Object.hasOwn(OPERATIONS, layer.type)) throw new Error(`no operation '${layer.type}' (${layer.id})`);
+  if (!Object.hasOwn(OPERATIONS, layer.type)) {
+    throw new Error(`no operation '${layer.type}' (${layer.id})`);
+  }
   return OPERATIONS[layer.type];
 }
 
