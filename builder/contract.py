@@ -145,8 +145,9 @@ def output(kind):
 
 def record(scales, palettes, kind):
     """The contract's contents: `scales` maps layer id to a frames.Scale, `palettes` a colormap
-    name to 256 (r, g, b) rows, `kind` what the last layer gives (builder.outputs)."""
-    return dict(urls=URLS, format=FORMAT, texts=TEXTS, conversion=CONVERSION, output=output(kind),
+    name to 256 (r, g, b) rows, `kind` what the last layer gives (builder.outputs). `diverging` names
+    the palette of numbers of either sign, which the page also uses for differences it computes."""
+    return dict(urls=URLS, format=FORMAT, texts=TEXTS, conversion=CONVERSION, output=output(kind), diverging=DIVERGING,
                 scales={layer: vars(scale) for layer, scale in scales.items()},
                 palettes={name: ["#%02x%02x%02x" % tuple(rgb) for rgb in rows.tolist()]
                           for name, rows in sorted(palettes.items())})

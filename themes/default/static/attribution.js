@@ -94,7 +94,7 @@ class AttributionFigure {
     if (!this.shown) return;
     const { summary, chosen, writer, contract } = this.shown;
     const contributions = this.contributionsOf(chosen);
-    const scale = divergingScale(contributions);
+    const scale = divergingScale(contributions, contract);
     this.paintMap(this.maps[0], contributions, scale);
     this.maps[0].setAttribute('aria-label', writer.text('attribution_alt', {
       what: contract.output.value, cls: summary.classes[chosen], low: writer.number(scale.vmin),
@@ -157,7 +157,7 @@ class AttributionFigure {
     const { writer, summary, contract } = this.shown, other = this.versusOf(c);
     const scores = summary[contract.output.kind];
     const found = whyNot(contributions, this.contributionsOf(other), scores[c], scores[other]);
-    const scale = divergingScale(found.differences);
+    const scale = divergingScale(found.differences, contract);
     this.paintMap(this.maps[1], found.differences, scale);
     this.maps[1].setAttribute('aria-label', writer.text('difference_alt', {
       a: summary.classes[c], b: summary.classes[other], low: writer.number(scale.vmin),

@@ -75,7 +75,7 @@ function showAll(figures, loaded, positions) {
       const [other, difference] = findAll('canvas', pair);
       paint(other, b, scale, contract.palettes[scale.cmap]);
       const values = Float64Array.from(a.values, (value, i) => value - b.values[i]);
-      const differences = divergingScale(values), bound = differences.vmax;
+      const differences = divergingScale(values, contract), bound = differences.vmax;
       paint(difference, { shape: [grid.rows, grid.cols], values }, differences, contract.palettes[differences.cmap]);
       other.setAttribute('aria-label', `${layer}: ${names[1].source}`);
       difference.setAttribute('aria-label', `${layer}: ${names[0].source} minus ${names[1].source}, ${

@@ -130,7 +130,7 @@ class Overview {
     for (const { layer, target, buttons } of this.columns) {
       const [rows, cols] = isSpatial(layer) ? layer.shape.slice(1) : layer.grid;
       const values = second && differenceOf(outputs[layer.id], second.outputs[layer.id]);
-      const differences = second && painter.divergingScale(values);  // one scale for the whole layer
+      const differences = second && painter.divergingScale(values, contract);  // one scale for the whole layer
       buttons.forEach((button, k) => {
         const canvas = find('canvas', button);
         if (second) {

@@ -7,19 +7,19 @@
  *   const scale = contract.scales.conv1;
  *   paint(canvas, outputs.conv1.slice(3), scale, contract.palettes[scale.cmap]);
  *   paint(canvas, outputs.fc1.reshape(layer.grid), …);   // a vector, in its rows
- *   const differences = divergingScale(values);          // white at 0, for numbers of either sign
+ *   const differences = divergingScale(values, contract);  // white at 0, for numbers of either sign
  *   paint(canvas, { shape: [rows, cols], values }, differences, contract.palettes[differences.cmap]);
  */
 
-/** The palette for numbers of either sign: the build's colours of weights and of layers with negative values. */
-export const DIVERGING = 'RdBu_r';
-
-/** The scale on which `values` show white at 0 and their largest size at either end (1 if all are 0). */
-export function divergingScale(values) {
+/**
+ * The scale on which `values` show white at 0 and their largest size at either end (1 if all are 0),
+ * in the contract's palette for numbers of either sign (the build's colours of weights).
+ */
+export function divergingScale(values, { diverging }) {
   let bound = 0;
   for (const value of values) bound = Math.max(bound, Math.abs(value));
   bound ||= 1;
-  return { cmap: DIVERGING, vmin: -bound, vmax: bound };
+  return { cmap: diverging, vmin: -bound, vmax: bound };
 }
 
 /** Draw `map` (a Tensor of rows × columns) on `canvas`, resized to one pixel a value. */

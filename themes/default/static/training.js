@@ -137,7 +137,7 @@ function mountFilters(figures, store, moments, contract) {
       const kernel = findAll('.lw-kernel', figure)[k];
       let canvas = find('canvas', kernel);
       if (!canvas) kernel.prepend(canvas = element('canvas', { attributes: { role: 'img' } }));
-      const scale = divergingScale(weight.values);
+      const scale = divergingScale(weight.values, contract);
       paint(canvas, tiled(weight.slice(k), find('img', kernel)), scale, contract.palettes[scale.cmap]);
       canvas.setAttribute('aria-label', `Filter ${k + 1} of ${layer} at step ${moment}`);
       kernel.classList.add('is-painted');
