@@ -3,11 +3,13 @@
     layerwise train                              # model/cnn.pt, model/cnn.json, model/cnn.snapshots.npz
     layerwise train --epochs 1 --max-steps 300 --checkpoint /tmp/cnn.pt
 
-The defaults take about 3 min 15 s on two idle CPU cores and reach 93.53 %
-test accuracy (README: the recipe and what each part gave). The whole split lives in one tensor and batches are slices of
-it: no DataLoader, no per-image PIL transforms. Augmentation (random
-horizontal flips, per-image shifts of up to one pixel, a randomly erased
-rectangle) is done on the batch tensor.
+train() reads as three stages: the data (each split as one normalised tensor;
+batches are slices of it, with no DataLoader and no per-image PIL transforms),
+the fit (Recipe's defaults are the committed checkpoint's; augmentation, a
+random horizontal flip, a shift of up to one pixel and a randomly erased
+rectangle, is done on the batch tensor) and the record (the checkpoint, its
+snapshots and its metrics). The defaults take about 3 min 15 s on two idle CPU
+cores and reach 93.53 % test accuracy (README: the recipe and what each part gave).
 
 Training always runs what the model's forward() computes. A plain
 nn.Sequential such as FashionCNN (one whose class keeps nn.Sequential's
@@ -24,9 +26,9 @@ Three things make a step fast on a small CPU, each measured: the network
 runs in channels-last layout, which the CPU convolution and pooling kernels
 prefer; each ReLU→max-pool pair runs as max-pool→ReLU, the same numbers with
 the ReLU on a quarter of the values; and glibc keeps freed memory for reuse
-instead of unmapping it, so activations are not page-faulted in afresh. The
-metrics record the FLOP rate reached next to the machine's matmul rate,
-measured in the same run.
+instead of unmapping it, so activations are not page-faulted in afresh.
+`layerwise bench` times the steps (builder/bench.py); training records only
+its wall time.
 """
 import copy
 import ctypes
@@ -37,6 +39,7 @@ import platform
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -48,21 +51,9 @@ from tqdm import tqdm
 
 from model import data, snapshots_file
 
-DEFAULTS = dict(
-    epochs=25,
-    batch_size=256,
-    lr=8e-3,            # peak of the one-cycle schedule
-    weight_decay=1e-4,
-    seed=0,
-)
 SHIFT = 1               # pixels an augmented image may move each way; 2 cost 0.4 % accuracy
 LABEL_SMOOTHING = 0.1   # worth about +0.2 % test accuracy here
 POSTFIX_EVERY = 20      # steps between progress-bar updates of loss and accuracy
-# What can be switched off to measure what it gives (README: the recipe and its measured effects).
-RECIPE = dict(
-    batch_norm=True,    # after each conv and linear layer that feeds a ReLU, while training; folded after
-    erasing=0.5,        # the chance that an image has one random rectangle blanked out
-)
 ERASED_AREA = (0.02, 0.33)    # fraction of the image a blanked rectangle covers, as torchvision's RandomErasing
 ERASED_ASPECT = (0.3, 3.3)    # its height over its width
 # Before folding, the batch norms' statistics are measured on this many training images, augmented
@@ -70,42 +61,103 @@ ERASED_ASPECT = (0.3, 3.3)    # its height over its width
 CALIBRATION_IMAGES = 2048
 
 
-def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
-          batch_size=DEFAULTS["batch_size"], lr=DEFAULTS["lr"],
-          weight_decay=DEFAULTS["weight_decay"], seed=DEFAULTS["seed"], recipe=None,
-          max_steps=None, train_subset=None, data_dir=None, progress=True, output="logits"):
-    """Train `model` from weights drawn with `seed`; save it to `checkpoint`, its metrics to
-    `metrics_path` and its snapshots beside the checkpoint; return the metrics. `recipe` overrides
-    parts of RECIPE, e.g. dict(erasing=0). `output` is what the model's last operation gives
-    (builder.outputs.kind), which decides the loss (loss_of). Refuses, before training, metrics that belong to
-    another checkpoint (MetricsInUse) and a model that does not fit the dataset (Unfit)."""
+@dataclass(frozen=True)
+class Recipe:
+    """How a network is trained. The defaults made the committed checkpoint; batch_norm and erasing
+    can be switched off to measure what they give (README: the recipe and its measured effects)."""
+    epochs: int = 25
+    batch_size: int = 256
+    lr: float = 8e-3            # peak of the one-cycle schedule
+    weight_decay: float = 1e-4
+    seed: int = 0               # draws the initial weights, the batches and their augmentation
+    batch_norm: bool = True     # after each conv and linear layer that feeds a ReLU, while training; folded after
+    erasing: float = 0.5        # the chance that an image has one random rectangle blanked out
+    max_steps: int = None       # stop after this many optimiser steps (None: after the last epoch)
+    train_subset: int = None    # train on the first N training images only (None: all of them)
+
+
+def train(model, checkpoint, metrics_path, *, data_dir=None, output="logits", progress=True, **recipe):
+    """Train `model` from weights drawn with the recipe's seed; save it to `checkpoint`, its metrics
+    to `metrics_path` and its snapshots beside the checkpoint; return the metrics. `recipe` overrides
+    parts of Recipe (an unknown name is a TypeError), e.g. epochs=1, erasing=0. `output` is what the
+    model's last operation gives (builder.outputs.kind), which decides the loss (loss_of). Refuses,
+    before training, metrics that belong to another checkpoint (MetricsInUse) and a model that does
+    not fit the dataset (Unfit)."""
+    recipe = Recipe(**recipe)
     refuse_unfit(model)
     refuse_foreign_metrics(checkpoint, metrics_path)
-    recipe = {**RECIPE, **(recipe or {})}
-    _initialise(model, seed)
+    _initialise(model, recipe.seed)
     _keep_freed_memory()
-    matmul_gflops = measure_matmul_gflops()
-    train_set, test_set = data.load("train", data_dir), data.load("test", data_dir)
-    if train_subset:
-        train_set = data.Split(train_set.images[:train_subset], train_set.labels[:train_subset])
-    mean, std = _normalisation(train_set.images)
-    x_train, y_train = data.as_input(train_set.images, mean, std), train_set.labels
-    x_test, y_test = data.as_input(test_set.images, mean, std), test_set.labels
-    x_padded = F.pad(x_train, (SHIFT,) * 4, value=-mean / std)  # black borders to shift into
 
-    network, norms, changes = _training_network(model, recipe["batch_norm"])
+    images = Images.load(data_dir, recipe.train_subset)
+    started = time.perf_counter()
+    run = fit(model, images, recipe, output, progress)
+    seconds = time.perf_counter() - started
+    return record(model, run, images, recipe, checkpoint, metrics_path, seconds)
+
+
+@dataclass
+class Images:
+    """The dataset as the network sees it: each split one normalised tensor (N, 1, H, W) with its
+    labels, and the normalisation, measured on the training images."""
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    mean: float
+    std: float
+
+    @classmethod
+    def load(cls, data_dir=None, train_subset=None):
+        """FashionMNIST (model.data), with only the first `train_subset` training images if given."""
+        train_set, test_set = data.load("train", data_dir), data.load("test", data_dir)
+        if train_subset:
+            train_set = data.Split(train_set.images[:train_subset], train_set.labels[:train_subset])
+        mean, std = _normalisation(train_set.images)
+        return cls(data.as_input(train_set.images, mean, std), train_set.labels,
+                   data.as_input(test_set.images, mean, std), test_set.labels, mean, std)
+
+    def padded(self):
+        """The training images with black borders of SHIFT pixels to shift into."""
+        return F.pad(self.x_train, (SHIFT,) * 4, value=-self.mean / self.std)
+
+
+@dataclass
+class Run:
+    """What fit() did: the training network's changes, the kept moments, every step's loss and the
+    epochs' record, ending with the published network's test accuracy and confusion matrix."""
+    changes: list               # what training changed of the model's layers ([]: its forward() as written)
+    norms: list                 # the layers trained with a batch norm after them
+    calibration_images: int     # how many images the norms' statistics were measured on before folding
+    steps_per_epoch: int
+    kept: list                  # snapshots_file.Snapshot, by step
+    losses: torch.Tensor        # every optimiser step's batch loss
+    epochs: list                # per epoch: epoch, train_loss, train_accuracy, test_accuracy
+    test_accuracy: float
+    confusion: list             # test counts, true class by row
+
+    @property
+    def steps(self):
+        return len(self.losses)
+
+
+def fit(model, images, recipe, output="logits", progress=True):
+    """Train `model` on `images` by `recipe`, scoring its published form on the test set after each
+    epoch and at each moment snapshots_file.steps() keeps; leave that form (batch norms folded) in
+    `model` and return the Run."""
+    network, norms, changes = _training_network(model, recipe.batch_norm)
     if progress:
         print(_training_text(model, changes), file=sys.stderr)
-    steps_per_epoch = -(-len(x_train) // batch_size)
-    total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
-    optimiser = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=total_steps)
-    generator = torch.Generator().manual_seed(seed)
+    steps_per_epoch = -(-len(images.y_train) // recipe.batch_size)
+    total_steps = recipe.epochs * steps_per_epoch if recipe.max_steps is None else \
+        min(recipe.max_steps, recipe.epochs * steps_per_epoch)
+    optimiser, schedule = optimiser_for(network, recipe, total_steps)
+    generator = torch.Generator().manual_seed(recipe.seed)
+    padded = images.padded()
     # Their own draws, so that measuring leaves the training's random sequence alone.
-    calibration = _augment(x_padded[:CALIBRATION_IMAGES], torch.Generator().manual_seed(seed), recipe["erasing"])
-    published = _Published(model, network, norms, calibration, x_test, y_test)
-    keep, losses = snapshots_file.steps(total_steps), []
-    kept = [published.snapshot(0)]
+    calibration = _augment(padded[:CALIBRATION_IMAGES], torch.Generator().manual_seed(recipe.seed), recipe.erasing)
+    published = _Published(model, network, norms, calibration, images.x_test, images.y_test)
+    keep, losses, kept, epochs = snapshots_file.steps(total_steps), [], [published.snapshot(0)], []
 
     def after_step(loss):
         losses.append(loss)
@@ -113,69 +165,60 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
             since = torch.stack(losses[kept[-1].step:]).mean().item()
             kept.append(published.snapshot(len(losses), train_loss=since))
 
-    history, step, images, step_seconds = [], 0, 0, 0.0
-    started = time.perf_counter()
     bar = tqdm(total=total_steps, disable=not progress, unit="step", dynamic_ncols=True)
     with _deterministic():
-        for epoch in range(1, epochs + 1):
-            epoch_started, scoring = time.perf_counter(), published.seconds
-            steps, seen, loss_sum, correct = _train_epoch(
-                network, optimiser, schedule, x_padded, y_train, batch_size, total_steps - step,
-                generator, recipe["erasing"], after_step, bar=bar, epoch=epoch, output=output)
-            step_seconds += time.perf_counter() - epoch_started - (published.seconds - scoring)
-            step, images = step + steps, images + seen
-            _, test_acc, _ = published.at(step)
-            history.append(dict(epoch=epoch, train_loss=round(loss_sum / seen, 6),
-                                train_accuracy=round(correct / seen, 6), test_accuracy=test_acc))
+        for epoch in range(1, recipe.epochs + 1):
+            seen, loss_sum, correct = _train_epoch(network, optimiser, schedule, padded, images.y_train, recipe,
+                                                   total_steps - len(losses), generator, after_step, bar=bar,
+                                                   epoch=epoch, output=output)
+            _, test_accuracy, _ = published.at(len(losses))
+            epochs.append(dict(epoch=epoch, train_loss=round(loss_sum / seen, 6),
+                               train_accuracy=round(correct / seen, 6), test_accuracy=test_accuracy))
             if progress:
-                bar.write(f"epoch {epoch}: train loss {loss_sum / seen:.4f}, test accuracy {test_acc:.4f}")
-            if step == total_steps:
+                bar.write(f"epoch {epoch}: train loss {loss_sum / seen:.4f}, test accuracy {test_accuracy:.4f}")
+            if len(losses) == total_steps:
                 break
     bar.close()
-    seconds = time.perf_counter() - started
 
     # The published form: batch norms folded in, plain layout, scored as it will be loaded.
-    state, test_acc, confusion = published.at(step)
+    state, test_accuracy, confusion = published.at(len(losses))
     model.to(memory_format=torch.contiguous_format).load_state_dict(state)
+    return Run(changes, list(norms), len(calibration), steps_per_epoch, kept, torch.stack(losses), epochs,
+               test_accuracy, confusion)
+
+
+def record(model, run, images, recipe, checkpoint, metrics_path, seconds):
+    """Save `model` to `checkpoint`, the Run's snapshots beside it and the metrics of it all to
+    `metrics_path` (README: the metrics file); return the metrics."""
     checkpoint = Path(checkpoint)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), checkpoint)
     sha256 = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
-    snapshots_file.write(snapshots_file.path_for(checkpoint), snapshots_file.Record(
-        checkpoint.name, sha256, steps_per_epoch, kept, torch.stack(losses).numpy()))
-    flops_per_image = training_flops_per_image(model, x_train.shape[1:])
-    train_gflops = images * flops_per_image / step_seconds / 1e9
+    kept = snapshots_file.path_for(checkpoint)
+    snapshots_file.write(kept, snapshots_file.Record(checkpoint.name, sha256, run.steps_per_epoch, run.kept,
+                                                     run.losses.numpy()))
     metrics = dict(
-        test_accuracy=test_acc,
-        test_images=len(y_test),
-        epochs=history,
-        confusion_matrix=confusion,
+        test_accuracy=run.test_accuracy,
+        test_images=len(images.y_test),
+        epochs=run.epochs,
+        confusion_matrix=run.confusion,
         classes=list(getattr(model, "classes", None) or data.classes()),
-        seed=seed,
-        hyperparameters=dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                             optimiser="AdamW", schedule="OneCycleLR", steps=step,
-                             label_smoothing=LABEL_SMOOTHING,
-                             augmentation=_augmentation_text(recipe["erasing"]),
-                             batch_norm=list(norms),    # the layers trained with a batch norm after them
-                             batch_norm_statistics=f"measured before folding on {len(calibration)} training "
-                                                   "images, augmented as in training" if norms else None,
-                             erasing=recipe["erasing"],
-                             train_images=len(y_train)),
-        normalisation=dict(mean=mean, std=std),
-        training_network=changes,   # what training changed of the model's layers ([]: its forward() as written)
+        seed=recipe.seed,
+        hyperparameters=dict(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
+                             weight_decay=recipe.weight_decay, optimiser="AdamW", schedule="OneCycleLR",
+                             steps=run.steps, label_smoothing=LABEL_SMOOTHING,
+                             augmentation=_augmentation_text(recipe.erasing),
+                             batch_norm=run.norms,    # the layers trained with a batch norm after them
+                             batch_norm_statistics=f"measured before folding on {run.calibration_images} "
+                                                   "training images, augmented as in training" if run.norms else None,
+                             erasing=recipe.erasing,
+                             train_images=len(images.y_train)),
+        normalisation=dict(mean=images.mean, std=images.std),
+        training_network=run.changes,   # what training changed of the model's layers ([]: its forward() as written)
         checkpoint=checkpoint.name,
         weights_sha256=sha256,
-        snapshots=dict(file=snapshots_file.path_for(checkpoint).name, steps=[s.step for s in kept],
-                       steps_per_epoch=steps_per_epoch),
-        train_seconds=round(seconds, 1),                    # includes scoring every epoch and snapshot
-        scoring_seconds=round(published.seconds, 1),        # of which folding and scoring on the test set
-        images_per_second=round(images / step_seconds),     # optimiser steps only
-        benchmark=dict(
-            training_flops_per_image=flops_per_image,
-            training_gflops=round(train_gflops, 1),         # optimiser steps only
-            matmul_gflops=round(matmul_gflops, 1),          # float32 2048×2048 matmul, this run
-            fraction_of_matmul=round(train_gflops / matmul_gflops, 3),
-        ),
+        snapshots=dict(file=kept.name, steps=[s.step for s in run.kept], steps_per_epoch=run.steps_per_epoch),
+        train_seconds=round(seconds, 1),    # includes scoring every epoch and snapshot
         trained_on=datetime.now(timezone.utc).date().isoformat(),
         machine=dict(processor=platform.machine(), threads=torch.get_num_threads()),
         versions=dict(python=platform.python_version(), torch=torch.__version__,
@@ -183,6 +226,23 @@ def train(model, checkpoint, metrics_path, *, epochs=DEFAULTS["epochs"],
     )
     Path(metrics_path).write_text(json.dumps(metrics, indent=1) + "\n")
     return metrics
+
+
+def optimiser_for(network, recipe, total_steps):
+    """(AdamW, its one-cycle schedule over `total_steps`) for the parameters of `network`."""
+    optimiser = torch.optim.AdamW(network.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return optimiser, torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=recipe.lr, total_steps=total_steps)
+
+
+def step(network, optimiser, schedule, images, labels, output="logits"):
+    """One optimiser step on a batch; returns its loss and the network's outputs, detached."""
+    outputs = network(images)
+    loss = loss_of(output, outputs, labels)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+    return loss.detach(), outputs.detach()
 
 
 def loss_of(output, values, labels):
@@ -197,33 +257,29 @@ def loss_of(output, values, labels):
     return F.cross_entropy(values, labels, label_smoothing=LABEL_SMOOTHING)
 
 
-def _train_epoch(network, optimiser, schedule, x_padded, y, batch_size, steps_left, generator, erasing,
-                 after_step, *, bar, epoch, output="logits"):
+def _train_epoch(network, optimiser, schedule, padded, labels, recipe, steps_left, generator, after_step, *, bar,
+                 epoch, output="logits"):
     """One pass over a fresh shuffle, at most `steps_left` steps; after_step(loss) follows each step.
 
-    Returns (steps, images, summed loss, correct predictions).
+    Returns (images, summed loss, correct predictions).
     """
     network.train()
-    batches = torch.randperm(len(y), generator=generator).split(batch_size)[:steps_left]
+    batches = torch.randperm(len(labels), generator=generator).split(recipe.batch_size)[:steps_left]
     seen, loss_sum, correct = 0, torch.zeros(()), torch.zeros((), dtype=torch.long)
     for idx in batches:
-        xb, yb = _augment(x_padded[idx], generator, erasing), y[idx]
-        logits = network(xb)
-        loss = loss_of(output, logits, yb)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
+        yb = labels[idx]
+        loss, outputs = step(network, optimiser, schedule, _augment(padded[idx], generator, recipe.erasing), yb,
+                             output)
         # The sums stay tensors: turning them into numbers is only worth it for the bar.
         seen += len(yb)
-        loss_sum += loss.detach() * len(yb)
-        correct += (logits.detach().argmax(1) == yb).sum()
-        after_step(loss.detach())
+        loss_sum += loss * len(yb)
+        correct += (outputs.argmax(1) == yb).sum()
+        after_step(loss)
         bar.update()
         if not bar.disable and bar.n % POSTFIX_EVERY == 0:
             bar.set_postfix(epoch=epoch, loss=f"{loss_sum.item() / seen:.4f}",
                             acc=f"{correct.item() / seen:.4f}", refresh=False)
-    return len(batches), seen, loss_sum.item(), correct.item()
+    return seen, loss_sum.item(), correct.item()
 
 
 class _Published:
@@ -234,22 +290,20 @@ class _Published:
         self.model, self.network, self.norms, self.calibration = model, network, norms, calibration
         self.scorer = copy.deepcopy(model).to(memory_format=torch.contiguous_format)  # as it will be loaded
         self.x_test, self.y_test = x_test, y_test
-        self.seconds, self._step, self._scored = 0.0, None, None
+        self._step, self._scored = None, None
 
     def at(self, step):
         """(state_dict, test accuracy, confusion matrix) of the network after `step` steps, which is now."""
         if step != self._step:
-            started = time.perf_counter()
             state = published_state(self.model, self.network, self.norms, self.calibration)
             self.scorer.load_state_dict(state)
             self._step, self._scored = step, (state, *evaluate(self.scorer, self.x_test, self.y_test))
-            self.seconds += time.perf_counter() - started
         return self._scored
 
     def snapshot(self, step, train_loss=math.nan):
         state, _, confusion = self.at(step)
         return snapshots_file.Snapshot(step, {name: tensor.numpy() for name, tensor in state.items()},
-                                  np.array(confusion), train_loss)
+                                       np.array(confusion), train_loss)
 
 
 def published_state(model, network, norms, calibration=None):
@@ -298,32 +352,6 @@ def evaluate(model, x, y, batch_size=1000):
     return round((predicted == y).float().mean().item(), 6), confusion.tolist()
 
 
-@torch.no_grad()
-def training_flops_per_image(model, image_shape):
-    """Floating-point operations to train on one image, forward and backward.
-
-    Counts the multiply-adds of every Conv2d and Linear module the forward pass
-    calls (2 FLOPs each) on one image of `image_shape` (C, H, W), and takes
-    backward as twice forward. Activations, pooling, normalisation and biases
-    are left out: they add well under 1 %.
-    """
-    multiply_adds = 0
-
-    def count(module, args, output):
-        nonlocal multiply_adds
-        per_output = module.weight[0].numel() if isinstance(module, nn.Conv2d) else module.in_features
-        multiply_adds += output.numel() * per_output  # per output value: in-channels × kernel, or inputs
-
-    hooks = [module.register_forward_hook(count) for module in model.modules()
-             if isinstance(module, (nn.Conv2d, nn.Linear))]
-    try:
-        model.eval()(torch.zeros(1, *image_shape))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return 3 * 2 * multiply_adds
-
-
 class MetricsInUse(Exception):
     """The metrics file named for a checkpoint already describes another one."""
 
@@ -369,22 +397,6 @@ def refuse_foreign_metrics(checkpoint, metrics_path):
     if not belongs:
         raise MetricsInUse(f"{metrics_path} holds the metrics of {owner or 'other weights'}, not of {checkpoint}; "
                            "train into another file name or give the metrics another path with --metrics")
-
-
-def measure_matmul_gflops(n=2048, seconds=1.0):
-    """The machine's float32 matrix-multiply rate in GFLOP/s: the best n×n @ n×n in `seconds`.
-
-    The best rather than the mean, because other programs on the machine only
-    ever slow it down.
-    """
-    a, b, out = torch.full((n, n), 0.5), torch.full((n, n), 2.0), torch.empty(n, n)  # no RNG draws
-    torch.mm(a, b, out=out)  # wakes the threads
-    best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        started = time.perf_counter()
-        torch.mm(a, b, out=out)
-        best = max(best, 2 * n**3 / (time.perf_counter() - started) / 1e9)
-    return best
 
 
 def _initialise(model, seed):
