@@ -1,6 +1,6 @@
 """Truth by generation: a few hundred random networks drawn from the grammar of supported operations
-(tests/generated_models.py: non-square, strided, dilated, grouped, padded, in place, branches that
-add) are each traced by the builder, which must explain truthfully each model whose steps it supports,
+(tests/generated_models.py: non-square, strided, dilated, grouped, padded, ceil_mode, in place,
+branches that add or concatenate, every operation of builder.operations) are each traced by the builder, which must explain truthfully each model whose steps it supports,
 and refuse each other model with a BuildError whose message names the reason the grammar gives for
 its first step that must be refused (its Step.refused). Explained, every layer of the description
 (type, settings, inputs) must be
@@ -12,7 +12,8 @@ its first step that must be refused (its Step.refused). Explained, every layer o
   the rows and columns the cell depends on are the rectangle of input pixels autograd finds, and the
   field's size, jump and start give that rectangle wherever it lies inside the image.
 
-A failure names the seed and prints the model's source; the refusals are counted by reason.
+A failure names the seed and prints the model's source; the refusals are counted by reason. Every
+type of builder.operations' table must be drawn among the seeds, so a new operation gets here.
 
     .venv/bin/python -m pytest tests/test_generated_models.py -s     # -s prints the counts
 """
@@ -23,7 +24,8 @@ import torch
 
 from builder import graph, network
 from builder.errors import BuildError
-from generated_models import generate, instantiate
+from builder.operations import OPERATIONS, SUPPORTED, spelling
+from generated_models import ADDS, CATS, FLATTENS, MEANS, generate, instantiate
 import oracle
 from oracle import box_of, rectangle, rows_and_cols
 
@@ -64,7 +66,7 @@ def randomise(model, seed):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d) and module.track_running_stats:
+            if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) and module.track_running_stats:
                 module.running_mean.copy_(torch.randn(module.num_features, generator=generator))
                 module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
                 if module.affine:
@@ -199,3 +201,13 @@ def test_generated_models_are_explained_truthfully_or_refused():
     explained = sum(count for outcome, count in outcomes.items() if outcome.startswith("explained"))
     # the grammar draws mostly what the builder supports, so most models check an explanation
     assert explained >= 0.8 * MODELS, f"only {explained} of {MODELS} models explained: {dict(outcomes)}"
+
+
+def test_the_grammar_draws_every_supported_operation():
+    """Every type of builder.operations' table is drawn among the SEEDS' models, so a type added to
+    the table without its place in the grammar fails here; and the grammar writes each spelling the
+    table lists for the sum, the flatten, the mean and the concatenation."""
+    drawn = {step.type for seed in SEEDS for step in generate(seed)[1]}
+    assert set(SUPPORTED) <= drawn, f"never generated: {sorted(set(SUPPORTED) - drawn)}"
+    for kind, written in (("Add", ADDS), ("Flatten", FLATTENS), ("Mean", MEANS), ("Cat", CATS)):
+        assert set(written) == {spelling(text)[0] for text in OPERATIONS[kind].spellings}, kind
