@@ -1,8 +1,9 @@
 """Truth by generation: a few hundred random networks drawn from the grammar of supported operations
 (tests/generated_models.py: non-square, strided, dilated, grouped, padded, ceil_mode, in place,
-branches that add or concatenate, every operation of builder.operations) are each traced by the builder, which must explain truthfully each model whose steps it supports,
-and refuse each other model with a BuildError whose message names the reason the grammar gives for
-its first step that must be refused (its Step.refused). Explained, every layer of the description
+branches that add or concatenate, every operation of builder.operations) are each traced by the
+builder, which must explain truthfully each model whose steps it supports, and refuse each other
+model with a BuildError whose message names the reason the grammar gives for its first step that
+must be refused (its Step.refused). Explained, every layer of the description
 (type, settings, inputs) must be
 
 - its declared operation of its declared inputs' published values, recomputed here in float64 with
