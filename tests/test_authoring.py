@@ -349,9 +349,9 @@ def test_metrics_of_other_weights_are_refused(make_content, old_site, tmp_path):
 
 
 @pytest.mark.parametrize("model, named", [("PaddedSame", "padding='same' with an even kernel"),
-                                         ("CallsTwice", "module 'act' of tests.models.threeconv:CallsTwice is called twice")])
+                                         ("CallsTwice", "module 'conv2' of tests.models.threeconv:CallsTwice is called twice and has weights")])
 def test_layers_the_page_would_explain_wrongly_are_refused(model, named, make_content, old_site):
-    """Settings the page's arithmetic does not model, and a module whose two calls would share one
-    figure, stop the build with a message naming them."""
+    """Settings the page's arithmetic does not model, and a module with weights called twice, stop
+    the build with a message naming them."""
     article = make_content("Text.\n", front=[f"model: tests.models.threeconv:{model}"])
     fails_cleanly(build(article.parent, old_site[0]), old_site, named)

@@ -38,7 +38,8 @@ class PaddedSame(nn.Sequential):
 
 
 class CallsTwice(nn.Module):
-    """One ReLU module called on two tensors: its two outputs would share one figure."""
+    """One convolution module called on two tensors: its weights would be two layers'. (Its ReLU,
+    which has no weights, may be called as often as it likes: each call is a layer.)"""
     classes = CLASSES
 
     def __init__(self):
@@ -47,7 +48,7 @@ class CallsTwice(nn.Module):
         self.flat, self.out = nn.Flatten(), nn.Linear(4 * 28 * 28, 10)
 
     def forward(self, x):
-        return self.out(self.flat(self.act(self.conv2(self.act(self.conv1(x))))))
+        return self.out(self.flat(self.act(self.conv2(self.act(self.conv2(self.act(self.conv1(x))))))))
 
 
 class Upsamples(nn.Sequential):
