@@ -4,10 +4,11 @@ Each operation that produces a tensor becomes one layer of the article, whether
 the model calls a module (`self.conv1(x)`, `self.features[0](x)`) or a function
 (`F.relu(x)`, `x.flatten(1)`, `h + x`). A layer's id is the module's path
 (`conv1`, `features.0`) or, for a function, the name torch.fx gives its node
-(`relu`, `add_1`). Every operation is put into one canonical form here, a type
-and its settings, which is all the page needs to recompute and explain it; an
-operation with no such form is refused with its name, never drawn as
-something else.
+(`relu`, `add_1`); a module without weights called again is a layer again
+(`relu.2`). Every operation is put into one canonical form here, a type and its
+settings, as builder.operations' entry for its type says, which is all the page
+needs to recompute and explain it; an operation with no such form is refused
+with its name, never drawn as something else.
 
     trace(model) -> Traced(graph module, [Op, ...])
 """
