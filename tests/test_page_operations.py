@@ -14,7 +14,8 @@ ceil_mode and divisor_override), are run by the page's own modules in one page.e
   value shown, and names and outlines what it reads;
 - the inspector draws each new kind of explanation (a cat's channel and where it comes from, the mean
   of a whole map, Identity and Dropout2d passing values on, ceil_mode and divisor_override pools) in
-  a built article, with the value it explains, and outlines what it reads;
+  a built article, with the value it explains, and outlines what it reads; the maps each map reads
+  (what the overview outlines: a cat's map comes from one of its inputs);
 - the models authors write with them (tests/models/operations.py: a BasicBlock whose ReLU is called
   twice, branches joined by torch.cat, means over the map, clamps, …), described as the build
   describes them, give on the page on a test image each layer's value as the model computes it
@@ -58,6 +59,7 @@ RUN = """async networks => {
   const { run, forward } = await import(new URL('static/forward.js', base));
   const { gradient, attribution, isPiecewiseLinear } = await import(new URL('static/backward.js', base));
   const { explain } = await import(new URL('static/maths.js', base));
+  const { mapsRead } = await import(new URL('static/operations.js', base));
   const tensor = ([shape, values]) => new Tensor(shape, Float32Array.from(values));
   return networks.map(({ network, image, weights, seed, samples }) => {
     const named = Object.fromEntries(Object.entries(weights).map(([id, tensors]) =>
@@ -75,6 +77,10 @@ RUN = """async networks => {
       grads: Object.fromEntries(Object.entries(grads).map(([id, g]) => [id, Array.from(g)])),
       parts: parts && { sum: parts.sum, constant: parts.constant, value: parts.value, exact: parts.exact },
       explained: samples.map(([id, at]) => explain(network, outputs, named[id] ?? {}, id, at)),
+      reads: Object.fromEntries(layers.filter(layer => layer.shape.length === 3 && layer.inputs.length).map(layer => {
+        const sources = layer.inputs.map(id => layers.find(each => each.id === id));
+        return [layer.id, [...Array(layer.shape[0]).keys()].map(k => mapsRead(layer, k, sources))];
+      })),
     };
   });
 }"""
@@ -428,6 +434,24 @@ def check_explanation(net, page, explanation):
                             e["result"], rel_tol=1e-12, abs_tol=1e-12), where
 
 
+def check_maps_read(net, page):
+    """The maps of each input that map k of a layer reads (what the overview outlines): one input's
+    channel for a cat, every channel for a conv (no groups here), else map k of each input."""
+    for layer in net.layers:
+        if layer["id"] not in page["reads"]:
+            continue
+        sources = [next(each for each in net.layers if each["id"] == id) for id in layer["inputs"]]
+        starts = np.cumsum([0] + [source["shape"][0] for source in sources])
+        for k, reads in enumerate(page["reads"][layer["id"]]):
+            if layer["type"] == "Cat":
+                expected = [[k - start] if start <= k < end else [] for start, end in zip(starts, starts[1:])]
+            elif layer["type"] == "Conv2d":
+                expected = [list(range(sources[0]["shape"][0]))]
+            else:
+                expected = [[k]] * len(sources)
+            assert reads == expected, f"{net.name}.{layer['id']}, map {k}: reads {reads}"
+
+
 def torch_divisor(layer, source, at):
     """What PyTorch divides a mean's sum by, written out from its C++ rule (avg_pool2d's kernel):
     the window cut at the input plus its padding; padding counted or not; or the override."""
@@ -453,6 +477,7 @@ def test_every_sampled_value_is_explained_by_numbers_that_work_out(ran):
         for explanation in page["explained"]:
             check_explanation(net, page, explanation)
             kinds.add(explanation["kind"])
+        check_maps_read(net, page)
     assert {"activation", "mean", "max", "cat", "same", "dropout", "batchnorm"} <= kinds
 
 
@@ -529,6 +554,7 @@ def test_the_models_authors_write_run_on_the_page_as_in_pytorch(models_ran):
         net = SimpleNamespace(name=made.name, layers=made.record["layers"])
         for explanation in page["explained"]:
             check_explanation(net, page, explanation)
+        check_maps_read(net, page)
     types = {layer["type"] for made, _, _ in models_ran for layer in made.record["layers"]}
     assert {"Cat", "Mean", "Clamp", "Hardtanh", "ReLU6", "Hardswish", "Mish", "Softplus", "BatchNorm1d",
             "Identity", "Dropout2d", "Hardsigmoid"} <= types
