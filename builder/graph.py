@@ -298,6 +298,8 @@ def _describe(node, graph_module, ids, value, read, outputs, spec, where):
         module = graph_module.get_submodule(node.target)
         operation = MODULES.get(type(module))
         name = f"{node.target} ({type(module).__name__})"
+        if node.target == "input":
+            raise BuildError(f"{spec} has a layer called 'input', the name of the image's layer; rename it", *where)
         op_id, call = _call_id(node.target, module, ids, spec, where), "module"
     else:
         operation, arguments = (FUNCTIONS.get(node.target) if node.op == "call_function" else
