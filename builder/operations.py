@@ -62,15 +62,20 @@ def whole(settings, length, axis):
 
 @dataclass(frozen=True)
 class Operation:
+    """One type of operation. `canonical(settings, refuse, axes)` gets the settings as the call gave
+    them (a module's __constants__, a function's arguments) and the number of axes of the first
+    tensor it reads (the batch's included), and returns the settings the page reads, or refuses
+    with refuse(what) for a setting it cannot show, refuse.because(text) for anything else; a
+    type without one keeps them as given. builder.graph drops `inplace` from every type's."""
     type: str
     spellings: tuple = ()          # "nn.X" a module, "F.x"/"torch.x"/"operator.x" a function, "x.m" a method
-    canonical: object = None       # (settings, refuse, axes) → canonical settings; refuse(what) or refuse.because(text)
+    canonical: object = None
     defaults: dict = field(default_factory=dict)  # the functional form's settings that torch.fx leaves out
     reads: int = 1                 # how many tensors it reads; None: two or more
     inputs: tuple = ("input",)     # the arguments that hold them; a tensor anywhere else is refused
     wrong_reads: str = "reads {count} tensors; layerwise explains it with one"
     shapes: tuple = (1, 3)         # the ranks of one image's output it may give (vectors, maps); None: any
-    wrong_shape: str = ("gives {shape} per image; layerwise draws maps (C, H, W) and vectors")
+    wrong_shape: str = "gives {shape} per image; layerwise draws maps (C, H, W) and vectors"
     window: object = None          # (settings, input length, axis) → its Window along that axis; None: element-wise
     mixes: bool = False            # on a map, each cell mixes a whole axis (Linear): no receptive field
     mixes_channels: object = None  # (settings) → whether each output channel reads every input channel

@@ -231,8 +231,8 @@ SAME_SHAPE = {lambda rng, shape: conv(rng, shape, same=True): 2, elementwise: 3,
 # Each spelling of builder.operations' Add, Flatten, Mean and Cat, as code (a test checks they are all here).
 ADDS = {"operator.add": ("{x} + {h}", "{h} + {x}"), "torch.add": ("torch.add({x}, {h})",), "x.add": ("{x}.add({h})",),
         "operator.iadd": ("{x} += {h}",)}
-FLATTENS = {"x.flatten": "{x}.flatten(1)", "torch.flatten": "torch.flatten({x}, 1)",
-            "x.view": "{x}.view({x}.size(0), -1)", "x.reshape": "{x}.reshape({x}.size(0), -1)", "nn.Flatten": "{m}({x})"}
+FLATTENS = {"x.flatten": "{x}.flatten(1)", "torch.flatten": "torch.flatten({x}, 1)", "nn.Flatten": "{m}({x})",
+            "x.view": "{x}.view({x}.size(0), -1)", "x.reshape": "{x}.reshape({x}.size(0), -1)"}
 MEANS = {"x.mean": ("{x}.mean((2, 3){keep})", "{x}.mean([-2, -1]{keep})", "{x}.mean(dim=(-1, -2){keep})"),
          "torch.mean": ("torch.mean({x}, (2, 3){keep})", "torch.mean({x}, dim=[-2, -1]{keep})")}
 CATS = {"torch.cat": "torch.cat", "torch.concat": "torch.concat"}

@@ -24,10 +24,10 @@ import pytest
 import torch
 from torch import nn
 
-from builder import graph, network as networks
+from builder import network as networks
 from builder.errors import BuildError
 from conftest import CONTENT, METRICS, run_cli, urls_of
-from oracle import box_of, declared, published_outputs, published_tensors, rectangle, rows_and_cols
+from oracle import box_of, declared, published_outputs, published_tensors, rectangle
 from tests.models import operations as models
 
 STEPS = 64  # integrated gradients' midpoints, as the README says the build uses
