@@ -56,7 +56,7 @@ for (const [kind, { css = kind, near, margin }] of Object.entries(SCRIPTS)) {
 }
 mountHash(store, inputIds(picker), own);
 
-/** The inspector's code (and maths.js) is fetched when the reader first selects a value. */
+/** The inspector's code (and its arithmetic) is fetched when the reader first selects a value. */
 function mountInspectorOnFirstSelection(figures, store, site) {
   const stop = store.subscribe(async state => {
     if (!state.selection) return;
