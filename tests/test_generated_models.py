@@ -21,6 +21,7 @@ type of builder.operations' table must be drawn among the seeds, so a new operat
 import time
 from collections import Counter
 
+import pytest
 import torch
 
 from builder import graph, network
@@ -187,7 +188,17 @@ def check(seed):
     return "explained" + (", a map without a receptive field" if unfielded else "")
 
 
-def test_generated_models_are_explained_truthfully_or_refused():
+@pytest.fixture
+def one_thread():
+    """Torch on one thread while the test runs: on tensors this small, waking a second thread costs
+    more than the work (on 2 busy cores the test took 30 s with two threads and 4 s with one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_generated_models_are_explained_truthfully_or_refused(one_thread):
     started, outcomes, failures = time.perf_counter(), Counter(), []
     for seed in SEEDS:
         try:
