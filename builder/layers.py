@@ -36,7 +36,7 @@ class ReceptiveField:
 @dataclass
 class Layer:
     id: str
-    type: str               # the module's class name, or "Input"
+    type: str               # its operation's type (builder.operations): "Conv2d", "Cat", …, or "Input"
     shape: tuple            # one sample's output shape: (C, H, W) or (N,)
     params: int
     settings: dict = field(default_factory=dict)  # the module's hyperparameters (its __constants__)
