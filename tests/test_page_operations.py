@@ -4,7 +4,7 @@ written here as data/network.json layers, with the operations added in issue 18 
 ReLU6, Hardtanh, Hardswish, Hardsigmoid, Mish, Softplus, Clamp, Mean, Cat, BatchNorm1d, pools with
 ceil_mode and divisor_override), are run by the page's own modules in one page.evaluate each:
 
-- every layer's forward pass equals torch.nn.functional's in float64 (±1e-5, absolute or relative);
+- every layer's forward pass equals the float64 oracle's (tests/oracle.declared, ±1e-5, absolute or relative);
 - the gradient of seed · output with respect to every layer equals autograd's, at the kinks too
   (inputs of whole numbers meet ReLU6 at 0 and 6, Hardtanh and Clamp at their bounds, Hardsigmoid
   and Hardswish at ±3, Softplus at its threshold);
@@ -34,11 +34,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from playwright.sync_api import expect
 
 from conftest import CONTENT, METRICS, REPO, run_cli
-from oracle import published_outputs
+from oracle import declared, published_outputs
 from reader_helpers import assert_prints
 
 STATIC = REPO / "themes" / "default"
@@ -92,31 +91,6 @@ def pool_settings(kernel, stride, padding, ceil_mode, **more):
     return dict(kernel_size=[kernel] * 2, stride=[stride] * 2, padding=[padding] * 2, ceil_mode=ceil_mode, **more)
 
 
-def torch_layer(kind, s, inputs, w):
-    """One layer, written here from its type and settings with torch.nn.functional (float64)."""
-    x = inputs[0]
-    if kind == "Conv2d":
-        return F.conv2d(x, w["weight"], w.get("bias"), s["stride"], s["padding"], s["dilation"], s["groups"])
-    if kind == "MaxPool2d":
-        return F.max_pool2d(x, s["kernel_size"], s["stride"], s["padding"], ceil_mode=s["ceil_mode"])
-    if kind == "AvgPool2d":
-        return F.avg_pool2d(x, s["kernel_size"], s["stride"], s["padding"], ceil_mode=s["ceil_mode"],
-                            count_include_pad=s["count_include_pad"], divisor_override=s["divisor_override"])
-    if kind in ("BatchNorm1d", "BatchNorm2d"):
-        return F.batch_norm(x, w["running_mean"], w["running_var"], w.get("weight"), w.get("bias"), False, 0.1, s["eps"])
-    return {
-        "Linear": lambda: F.linear(x, w["weight"], w.get("bias")),
-        "ReLU": lambda: F.relu(x), "Identity": lambda: x, "Flatten": lambda: x.flatten(1),
-        "Dropout2d": lambda: F.dropout2d(x, s["p"], training=False),
-        "ReLU6": lambda: F.relu6(x), "Hardtanh": lambda: F.hardtanh(x, s["min_val"], s["max_val"]),
-        "Clamp": lambda: torch.clamp(x, s["min"], s["max"]), "Hardsigmoid": lambda: F.hardsigmoid(x),
-        "Hardswish": lambda: F.hardswish(x), "Mish": lambda: F.mish(x),
-        "Softplus": lambda: F.softplus(x, s["beta"], s["threshold"]),
-        "Mean": lambda: x.mean(dim=(2, 3), keepdim=s["keepdim"]), "Cat": lambda: torch.cat(inputs, 1),
-        "Add": lambda: x + inputs[1],
-    }[kind]()
-
-
 def weights_for(kind, s, input_shapes, rng):
     """Random float32 parameters and buffers for a layer (none for most)."""
     if kind == "Conv2d":
@@ -146,7 +120,7 @@ class Network:
         shapes = [self.values[i].shape[1:] for i in inputs]
         weights = {name: value.astype(np.float32) for name, value in weights_for(kind, settings, shapes, self.rng).items()}
         self.weights[id] = weights
-        value = torch_layer(kind, settings, [self.values[i] for i in inputs], self.tensors(id))
+        value = declared(kind, settings, [self.values[i] for i in inputs], self.tensors(id))
         layer = dict(id=id, type=kind, shape=list(value.shape[1:]), settings=settings, inputs=list(inputs))
         if value.dim() == 2:
             layer["grid"] = [1, value.shape[1]]
@@ -161,7 +135,7 @@ class Network:
         """Every layer's output for `image` (float64, a batch of one), the graph followed in order."""
         values = {"input": image}
         for layer in self.layers[1:]:
-            values[layer["id"]] = torch_layer(layer["type"], layer["settings"], [values[i] for i in layer["inputs"]],
+            values[layer["id"]] = declared(layer["type"], layer["settings"], [values[i] for i in layer["inputs"]],
                                               self.tensors(layer["id"]))
         return values
 
