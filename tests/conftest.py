@@ -183,13 +183,18 @@ def train_and_build(name, folder):
 @pytest.fixture(scope="session")
 def trained_style(tmp_path_factory):
     """train_and_build(name, …) once per session for each style, for every test of own models."""
+    return once_each(train_and_build, tmp_path_factory)
+
+
+def once_each(make, tmp_path_factory):
+    """make(name, folder) once for each name, in a new folder: the builds that several tests share."""
     done = {}
 
-    def trained(name):
+    def made(name):
         if name not in done:
-            done[name] = train_and_build(name, tmp_path_factory.mktemp(name))
+            done[name] = make(name, tmp_path_factory.mktemp(name))
         return done[name]
-    return trained
+    return made
 
 
 @pytest.fixture

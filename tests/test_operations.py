@@ -26,7 +26,7 @@ from torch import nn
 
 from builder import network as networks
 from builder.errors import BuildError
-from conftest import CONTENT, METRICS, run_cli, urls_of
+from conftest import CONTENT, METRICS, once_each, run_cli, urls_of
 from oracle import box_of, declared, published_outputs, published_tensors, rectangle
 from tests.models import operations as models
 
@@ -52,13 +52,7 @@ Each call of a module is its own layer.
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
     """build(name) once for every test here."""
-    done = {}
-
-    def site(name):
-        if name not in done:
-            done[name] = build(name, tmp_path_factory.mktemp(name))
-        return done[name]
-    return site
+    return once_each(build, tmp_path_factory)
 
 
 @pytest.fixture(params=["Blocks", "Smooth"])

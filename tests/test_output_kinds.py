@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from playwright.sync_api import expect
 
-from conftest import CONTENT, CONTRACT, METRICS, run_cli, serving, urls_of
+from conftest import CONTENT, CONTRACT, METRICS, once_each, run_cli, serving, urls_of
 from model.data import as_input
 from oracle import published_outputs
 from reader_helpers import printed
@@ -70,13 +70,7 @@ def oracle(name, checkpoint, pixels, normalisation):
 @pytest.fixture(scope="session")
 def sites(tmp_path_factory):
     """build(name) once per session for each model, for every test here."""
-    done = {}
-
-    def site(name):
-        if name not in done:
-            done[name] = build(name, tmp_path_factory.mktemp(name))
-        return done[name]
-    return site
+    return once_each(build, tmp_path_factory)
 
 
 @pytest.fixture(params=list(MODELS))
