@@ -186,6 +186,24 @@ def trained_style(tmp_path_factory):
     return once_each(train_and_build, tmp_path_factory)
 
 
+def random_weights_project(model, folder, article):
+    """A project in `folder` for `model` with the weights it has (random, in tests): net.pt, net.json (the
+    committed metrics, less what describes the committed weights) and content/ with the first two article
+    inputs and `article`, in which {checkpoint} is net.pt's path. Returns (content/, the metrics, the images)."""
+    torch.save(model.state_dict(), folder / "net.pt")
+    metrics = json.loads(METRICS.read_text(encoding="utf-8"))
+    for key in ("weights_sha256", "snapshots"):
+        metrics.pop(key)
+    (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
+    content = folder / "content"
+    (content / "inputs").mkdir(parents=True)
+    images = sorted((CONTENT / "inputs").glob("*.png"))[:2]
+    for image in images:
+        shutil.copy(image, content / "inputs" / image.name)
+    (content / "article.md").write_text(article.replace("{checkpoint}", str(folder / "net.pt")), encoding="utf-8")
+    return content, metrics, images
+
+
 def once_each(make, tmp_path_factory):
     """make(name, folder) once for each name, in a new folder: the builds that several tests share."""
     done = {}

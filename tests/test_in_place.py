@@ -5,7 +5,6 @@ of the declared inputs and against the model's own forward (tests/oracle.py styl
     .venv/bin/python -m pytest tests/test_in_place.py
 """
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from torch import nn
 
 from builder import graph
 from builder.errors import BuildError
-from conftest import CONTENT, METRICS, run_cli, urls_of
+from conftest import random_weights_project, run_cli, urls_of
 from model.data import as_input
 from tests.models import in_place
 
@@ -109,18 +108,8 @@ def project(name, folder):
     """A content folder whose article (two inputs, a figure of attributions) shows
     tests.models.in_place:`name` with random weights and the committed metrics; (its metrics, its images)."""
     torch.manual_seed(3)
-    torch.save(getattr(in_place, name)().state_dict(), folder / "net.pt")
-    metrics = json.loads(METRICS.read_text(encoding="utf-8"))
-    for key in ("weights_sha256", "snapshots"):  # those describe the committed weights
-        metrics.pop(key)
-    (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
-    (folder / "content" / "inputs").mkdir(parents=True)
-    images = sorted((CONTENT / "inputs").glob("*.png"))[:2]
-    for image in images:
-        shutil.copy(image, folder / "content" / "inputs" / image.name)
-    (folder / "content" / "article.md").write_text(
-        f"---\nmodel: tests.models.in_place:{name}\ncheckpoint: {folder / 'net.pt'}\n---\n\n![Why](attribution:)\n",
-        encoding="utf-8")
+    article = f"---\nmodel: tests.models.in_place:{name}\ncheckpoint: {{checkpoint}}\n---\n\n![Why](attribution:)\n"
+    _, metrics, images = random_weights_project(getattr(in_place, name)(), folder, article)
     return metrics, images
 
 

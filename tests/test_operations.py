@@ -16,7 +16,6 @@ model gets random weights and an article built from the command line, then
     .venv/bin/python -m pytest tests/test_operations.py -x -q
 """
 import json
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,7 +25,7 @@ from torch import nn
 
 from builder import network as networks
 from builder.errors import BuildError
-from conftest import CONTENT, METRICS, once_each, run_cli, urls_of
+from conftest import once_each, random_weights_project, run_cli, urls_of
 from oracle import box_of, declared, published_outputs, published_tensors, rectangle
 from tests.models import operations as models
 
@@ -82,18 +81,9 @@ def build(name, folder):
     torch.manual_seed(5)
     model = getattr(models, name)()
     randomise(model)
-    torch.save(model.state_dict(), folder / "net.pt")
-    metrics = json.loads(METRICS.read_text(encoding="utf-8"))
-    for key in ("weights_sha256", "snapshots"):  # those describe the committed weights
-        metrics.pop(key)
-    (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
-    content = folder / "content"
-    (content / "inputs").mkdir(parents=True)
-    for image in sorted((CONTENT / "inputs").glob("*.png"))[:2]:
-        shutil.copy(image, content / "inputs" / image.name)
     last = "relu.2" if name == "Blocks" else "softplus"
-    (content / "article.md").write_text(ARTICLE.format(name=name, checkpoint=folder / "net.pt", last=last),
-                                        encoding="utf-8")
+    article = ARTICLE.format(name=name, checkpoint="{checkpoint}", last=last)
+    content, _, _ = random_weights_project(model, folder, article)
     process = run_cli("build", "--content", content, "--out", folder / "site")
     assert process.returncode == 0, process.stderr
     site = folder / "site"

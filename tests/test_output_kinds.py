@@ -15,7 +15,6 @@ Each kind's model gets random weights and an article, built from the command lin
 Run: .venv/bin/python -m pytest tests/test_output_kinds.py -x -q
 """
 import json
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,7 +23,7 @@ import torch
 from PIL import Image
 from playwright.sync_api import expect
 
-from conftest import CONTENT, CONTRACT, METRICS, once_each, run_cli, serving, urls_of
+from conftest import CONTRACT, once_each, random_weights_project, run_cli, serving, urls_of
 from model.data import as_input
 from oracle import published_outputs
 from reader_helpers import printed
@@ -90,18 +89,8 @@ def build(name, folder):
     *_, headings, word = KINDS[kind]
     torch.manual_seed(7)
     model = getattr(models, name)()
-    torch.save(model.state_dict(), folder / "net.pt")
-    metrics = json.loads(METRICS.read_text(encoding="utf-8"))
-    for key in ("weights_sha256", "snapshots"):  # those describe the committed weights
-        metrics.pop(key)
-    (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
-    content = folder / "content"
-    (content / "inputs").mkdir(parents=True)
-    images = sorted((CONTENT / "inputs").glob("*.png"))[:2]
-    for image in images:
-        shutil.copy(image, content / "inputs" / image.name)
-    (content / "article.md").write_text(ARTICLE.format(name=name, checkpoint=folder / "net.pt", last=last),
-                                        encoding="utf-8")
+    article = ARTICLE.format(name=name, checkpoint="{checkpoint}", last=last)
+    content, metrics, images = random_weights_project(model, folder, article)
     process = run_cli("build", "--content", content, "--out", folder / "site")
     assert process.returncode == 0, process.stderr
     pixels = np.stack([np.asarray(Image.open(image)) for image in images])
