@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from playwright.sync_api import expect
 
-from builder import contract as build_contract
+from builder import bench, contract as build_contract
 from builder.inputs import _as_fashion_mnist
 from conftest import CHECKPOINT, CONTENT, open_page
 from model import data
@@ -84,6 +84,13 @@ def test_the_pages_forward_pass_equals_pytorchs(opened, model, committed_metrics
     assert len(computed) == len(inputs)
     for n, (pixels, page) in enumerate(zip(inputs, computed)):
         assert_same(page, torch_outputs(model, committed_metrics, pixels), f"input {n}")
+
+
+def test_the_benchs_forward_pass_timing_runs_on_the_page(opened):
+    """builder/bench.py times the page's forward pass with a script of its own: it runs on this page
+    (the page's modules may move; the bench follows them) and times 50 passes."""
+    times = opened.evaluate(bench.FORWARD_TIMES)
+    assert len(times) == 50 and all(t >= 0 for t in times)
 
 
 def pad_of(page):
