@@ -334,7 +334,8 @@ def check_value(page, model, layer, at):
         adds_up(Span.read(panel["result"]), panel["value"], "the arithmetic's end and the value")
     field = len(at) == 3 and layer["type"] != "Input" and layer.get("receptive")
     if field:
-        patch = f"It depends on a {field['size'][0]} × {field['size'][1]} patch of the input"
+        (top, bottom), (left, right) = field["rows"][at[1]], field["cols"][at[2]]
+        patch = f"It depends on a {bottom - top + 1} × {right - left + 1} patch of the input"
         assert (panel["receptive"] or "").startswith(patch), panel["receptive"]
     else:
         assert panel["receptive"] is None, panel["receptive"]

@@ -88,7 +88,10 @@ def test_the_inspector_outlines_what_a_cell_depends_on(page, serve, nonsquare_si
         top, bottom, left, right = field_of(layer_id, r, c)
         click_cell(page, layer_id, r, c, rows, cols)
         expect(header(page, layer_id)).to_contain_text(f"row {r + 1}, column {c + 1}:")
+        patch = (bottom - top + 1, right - left + 1)
+        past = f"; its {size[0]} × {size[1]} window reaches past the image, into padding" if patch != size else ""
         expect(inspector(page, layer_id).locator(".lw-receptive")).to_contain_text(
-            f"a {size[0]} × {size[1]} patch of the input: rows {top + 1}–{bottom + 1}, columns {left + 1}–{right + 1}")
+            f"a {patch[0]} × {patch[1]} patch of the input: rows {top + 1}–{bottom + 1}, "
+            f"columns {left + 1}–{right + 1}{past}.")
         expect_box(page, f"#fig-{layer_id} .lw-inspector .lw-receptive .lw-field .lw-cursor",
                    [100 * top / 28, 100 * left / 28, 100 * (bottom - top + 1) / 28, 100 * (right - left + 1) / 28])

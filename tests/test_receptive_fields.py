@@ -3,6 +3,8 @@ it depends on, as autograd through FashionCNN's own layers finds them (tests/ora
 
     .venv/bin/python -m pytest tests/test_receptive_fields.py
 """
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -34,8 +36,11 @@ def test_selected_cell_outlines_its_receptive_field_on_the_input(opened, network
         top, bottom, left, right = field_of(layer_id, r, c)
         click_cell(opened, layer_id, r, c, rows, cols)
         expect(header(opened, layer_id)).to_contain_text(f"row {r + 1}, column {c + 1}:")
-        expect(field).to_contain_text(f"a {size} × {size} patch of the input: "
-                                      f"rows {top + 1}–{bottom + 1}, columns {left + 1}–{right + 1}")
+        patch = (bottom - top + 1, right - left + 1)
+        past = f"; its {size} × {size} window reaches past the image, into padding" if patch != (size, size) else ""
+        expect(field).to_have_text(re.compile(re.escape(
+            f"a {patch[0]} × {patch[1]} patch of the input: rows {top + 1}–{bottom + 1}, "
+            f"columns {left + 1}–{right + 1}{past}.") + "$"))
         expect_box(opened, f"#fig-{layer_id} .lw-inspector .lw-receptive .lw-field .lw-cursor",
                    [100 * top / height, 100 * left / width, 100 * (bottom - top + 1) / height,
                     100 * (right - left + 1) / width])

@@ -318,9 +318,12 @@ function receptiveView({ explanation: { at }, network, contract, input, computed
     : element('img', { src: urlOf(contract, 'map', { input, layer: image.id, k: 0 }), alt: '', width, height }));
   const [top, bottom] = field.rows, [left, right] = field.cols;
   outline(picture, { top, left, height: bottom - top + 1, width: right - left + 1 });
+  const patch = [bottom - top + 1, right - left + 1];
+  const past = patch[0] < field.size[0] || patch[1] < field.size[1]
+    ? `; its ${field.size[0]} × ${field.size[1]} window reaches past the image, into padding` : '';
   return element('div', { className: 'lw-receptive' }, picture,
-    paragraph(`It depends on a ${field.size[0]} × ${field.size[1]} patch of the input: `
-              + `rows ${span(field.rows)}, columns ${span(field.cols)}.`));
+    paragraph(`It depends on a ${patch[0]} × ${patch[1]} patch of the input: `
+              + `rows ${span(field.rows)}, columns ${span(field.cols)}${past}.`));
 }
 
 // --- small builders --------------------------------------------------------------------------
