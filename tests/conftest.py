@@ -4,6 +4,7 @@ URLs of its files read from its own data/contract.json, a local HTTP server, and
 
     .venv/bin/python -m pytest            # from the repository root
 """
+import contextlib
 import gzip
 import hashlib
 import io
@@ -48,6 +49,17 @@ def run_cli(*args, timeout=600):
     """Run `python -m builder ARGS` from the repository root, as an author would."""
     return subprocess.run([sys.executable, "-m", "builder", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_main(*args):
+    """(exit status, what it printed on stderr) of the command line's main() on ARGS, in this process:
+    for setup and checks that run the command many times, where a new process would spend seconds
+    importing torch and torchvision each time. Tests of the command itself use run_cli."""
+    from builder.__main__ import main
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        status = main(list(map(str, args)))
+    return status, stderr.getvalue()
 
 
 def copy_checkpoint(folder):
@@ -164,19 +176,20 @@ def fashion_test_split():
 
 def train_and_build(name, folder):
     """Train tests/models/styles.py's model `name` for a few steps on the real data into `folder`,
-    and build a one-table article about it (its content/, three inputs) into folder/site."""
+    and build a one-table article about it (its content/, three inputs) into folder/site, with the
+    command line's main() in this process (run_main)."""
     checkpoint = folder / "model.pt"
-    process = run_cli("train", "--model", f"tests.models.styles:{name}", "--checkpoint", checkpoint,
-                      "--epochs", "1", "--max-steps", "15", "--train-subset", "2048")
-    assert process.returncode == 0, process.stderr
+    status, stderr = run_main("train", "--model", f"tests.models.styles:{name}", "--checkpoint", checkpoint,
+                              "--epochs", "1", "--max-steps", "15", "--train-subset", "2048")
+    assert status == 0, stderr
     content = folder / "content"
     (content / "inputs").mkdir(parents=True)
     for image in sorted((CONTENT / "inputs").glob("*.png"))[:3]:
         shutil.copy(image, content / "inputs" / image.name)
     front = f"---\nmodel: tests.models.styles:{name}\ncheckpoint: {checkpoint}\n---\n\n"
     (content / "article.md").write_text(front + "{{ summary_table }}\n", encoding="utf-8")
-    process = run_cli("build", "--content", content, "--out", folder / "site", "--strict")
-    assert process.returncode == 0, process.stderr
+    status, stderr = run_main("build", "--content", content, "--out", folder / "site", "--strict")
+    assert status == 0, stderr
     return SimpleNamespace(name=name, site=folder / "site", checkpoint=checkpoint, content=content)
 
 

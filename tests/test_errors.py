@@ -16,9 +16,7 @@ process spends about two seconds importing torch before it reads its first argum
 for every row. The shared site is built by the real command, and tests/test_cli.py runs the
 real command on failures too, so the process's own startup and exit status stay covered.
 """
-import contextlib
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -31,8 +29,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from builder.__main__ import main
-from conftest import CHECKPOINT, CONTENT, REPO, copy_checkpoint, tree_digest
+from conftest import CHECKPOINT, CONTENT, REPO, copy_checkpoint, run_main, tree_digest
 from tests.models.mistakes import whole_model_pickle
 
 
@@ -392,7 +389,7 @@ def test_a_mistake_is_one_line_naming_its_file(name, breaks, where, words, share
     before = (model_digest(), tree_digest(site))
 
     monkeypatch.setenv("LAYERWISE_CACHE", env["LAYERWISE_CACHE"])
-    status, stderr = command_line(project.command)
+    status, stderr = run_main(*project.command)
 
     assert status == 1, stderr
     assert "Traceback" not in stderr
@@ -401,11 +398,3 @@ def test_a_mistake_is_one_line_naming_its_file(name, breaks, where, words, share
     assert stderr.startswith(prefix), (prefix, stderr)
     assert words in stderr, (words, stderr)
     assert (model_digest(), tree_digest(site)) == before, "model/ or the previous site changed"
-
-
-def command_line(args):
-    """(exit status, what it printed on stderr) of the command line's main() on `args`, in this process."""
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-        status = main(list(map(str, args)))
-    return status, stderr.getvalue()
