@@ -192,8 +192,10 @@ def test_the_page_says_what_the_score_is_and_computes_it_as_pytorch(one_of_each_
         scores = made.scores[1]
         c = int(scores.argsort()[-2])  # the runner-up: another class than the one shown at first
         button = table.locator(".lw-logit").nth(c)
-        expect(button).to_have_attribute("aria-label", f"{made.headings[0]} of {summary['classes'][c]}: "
-                                         f"{button.inner_text()}; explain it")
+        value = float(scores[c])
+        text = f"{100 * value:.1f}%" if made.kind == "probabilities" else printed(value)
+        expect(button).to_have_text(text)  # the table has followed the choice: until then it shows the first input's
+        expect(button).to_have_attribute("aria-label", f"{made.headings[0]} of {summary['classes'][c]}: {text}; explain it")
         shown = float(button.inner_text().replace("\u2212", "-").rstrip("%")) / (100 if made.kind == "probabilities" else 1)
         assert abs(shown - float(scores[c])) <= 0.006 * max(abs(float(scores[c])), 0.01)
         p = summary["predicted"]
