@@ -77,6 +77,11 @@ def at_line(needle):
     return lambda p: (p.article, line_of(p.article, needle))
 
 
+def naming(model):
+    """The article, naming `model` in its front matter."""
+    return lambda p: p.write(f"model: {model}")
+
+
 def edit_metrics(p, change):
     p.own_checkpoint()
     p.metrics.write_text(json.dumps(change(json.loads(p.metrics.read_text()))))
@@ -163,36 +168,36 @@ CASES = [
     # the model
     ("checkpoint not found", lambda p: p.article.write_text(p.article.read_text().replace("cnn.pt", "cnn-typo.pt")),
      at_line("checkpoint:"), "checkpoint not found"),
-    ("model not module:Class", lambda p: p.write("model: nothing"), at_line("model:"), "must be written module:Class"),
-    ("model module missing", lambda p: p.write("model: custom.nowhere:Net"), at_line("model:"), "cannot import model"),
-    ("model not a class", lambda p: p.write("model: model.cnn:CLASSES"), at_line("model:"), "name the model's class"),
-    ("model needs arguments", lambda p: p.write("model: tests.models.mistakes:NeedsArguments"), at_line("model:"),
+    ("model not module:Class", naming("nothing"), at_line("model:"), "must be written module:Class"),
+    ("model module missing", naming("custom.nowhere:Net"), at_line("model:"), "cannot import model"),
+    ("model not a class", naming("model.cnn:CLASSES"), at_line("model:"), "name the model's class"),
+    ("model needs arguments", naming("tests.models.mistakes:NeedsArguments"), at_line("model:"),
      "give each of them a default"),
-    ("model with an unsupported layer", lambda p: p.write("model: tests.models.threeconv:Upsamples"),
+    ("model with an unsupported layer", naming("tests.models.threeconv:Upsamples"),
      at_line("model:"), "Upsample"),
-    ("model that calls a module twice", lambda p: p.write("model: tests.models.threeconv:CallsTwice"),
+    ("model that calls a module twice", naming("tests.models.threeconv:CallsTwice"),
      at_line("model:"), "called twice"),
-    ("a forward() that branches on values", lambda p: p.write("model: tests.models.mistakes:BranchesOnValues"), at_line("model:"),
+    ("a forward() that branches on values", naming("tests.models.mistakes:BranchesOnValues"), at_line("model:"),
      "cannot be traced by torch.fx"),
-    ("a forward() with two outputs", lambda p: p.write("model: tests.models.mistakes:TwoOutputs"), at_line("model:"),
+    ("a forward() with two outputs", naming("tests.models.mistakes:TwoOutputs"), at_line("model:"),
      "must return one tensor"),
-    ("a forward() with two inputs", lambda p: p.write("model: tests.models.mistakes:TwoInputs"), at_line("model:"),
+    ("a forward() with two inputs", naming("tests.models.mistakes:TwoInputs"), at_line("model:"),
      "takes more than one input"),
-    ("a layer called input", lambda p: p.write("model: tests.models.mistakes:LayerCalledInput"), at_line("model:"),
+    ("a layer called input", naming("tests.models.mistakes:LayerCalledInput"), at_line("model:"),
      "has a layer called 'input'"),
-    ("a product of two layers", lambda p: p.write("model: tests.models.mistakes:Squares"), at_line("model:"),
+    ("a product of two layers", naming("tests.models.mistakes:Squares"), at_line("model:"),
      "is not one layerwise can explain"),
-    ("a scaled sum", lambda p: p.write("model: tests.models.mistakes:ScaledSum"), at_line("model:"),
+    ("a scaled sum", naming("tests.models.mistakes:ScaledSum"), at_line("model:"),
      "scales what it adds (alpha=2)"),
-    ("dropout while evaluating", lambda p: p.write("model: tests.models.mistakes:DropsWhenEvaluating"), at_line("model:"),
+    ("dropout while evaluating", naming("tests.models.mistakes:DropsWhenEvaluating"), at_line("model:"),
      "drops values even when evaluating"),
-    ("three channels without input_shape", lambda p: p.write("model: tests.models.mistakes:ColourWithoutShape"), at_line("model:"),
+    ("three channels without input_shape", naming("tests.models.mistakes:ColourWithoutShape"), at_line("model:"),
      "expects 3 input channels"),
-    ("a forward() whose gradients cannot be computed", lambda p: p.write("model: tests.models.in_place:AddsAfterAConvReadIt"),
+    ("a forward() whose gradients cannot be computed", naming("tests.models.in_place:AddsAfterAConvReadIt"),
      at_line("model:"), "cannot compute the gradients of tests.models.in_place:AddsAfterAConvReadIt (one of the variables"),
     ("train a forward() whose gradients cannot be computed", lambda p: train_command(p, "AddsAfterAConvReadIt", module="in_place"),
      lambda p: (None, None), "cannot compute the gradients of tests.models.in_place:AddsAfterAConvReadIt"),
-    ("a forward() of another dtype", lambda p: p.write("model: tests.models.mistakes:DoubleInside"), at_line("model:"),
+    ("a forward() of another dtype", naming("tests.models.mistakes:DoubleInside"), at_line("model:"),
      "(RuntimeError: Input type (double) and bias type (float) should be the same); fix forward()"),
     *[(f"input_shape {shape}", lambda p, model=model: p.write(f"model: tests.models.mistakes:{model}"),
        at_line("model:"), f"input_shape is {shape}; set it to three whole numbers above 0")

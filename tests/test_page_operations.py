@@ -28,7 +28,6 @@ files the build copies.
 """
 import json
 import math
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -36,7 +35,7 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from conftest import CONTENT, METRICS, REPO, run_cli
+from conftest import CONTENT, METRICS, REPO, random_weights_project, run_cli
 from oracle import declared, published_outputs
 from reader_helpers import assert_prints
 
@@ -564,19 +563,11 @@ def blocks_article(tmp_path_factory):
     torch.manual_seed(5)
     model = Blocks()
     randomise(model)
-    torch.save(model.state_dict(), folder / "net.pt")
-    metrics = {key: value for key, value in json.loads(METRICS.read_text(encoding="utf-8")).items()
-               if key not in ("weights_sha256", "snapshots")}  # those describe the committed weights
-    (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
     layers = {layer["id"]: layer for layer in described("Blocks").record["layers"]}
     shown = {name for name, *_ in INSPECTED} | {id for name, *_ in INSPECTED for id in layers[name]["inputs"]}
     figures = "\n\n".join(f"![Layer {id}](layer:{id})" for id in layers if id in shown)
-    content = folder / "content"
-    (content / "inputs").mkdir(parents=True)
-    first = sorted((CONTENT / "inputs").glob("*.png"))[0]
-    shutil.copy(first, content / "inputs" / first.name)
-    front = f"model: tests.models.operations:Blocks\ncheckpoint: {folder / 'net.pt'}"
-    (content / "article.md").write_text(f"---\n{front}\n---\n\n{figures}\n", encoding="utf-8")
+    article = f"---\nmodel: tests.models.operations:Blocks\ncheckpoint: {{checkpoint}}\n---\n\n{figures}\n"
+    content, _, (first, _) = random_weights_project(model, folder, article)
     process = run_cli("build", "--content", content, "--out", folder / "site")
     assert process.returncode == 0, process.stderr
     network = json.loads((folder / "site" / "data" / "network.json").read_text(encoding="utf-8"))
