@@ -68,13 +68,13 @@ def read_folder(root, split):
 
 def _coloured_shape(rng, colour, form, size=32):
     """A red or blue square or disc, 9 to 16 pixels across, anywhere it fits, on a background of a
-    random dull colour with a gradient and noise."""
+    random dull colour that grows lighter across the picture in a random direction, with noise: a
+    photograph's background, neither plain nor dark."""
     big = size * SUPERSAMPLE
-    base = rng.uniform(70, 190, 3)
-    ramp = np.linspace(-1, 1, size)[:, None, None] * rng.uniform(-30, 30, 3)
-    if rng.random() < 0.5:
-        ramp = ramp.transpose(1, 0, 2)
-    background = np.clip(base + ramp + np.zeros((size, size, 3)), 0, 255).astype(np.uint8)
+    angle, light = rng.uniform(0, 2 * np.pi), rng.uniform(45, 80)
+    rows, cols = np.mgrid[-1:1:size * 1j, -1:1:size * 1j]
+    ramp = (rows * np.sin(angle) + cols * np.cos(angle))[..., None] * light
+    background = np.clip(rng.uniform(80, 170, 3) + ramp, 0, 255).astype(np.uint8)
     image = Image.fromarray(background, "RGB").resize((big, big), Image.Resampling.NEAREST)
     side = rng.uniform(9, 16) * SUPERSAMPLE
     left, top = rng.uniform(1, size - 1 - side / SUPERSAMPLE, 2) * SUPERSAMPLE
