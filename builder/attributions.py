@@ -1,8 +1,20 @@
 """Exact attributions: how much each input pixel adds to each class's logit, for every input.
 
     data/attributions.json            the method, and per input and class: logit, sum, constant
-    data/attributions/<input>.f32     per class, ∂logit/∂pixel for every pixel (float32, little-endian)
-    frames/attributions/<input>.png   the predicted class's contributions, for the page without script
+    data/attributions/<input>.f32     per class, ∂logit/∂x for every element x of the input, laid out
+                                      (classes, C, H, W) (float32, little-endian): for one channel,
+                                      one value per pixel
+    frames/attributions/<input>.png   the predicted class's contributions per pixel, for the page
+                                      without script
+
+An input of C channels (a colour image has three, red, green and blue) has C × H × W elements, and
+each has its contribution x·∂logit/∂x. A pixel's contribution is the sum of its channels' (what the
+picture shows and `bound` scales); each channel's share of the sum, Σ over its H × W elements, is
+published too, per class as `channels` [red, green, blue] with `channel_bound` (the largest
+|contribution| of one element, a scale shared by the three channels' maps), so that the page can
+show them on request. The sum over every element, and so over every pixel, is `sum`, and
+Σ contributions + constant = logit holds as for one channel. One channel's files carry none of
+these extra keys, and `baseline` is a number for one channel, one number per channel for more.
 
 What is attributed is what the output table shows as each class's score, the
 network's own output (builder.outputs): its logit, or the probability, the
@@ -24,7 +36,8 @@ network has a corner, not a plane: autograd, like the page, follows the first
 of them, and another choice would split the same total differently.
 
 Any other operation (Tanh, GELU, Sigmoid, Mish, Softplus, Hardswish, …)
-breaks that, and the build says so: it gives integrated gradients instead, from a black image, with STEPS
+breaks that, and the build says so: it gives integrated gradients instead, from a black image
+(normalised per channel: (0 − mean[c]) / std[c] in channel c), with STEPS
 midpoint steps, and reports the gap the sum leaves. The gradients come from
 PyTorch's autograd on the traced graph; the page recomputes them for the
 reader's own input with the same backward pass (static/backward.js).
@@ -50,38 +63,55 @@ def exact(layers):
 
 
 def compute(network, inputs):
-    """{input id: {gradients: (classes, H, W) float32, contributions, logits, sums, constants}}, and
-    the method's record. With integrated gradients, `gradients` are the mean gradients along the
-    path and `constants` the logits at the baseline, leaving `gaps`."""
-    model, norm = network.traced.graph_module.eval(), network.normalisation
-    x = as_input(np.stack([i.pixels for i in inputs]), **norm)
-    baseline = (0.0 - norm["mean"]) / norm["std"]  # a black image, normalised
+    """{input id: {gradients: (classes, C, H, W) float32, contributions (the same shape), pixels
+    (classes, H, W): contributions summed over channels, logits, sums, channel_sums (classes, C),
+    constants}}, and the method's record. With integrated gradients, `gradients` are the mean
+    gradients along the path and `constants` the logits at the baseline, leaving `gaps`."""
+    model = network.traced.graph_module.eval()
+    x = as_input(np.stack([_channelled(i.pixels) for i in inputs]), **network.normalisation)  # (N, C, H, W)
+    black = baseline(network.normalisation)
     is_exact = exact(network.layers)
-    gradients = _gradients(model, x) if is_exact else _integrated(model, x, baseline)
+    at = torch.from_numpy(black.astype(np.float32)[:, None, None])  # (C, 1, 1)
+    gradients = _gradients(model, x) if is_exact else _integrated(model, x, at)
     with torch.no_grad():
         logits = _forward(model, x).numpy()
-        at_baseline = None if is_exact else _forward(model, torch.full_like(x, baseline)).numpy()
-    moved = (x.numpy() if is_exact else x.numpy() - baseline)[:, None]  # (N, 1, 1, H, W): every class
-    contributions = gradients * moved  # (N, classes, 1, H, W)
+        at_baseline = None if is_exact else _forward(model, at.expand_as(x).contiguous()).numpy()
+    moved = (x if is_exact else x - at).numpy()[:, None]  # (N, 1, C, H, W): every class
+    contributions = gradients * moved  # (N, classes, C, H, W)
     results = {}
     for n, found in enumerate(inputs):
-        sums = contributions[n].reshape(len(network.classes), -1).astype(np.float64).sum(1)
-        entry = dict(gradients=gradients[n, :, 0], contributions=contributions[n, :, 0], logits=logits[n],
-                     sums=sums)
+        wide = contributions[n].astype(np.float64)
+        sums = wide.reshape(len(network.classes), -1).sum(1)
+        pixels = contributions[n, :, 0] if x.shape[1] == 1 else wide.sum(1)  # one channel: the same numbers
+        entry = dict(gradients=gradients[n], contributions=contributions[n], pixels=pixels, logits=logits[n],
+                     sums=sums, channel_sums=wide.reshape(*wide.shape[:2], -1).sum(2))
         if is_exact:
             entry["constants"] = logits[n].astype(np.float64) - sums
         else:
             entry["baseline_logits"] = at_baseline[n]
             entry["gaps"] = logits[n].astype(np.float64) - at_baseline[n] - sums
         results[found.id] = entry
+    published = float(black[0]) if len(black) == 1 else [float(v) for v in black]
     method = dict(exact=is_exact, name="exact" if is_exact else "integrated gradients",
-                  steps=None if is_exact else STEPS, baseline=None if is_exact else baseline,
+                  steps=None if is_exact else STEPS, baseline=None if is_exact else published,
                   not_linear=sorted({layer.type for layer in network.layers} - PIECEWISE_LINEAR))
     return results, method
 
 
+def baseline(normalisation):
+    """A black image, normalised: (0 − mean[c]) / std[c] per channel, float64 (C,)."""
+    mean, std = (np.asarray(normalisation[key], dtype=np.float64).reshape(-1) for key in ("mean", "std"))
+    return (0.0 - mean) / std
+
+
+def _channelled(pixels):
+    """One input's uint8 pixels as (C, H, W): (H, W) are one channel's."""
+    pixels = np.asarray(pixels)
+    return pixels[None] if pixels.ndim == 2 else pixels
+
+
 def _gradients(model, x):
-    """∂logit_c/∂x for every class c: (N, classes, 1, H, W)."""
+    """∂logit_c/∂x for every class c: (N, classes, C, H, W)."""
     x = x.clone().requires_grad_(True)
     logits = _forward(model, x)
     rows = [torch.autograd.grad(logits[:, c].sum(), x, retain_graph=True)[0] for c in range(logits.shape[1])]
@@ -95,12 +125,12 @@ def _forward(model, x):
     return model(x * 1)
 
 
-def _integrated(model, x, baseline):
-    """The mean gradient along the straight path from the baseline to x, at STEPS midpoints."""
+def _integrated(model, x, at):
+    """The mean gradient along the straight path from the baseline `at` (C, 1, 1) to x, at STEPS midpoints."""
     total = None
     for step in range(STEPS):
         alpha = (step + 0.5) / STEPS
-        point = baseline + alpha * (x - baseline)
+        point = at + alpha * (x - at)
         gradient = _gradients(model, point)
         total = gradient if total is None else total + gradient
     return total / STEPS
@@ -118,8 +148,8 @@ def write(site, network, inputs, traces):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(entry["gradients"].astype("<f4").tobytes())
         predicted = trace.predicted
-        bound = float(np.abs(entry["contributions"][predicted]).max()) or 1.0
-        _save(site / url("attribution_map", input=found.id), entry["contributions"][predicted],
+        bound = float(np.abs(entry["pixels"][predicted]).max()) or 1.0
+        _save(site / url("attribution_map", input=found.id), entry["pixels"][predicted],
               Scale(DIVERGING, -bound, bound))
         record["inputs"][found.id] = [_class_entry(entry, c, key) for c in range(len(network.classes))]
     path = site / url("attributions")
@@ -128,9 +158,13 @@ def write(site, network, inputs, traces):
 
 def _class_entry(entry, c, key):
     """One class's numbers for the page: its score (named `key`: logit, probability, …), the sum of
-    contributions, and what is left."""
+    contributions, the largest pixel's, what is left, and for more than one channel each channel's
+    share of the sum and the largest element's."""
     shown = {key: float(entry["logits"][c]), "sum": float(entry["sums"][c]),
-             "bound": float(np.abs(entry["contributions"][c]).max())}
+             "bound": float(np.abs(entry["pixels"][c]).max())}
+    if entry["contributions"].shape[1] > 1:
+        shown.update(channels=[float(v) for v in entry["channel_sums"][c]],
+                     channel_bound=float(np.abs(entry["contributions"][c]).max()))
     if "constants" in entry:
         shown["constant"] = float(entry["constants"][c])
     else:

@@ -1,7 +1,11 @@
 """Publish the test images behind each cell of the confusion matrix (model/confusion_file.py keeps them).
 
-    data/confusion.json               the matrix, and per cell the test images the site holds
-    data/confusion/<true>-<pred>.u8   those images' pixels: uint8, row-major, one after another
+    data/confusion.json               the matrix, `shape` of one image, and per cell the test images
+                                      the site holds
+    data/confusion/<true>-<pred>.u8   those images' pixels: uint8, one image after another, each
+                                      C × H × W bytes, channel by channel (all of red, then green,
+                                      then blue), each channel row by row; `shape` is [H, W] for
+                                      one channel (as before colour) and [C, H, W] for more
 
 A reader opens a cell and the page fetches that cell's file only, then can
 send any of its images through the network. A checkpoint without its
@@ -17,7 +21,8 @@ from builder.contract import url
 
 
 def index(record, classes):
-    """data/confusion.json: the counts, and per cell "true-predicted" the test indices held."""
+    """data/confusion.json: the counts, one image's shape ([H, W] for one channel, [C, H, W] for more),
+    and per cell "true-predicted" the test indices held."""
     cells = {}
     if record is not None:
         for true, predicted in sorted({(int(t), int(p)) for t, p in zip(record["labels"], record["predicted"])}):

@@ -20,7 +20,8 @@ Published (the URL patterns are builder.contract's):
                                         classes, units: [{test, label, value, atlas, tiles, and for maps
                                         position, origin, box}, …]}
     examples/layers/<layer>/<part>.png atlas `part`: one row per unit, its examples best first from
-                                        the left; grayscale pixels as in the dataset (0 = background)
+                                        the left; the pixels as in the dataset (0 = background): an
+                                        8-bit grayscale PNG for one channel, an RGB PNG for three
 
 `kind` is "map" (a unit is a channel, its tiles are crops of its receptive field, `field` gives
 its size, jump and start along each axis) or "vector" (a unit is one value, its tiles whole
@@ -51,8 +52,7 @@ from model.data import as_input
 SCORING = {"map": "the channel's maximum over positions, at the first position that reaches it",
            "vector": "the unit's value"}
 TIES = "equal scores keep the lower test index first"
-SOURCE = "FashionMNIST test set"
-ATLAS_PIXELS = 1 << 17  # about 70 KB of PNG: 18 units of nine 28 × 28 images, or a whole map layer
+ATLAS_PIXELS = 1 << 17  # about 70 KB of grayscale PNG: 18 units of nine 28 × 28 images, or a whole map layer
 
 
 def specs(layers):
@@ -76,10 +76,16 @@ def spec_of(layer):
                               None if field is None else (field.size, field.jump, field.start))
 
 
+def source(network):
+    """What the examples are drawn from, in words: "FashionMNIST test set"."""
+    return f"{network.dataset['spec']} test set"
+
+
 def compute(network, images, labels):
-    """The Examples of `network` (builder.network.Network) over uint8 images and their labels."""
+    """The Examples of `network` (builder.network.Network) over uint8 images (N, C, H, W) and their
+    labels; `images` may be a lazy sequence (model.examples_file.compute)."""
     meta = dict(checkpoint=Path(network.checkpoint).name, weights_sha256=network.weights_sha256,
-                normalisation=network.normalisation, model=network.name, source=SOURCE)
+                normalisation=network.normalisation, model=network.name, source=source(network))
     with graph._one_thread():  # the same float sums on any machine, and here faster than two threads
         return examples_file.compute(images, labels, specs(network.layers), _outputs_of(network), meta)
 
@@ -134,12 +140,12 @@ def _layer(found, layer, classes):
     index, label, value, at_least = (found.layer(layer["id"], name) for name in ("index", "label", "value",
                                                                                  "at_least"))
     if layer["kind"] == "map":
-        tiles = found.layer(layer["id"], "crop")
+        tiles = found.crops(layer["id"])
     else:
         tiles = np.stack([[found.image(i) for i in row] for row in index])
-    units, count, h, w = tiles.shape
+    units, count, channels, h, w = tiles.shape
     rows = max(1, ATLAS_PIXELS // (count * h * w))  # units per atlas
-    sheet = tiles.transpose(0, 2, 1, 3).reshape(units * h, count * w)
+    sheet = tiles.transpose(0, 3, 1, 4, 2).reshape(units * h, count * w, channels)  # (rows, columns, channels)
     atlases = [sheet[start * h:(start + rows) * h] for start in range(0, units, rows)]
     records = []
     for unit in range(units):
@@ -157,19 +163,22 @@ def _layer(found, layer, classes):
 
 
 def save_pixels(path, pixels):
-    """Save uint8 pixels as an 8-bit grayscale PNG, 0 black, as the dataset stores them. Not
-    builder.frames' palette PNGs: these are pixels, not values on a colour scale, and zlib's default
-    level makes them smaller than a palette with optimize=True, in a sixth of the time. Pillow
-    writes no date, so the same pixels give the same bytes."""
+    """Save uint8 pixels (H, W) or (H, W, C) as the dataset stores them, 0 black: an 8-bit grayscale
+    PNG for one channel, an RGB PNG for three. Not builder.frames' palette PNGs: these are pixels,
+    not values on a colour scale, and zlib's default level makes them smaller than a palette with
+    optimize=True, in a sixth of the time. Pillow writes no date, so the same pixels give the same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "L").save(path, compress_level=6)
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB").save(path, compress_level=6)
 
 
 def _origin(layer, row, col, image_shape):
     """[top, left] of the receptive field of cell (row, col) in the image, unclipped."""
     spec = examples_file.Spec(layer["id"], tuple(layer["shape"]),
                               None if layer["field"] is None else tuple(layer["field"]))
-    top, left, _, _ = examples_file.field_box(spec, row, col, image_shape)
+    top, left, _, _ = examples_file.field_box(spec, row, col, image_shape[-2:])
     return [int(top), int(left)]
 
 

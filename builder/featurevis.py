@@ -19,7 +19,8 @@ STEPS steps), all channels of a layer in one batch (image c for channel c),
 from uniform random pixels drawn with a fixed seed, in the normalised input
 space. Regularisation:
 - a hard bound: after each step every pixel is clipped to what a real pixel can
-  be, (0 − mean)/std to (1 − mean)/std;
+  be, (0 − mean[c])/std[c] to (1 − mean[c])/std[c] in channel c (normalisation is
+  per channel: the ascent works in the space the network reads);
 - an L2 penalty, L2 × Σ (x − background)², so pixels the unit hardly uses
   stay dark, as in the dataset;
 - total variation, TV × Σ |x − its right and lower neighbours|, a frequency
@@ -41,7 +42,12 @@ Published (URL patterns in builder.contract):
                                      origin: [top, left], box: [top, left, bottom, right],
                                      atlas: [width, height], value, position, centre, best_example,
                                      tiles}]}
-    featurevis/layers/<layer>.png   the atlas: channel c's image in row c, grayscale pixels (0 = background)
+    featurevis/layers/<layer>.png   the atlas: channel c's image in row c, the input's pixels (0 = background):
+                                    8-bit grayscale for a one-channel input, RGB for a three-channel one
+
+For a colour input the images are colour images, optimised in all three channels at once;
+`regularisation.range` is then one [low, high] pair per input channel and `background` one value
+per input channel (for one channel, a pair and a number).
 
 Per layer, `value`, `position`, `centre`, `best_example` and `tiles` are lists over channels:
 `value` is the channel's maximum over positions for the published image (float32, the
@@ -78,19 +84,24 @@ def publish(site, network, found=None):
     entries = []
     for layer in network.layers:
         if layer.type == "Conv2d":
-            pixels, entry = optimise(network, layer)
+            pixels, entry = optimise(network, layer)  # (channels, C, h, w)
             entry["best_example"] = _listed(examples.best(found, layer.id))
-            examples.save_pixels(Path(site) / url("featurevis_atlas", layer=layer.id),
-                                 pixels.reshape(-1, pixels.shape[-1]))
+            atlas = pixels.transpose(0, 2, 3, 1).reshape(-1, pixels.shape[-1], pixels.shape[1])  # rows, columns, C
+            examples.save_pixels(Path(site) / url("featurevis_atlas", layer=layer.id), atlas)
             entries.append(entry)
-    bounds = _bounds(network.normalisation)
+    low, high = (bound.ravel() for bound in _bounds(network.normalisation))
+    if len(low) == 1:  # one channel: [low, high] and the background, as numbers
+        ranges, background = exact([low[0], high[0]]), exact(low)[0]
+    else:  # a [low, high] pair per channel
+        ranges, background = [exact(pair) for pair in zip(low, high)], exact(low)
     method = dict(
         objective="the unit at the centre of the channel's map, over the pixels of its receptive field; "
                   "the rest of the image is background",
         scoring=examples.SCORING["map"], optimiser=f"Adam, learning rate {LR} with cosine decay to 0",
         steps=STEPS, seed=SEED, start="uniform random pixels",
-        regularisation=dict(range=exact(bounds), background=exact(bounds[:1])[0], l2=L2, tv=TV,
-                            space="the normalised input, (pixel − mean) / std"))
+        regularisation=dict(range=ranges, background=background, l2=L2, tv=TV,
+                            space="the normalised input, (pixel − mean) / std"
+                                  + (" in each channel" if len(low) > 1 else "")))
     path = Path(site) / url("featurevis")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(dict(method=method, layers=entries), separators=(",", ":"), ensure_ascii=False)
@@ -98,13 +109,14 @@ def publish(site, network, found=None):
 
 
 def optimise(network, layer):
-    """(uint8 pixels (C, h, w) of each channel's receptive field, the layer's index entry)."""
+    """(uint8 pixels (channels, C, h, w) of each channel's receptive field in the C-channel input,
+    the layer's index entry)."""
     channels, height, width = layer.shape
     unit = ((height - 1) // 2, (width - 1) // 2)
-    image_shape = tuple(network.layers[0].shape[1:])
+    image_shape = tuple(network.layers[0].shape)  # (C, H, W)
     spec = examples.spec_of(layer)
     top, left, h, w = examples_file.field_box(spec, *unit, image_shape)
-    box = (max(top, 0), max(left, 0), min(top + h, image_shape[0]), min(left + w, image_shape[1]))
+    box = (max(top, 0), max(left, 0), min(top + h, image_shape[1]), min(left + w, image_shape[2]))
     upto = _up_to(network.traced.graph_module, next(op.node for op in network.traced.ops if op.id == layer.id))
     with graph._one_thread():
         images, reached = _excite(upto, channels, unit, box, image_shape, network.normalisation,
@@ -121,8 +133,9 @@ def optimise(network, layer):
 
 def _excite(upto, channels, unit, box, image_shape, normalisation, canvas):
     """Ascend on `canvas`, or on the whole image when there is none or it does not compute the unit
-    as the whole image does; (the uint8 images (C, H, W), the layer's output for image c, channel c)."""
-    whole = (0, 0, *image_shape, *unit)
+    as the whole image does; (the uint8 images (channels, C, H, W), the layer's output for image k,
+    channel k)."""
+    whole = (0, 0, *image_shape[1:], *unit)
     which = torch.arange(channels)
     for part in [canvas, whole] if canvas else [whole]:
         try:
@@ -130,7 +143,7 @@ def _excite(upto, channels, unit, box, image_shape, normalisation, canvas):
         except (RuntimeError, IndexError):  # the network cannot run on so small a part
             continue
         images = np.zeros((channels, *image_shape), dtype=np.uint8)
-        images[:, box[0]:box[2], box[1]:box[3]] = inside
+        images[..., box[0]:box[2], box[1]:box[3]] = inside
         with torch.no_grad():  # what the published pixels reach, as the examples are scored
             reached = upto(as_input(images, **normalisation))[which, which]
         if part is whole or torch.allclose(reached[:, unit[0], unit[1]], centre, rtol=1e-4, atol=1e-4):
@@ -145,7 +158,7 @@ def _canvas(spec, unit, image_shape):
     if spec.field is None:
         return None
     parts = []
-    for i, n, size, jump, start in zip(unit, image_shape, *spec.field):  # rows, then columns
+    for i, n, size, jump, start in zip(unit, image_shape[-2:], *spec.field):  # rows, then columns
         first = max(0, -(start // jump))  # the first cell whose field starts inside the canvas
         if i < first:
             return None
@@ -160,11 +173,12 @@ def _ascend(upto, channels, canvas, box, normalisation):
     `canvas`; (uint8 pixels of the box, the unit's values for them on the canvas)."""
     top, left, height, width, row, col = canvas
     rows, cols = slice(box[0] - top, box[2] - top), slice(box[1] - left, box[3] - left)
-    low, high = _bounds(normalisation)
+    low, high = (torch.from_numpy(bound) for bound in _bounds(normalisation))  # (C, 1, 1) each
+    mean, std = (torch.from_numpy(_per_channel(normalisation[key]).astype(np.float32)) for key in ("mean", "std"))
     generator = torch.Generator().manual_seed(SEED)
-    pixels = torch.rand((channels, 1, box[2] - box[0], box[3] - box[1]), generator=generator)
-    inside = ((pixels - normalisation["mean"]) / normalisation["std"]).requires_grad_(True)
-    background = torch.full((channels, 1, height, width), low)
+    pixels = torch.rand((channels, len(low), box[2] - box[0], box[3] - box[1]), generator=generator)
+    inside = ((pixels - mean) / std).requires_grad_(True)
+    background = low.expand(channels, len(low), height, width).clone()
     which = torch.arange(channels)
     step = _adam(inside)
     for t in range(STEPS):
@@ -175,8 +189,8 @@ def _ascend(upto, channels, canvas, box, normalisation):
         (gradient,) = torch.autograd.grad(loss, inside)  # the image's only; the weights stay as they are
         with torch.no_grad():
             step(gradient, LR * (1 + math.cos(math.pi * t / STEPS)) / 2)  # cosine decay to 0
-            inside.clamp_(low, high)
-    values = inside.detach()[:, 0] * normalisation["std"] + normalisation["mean"]
+            inside.copy_(torch.maximum(torch.minimum(inside, high), low))  # per channel
+    values = inside.detach() * std + mean
     quantised = torch.round(values * 255).clamp(0, 255).to(torch.uint8).numpy()
     x = background.clone()
     x[:, :, rows, cols] = as_input(quantised, **normalisation)
@@ -206,9 +220,15 @@ def _variation(x):
 
 
 def _bounds(normalisation):
-    """(low, high): what black and white pixels become in the normalised input."""
-    mean, std = normalisation["mean"], normalisation["std"]
-    return [(0 - mean) / std, (1 - mean) / std]
+    """(low, high), float32 (C, 1, 1) each: what black and white pixels become in each channel of
+    the normalised input (worked out in float64, then rounded once)."""
+    mean, std = _per_channel(normalisation["mean"]), _per_channel(normalisation["std"])
+    return ((0 - mean) / std).astype(np.float32), ((1 - mean) / std).astype(np.float32)
+
+
+def _per_channel(values):
+    """A normalisation's mean or std (a list per channel, or one number) as float64 (C, 1, 1)."""
+    return np.asarray(values, dtype=np.float64).reshape(-1, 1, 1)
 
 
 def _up_to(graph_module, node_name):

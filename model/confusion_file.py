@@ -9,6 +9,11 @@ network. The build must not need the dataset, so the images are computed
 once from the test set and committed: every image the network gets wrong,
 and the first few of each class it gets right. The file names the sha256
 of the checkpoint it was made with; the build refuses it for other weights.
+
+The file is a zip of .npy arrays: indices int32 (M,) the test indices kept, in test-set order;
+labels and predicted uint8 (M,); counts int32 (classes, classes), true class by row; pixels uint8
+(M, H, W) for images of one channel, (M, C, H, W) for C channels (channel first, as the dataset
+holds them: model.data); checkpoint_sha256.
 """
 import hashlib
 import io
@@ -28,15 +33,19 @@ def path_for(checkpoint):
 
 
 def predict(model, x, batch_size=1000):
-    """The class the model gives each of the normalised images `x` (N, C, H, W)."""
+    """The class the model gives each of the normalised images `x`: a tensor (N, C, H, W), run
+    `batch_size` at a time, or an iterable of such batches (a split streamed from disk)."""
     import torch  # here, so that the build can name this file without importing PyTorch
     model.eval()
+    batches = (x[i:i + batch_size] for i in range(0, len(x), batch_size)) if isinstance(x, torch.Tensor) else x
     with torch.no_grad():
-        return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)]).numpy()
+        return torch.cat([model(batch).argmax(1).cpu() for batch in batches]).numpy()
 
 
-def compute(images, labels, predicted, checkpoint_sha256, classes=10):
-    """The record to keep: uint8 `images` (N, H, W) with their `labels` and `predicted` classes."""
+def compute(images, labels, predicted, checkpoint_sha256, classes):
+    """The record to keep: uint8 `images` (N, C, H, W), or (N, H, W) for one channel, with their
+    `labels` and `predicted` classes, of `classes` classes (a number). `images` is indexed once, by
+    the indices kept, so it may be a lazy sequence (model.data's Split.images)."""
     labels, predicted = np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
     counts = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(counts, (labels, predicted), 1)
@@ -45,8 +54,11 @@ def compute(images, labels, predicted, checkpoint_sha256, classes=10):
     for c in range(classes):
         first_right[np.flatnonzero(right & (labels == c))[:RIGHT_PER_CLASS]] = True
     kept = np.flatnonzero(~right | first_right)  # in test-set order
+    pixels = np.asarray(images[kept.tolist()] if len(kept) else images[:0], dtype=np.uint8)
+    if pixels.ndim == 4 and pixels.shape[1] == 1:  # one channel: stored as before colour, (M, H, W)
+        pixels = pixels[:, 0]
     return dict(indices=kept.astype(np.int32), labels=labels[kept].astype(np.uint8),
-                predicted=predicted[kept].astype(np.uint8), pixels=np.asarray(images)[kept].astype(np.uint8),
+                predicted=predicted[kept].astype(np.uint8), pixels=pixels,
                 counts=counts.astype(np.int32), checkpoint_sha256=np.array(checkpoint_sha256))
 
 

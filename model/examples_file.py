@@ -17,7 +17,8 @@ with fixed dates, so the same weights give the same bytes:
 
     meta                    a JSON string: format, checkpoint (file name), weights_sha256,
                             normalisation {mean, std}, model, source, images (how many were
-                            scored), count, image_shape [H, W], and layers, in the model's order:
+                            scored), count, image_shape ([H, W] for one channel, [C, H, W] for
+                            more), and layers, in the model's order:
                             [{id, kind: "map" | "vector", shape, field: [size, jump, start] | null}],
                             each of size, jump and start a pair [rows, columns]
     <layer>/index           int32 (units, count): test indices, best first
@@ -30,14 +31,19 @@ with fixed dates, so the same weights give the same bytes:
     <layer>/box             int16 (units, count, 4): (top, left, bottom, right) of the receptive field
                             at that position, in image pixels, clipped to the image (bottom and
                             right exclusive)
-    <layer>/crop            uint8 (units, count, S_h, S_w): the field's pixels, its size; the
-                            field's top-left corner is at (start[0] + row·jump[0], start[1] + col·jump[1]),
-                            and what lies outside the image is 0, the background
+    <layer>/crop            uint8 (units, count, S_h, S_w), or (units, count, C, S_h, S_w) for C
+                            channels: the field's pixels, its size; the field's top-left corner is
+                            at (start[0] + row·jump[0], start[1] + col·jump[1]), and what lies
+                            outside the image is 0, the background (black in every channel)
   vectors use whole images, stored once:
-    images                  uint8 (M, H, W): every test image a vector layer's unit names
+    images                  uint8 (M, H, W), or (M, C, H, W) for C channels: every test image a
+                            vector layer's unit names
     images/index            int32 (M,): their test indices, ascending
 
 A layer whose cells do not see evenly spaced windows (field null) is cropped to the whole image.
+Images of one channel are stored without a channel axis, as before colour (the same weights give
+the same bytes as then); images of C channels keep theirs, channel first, as the dataset holds them
+(model.data: uint8 (N, C, H, W)). Examples.crops() and Examples.image() give (…, C, H, W) either way.
 """
 import io
 import json
@@ -83,36 +89,73 @@ class Examples:
     def layer(self, layer_id, name):
         return self.arrays[f"{layer_id}/{name}"]
 
+    @property
+    def channels(self):
+        """The images' channels: 1 (grayscale) or 3 (RGB)."""
+        shape = self.meta["image_shape"]
+        return shape[0] if len(shape) == 3 else 1
+
+    def crops(self, layer_id):
+        """A map layer's crops as (units, count, C, S_h, S_w), whatever the channels."""
+        crops = self.layer(layer_id, "crop")
+        return crops[:, :, None] if crops.ndim == 4 else crops
+
     def image(self, test_index):
-        """A whole test image that a vector unit names."""
+        """A whole test image that a vector unit names, (C, H, W)."""
         row = int(np.searchsorted(self.arrays["images/index"], test_index))
-        return self.arrays["images"][row]
+        image = self.arrays["images"][row]
+        return image[None] if image.ndim == 2 else image
 
 
 def compute(images, labels, specs, outputs_of, meta, count=COUNT, batch=BATCH):
-    """Score every image of `images` (uint8, N × H × W, with `labels`) for every unit of `specs`:
-    `outputs_of(uint8 batch)` returns {layer id: float32 array (n, *shape)}. `meta` is recorded
-    as given, completed with what the computation knows."""
-    images, labels = np.asarray(images, dtype=np.uint8), np.asarray(labels)
+    """Score every image of `images` (uint8 (N, C, H, W), or (N, H, W) for one channel, with
+    `labels`) for every unit of `specs`: `outputs_of(uint8 batch (n, C, H, W))` returns {layer id:
+    float32 array (n, *shape)}. `images` is read a batch at a time and then at the indices kept, so
+    it may be any sequence that slicing and a list of indices index (model.data's Split.images, a
+    lazy folder too large for memory among them). `meta` is recorded as given, completed with what
+    the computation knows."""
+    labels = np.asarray(labels)
     tops = {spec.id: _Top(count) for spec in specs}
     for start in range(0, len(images), batch):
-        outputs = outputs_of(images[start:start + batch])
+        outputs = outputs_of(_channelled(images[start:start + batch]))
         for spec in specs:
             tops[spec.id].add(*_scores(np.asarray(outputs[spec.id]), spec), start)
+    ranked = {spec.id: tops[spec.id].ranked() for spec in specs}
+    needed = sorted({int(i) for value, index, position, at_least in ranked.values() for i in index.ravel()})
+    kept = dict(zip(needed, _channelled(images[needed]))) if needed else {}  # one read of the images used
+    shape = _channelled(images[:1]).shape[1:]
     arrays, whole = {}, set()
     for spec in specs:
-        value, index, position, at_least = tops[spec.id].ranked()
+        value, index, position, at_least = ranked[spec.id]
         arrays.update({f"{spec.id}/index": index.astype(np.int32), f"{spec.id}/label": labels[index].astype(np.int16),
                        f"{spec.id}/value": value.astype(np.float32), f"{spec.id}/at_least": at_least.astype(np.int32)})
         if spec.kind == "map":
-            arrays.update(_crops(images, index, position, spec))
+            arrays.update(_crops(kept, shape, index, position, spec))
         else:
             whole.update(index.ravel().tolist())
     used = np.array(sorted(whole), dtype=np.int32)
-    arrays["images/index"], arrays["images"] = used, images[used]
-    meta = dict(meta, format=FORMAT, count=count, images=len(images), image_shape=list(images.shape[1:]),
+    arrays["images/index"] = used
+    arrays["images"] = _stored(np.stack([kept[i] for i in used.tolist()]) if len(used) else np.zeros((0, *shape),
+                                                                                                      np.uint8))
+    meta = dict(meta, format=FORMAT, count=count, images=len(images), image_shape=list(_stored_shape(shape)),
                 layers=described(specs))
     return Examples(meta, arrays)
+
+
+def _channelled(images):
+    """uint8 images as (n, C, H, W): (n, H, W) are one channel's."""
+    images = np.asarray(images, dtype=np.uint8)
+    return images[:, None] if images.ndim == 3 else images
+
+
+def _stored(array, axis=1):
+    """`array` as the file stores it: without its channel axis (`axis`) when that has one channel."""
+    return array.squeeze(axis) if array.shape[axis] == 1 else array
+
+
+def _stored_shape(shape):
+    """(H, W) for one channel, (C, H, W) for more: the image shape the file records."""
+    return tuple(shape[1:]) if shape[0] == 1 else tuple(shape)
 
 
 def described(specs):
@@ -122,20 +165,21 @@ def described(specs):
 
 
 def cut(image, top, left, height, width):
-    """image[top:top + height, left:left + width], with 0 (the background) where it leaves the image."""
-    out = np.zeros((height, width), dtype=image.dtype)
-    rows, cols = image.shape
+    """image[..., top:top + height, left:left + width] of an image (…, H, W) (channels first, if
+    any), with 0 (the background) where it leaves the image."""
+    out = np.zeros((*image.shape[:-2], height, width), dtype=image.dtype)
+    rows, cols = image.shape[-2:]
     t, l, b, r = max(top, 0), max(left, 0), min(top + height, rows), min(left + width, cols)
     if t < b and l < r:
-        out[t - top:b - top, l - left:r - left] = image[t:b, l:r]
+        out[..., t - top:b - top, l - left:r - left] = image[..., t:b, l:r]
     return out
 
 
 def field_box(spec, row, col, image_shape):
     """(top, left, size_h, size_w) of the field of cell (row, col), unclipped; the whole image when
-    the layer has no field."""
+    the layer has no field. `image_shape` ends in (H, W) (a channel count before them is ignored)."""
     if spec.field is None:
-        return 0, 0, *image_shape
+        return 0, 0, *image_shape[-2:]
     size, jump, start = spec.field
     return start[0] + row * jump[0], start[1] + col * jump[1], size[0], size[1]
 
@@ -204,17 +248,19 @@ def _scores(outputs, spec):
     return np.take_along_axis(flat, position[..., None], axis=2)[..., 0], position
 
 
-def _crops(images, index, position, spec):
-    """Each map example's position (row, col), clipped field box and field pixels."""
+def _crops(images, shape, index, position, spec):
+    """Each map example's position (row, col), clipped field box and field pixels; `images` maps a
+    test index to its image (C, H, W), of `shape`."""
     width = spec.shape[2]
+    height_of_image, width_of_image = shape[-2:]
     rows, cols = np.divmod(position, width)
     boxes, crops = [], []
     for unit in range(index.shape[0]):
         for rank in range(index.shape[1]):
-            top, left, h, w = field_box(spec, rows[unit, rank], cols[unit, rank], images.shape[1:])
-            boxes.append([max(top, 0), max(left, 0), min(top + h, images.shape[1]), min(left + w, images.shape[2])])
-            crops.append(cut(images[index[unit, rank]], top, left, h, w))
+            top, left, h, w = field_box(spec, rows[unit, rank], cols[unit, rank], shape)
+            boxes.append([max(top, 0), max(left, 0), min(top + h, height_of_image), min(left + w, width_of_image)])
+            crops.append(cut(images[int(index[unit, rank])], top, left, h, w))
     units, count = index.shape
     return {f"{spec.id}/position": np.stack([rows, cols], axis=-1).astype(np.int16),
             f"{spec.id}/box": np.array(boxes, dtype=np.int16).reshape(units, count, 4),
-            f"{spec.id}/crop": np.array(crops, dtype=np.uint8).reshape(units, count, *crops[0].shape)}
+            f"{spec.id}/crop": _stored(np.array(crops, dtype=np.uint8).reshape(units, count, *crops[0].shape), 2)}
