@@ -59,7 +59,7 @@ def build(content_dir="content", out="site", *, strict=False, train=False, data_
     article = content.load(content_dir)
     theme.folder_of(article.settings.theme, (article.path, article.line_of("theme")))
     network_key, network, trained, sources = _network(article, train, data_dir, log)
-    chosen = inputs.resolve(article, network.classes, network.input_size, problems, data_dir)
+    chosen = inputs.resolve(article, network.classes, network.input_size, problems, data_dir, network.dataset)
     generated = cache.remembered_folder(_inputs_key(network_key, chosen),
                                         lambda folder: _generate(folder, trained(), chosen))
     html, rendered = _render_page(article, network, generated, problems)

@@ -9,6 +9,9 @@ Inputs, filters and legends live in separate URL namespaces, so no name an
 author gives an image can land on another file.
 """
 import json
+import re
+
+from builder.layers import DEFAULT_DATASET
 
 PATH = "data/contract.json"
 
@@ -49,12 +52,16 @@ FORMAT = {"digits": 3, "percent_decimals": 1, "minus": "\u2212"}
 
 # How an image the author or the reader brings becomes the network's input, said once: the build
 # (builder/inputs.py, with Pillow) and the page (static/convert.js) both follow it, and a test
-# checks that they give the same pixels. Transparent parts are laid on white, colours become
-# Pillow's 'L' luma (ITU-R 601-2 in 16-bit fixed point), a light background (the mean of the
-# outermost pixels above `invert_above`) is inverted to FashionMNIST's light-on-black, and an
-# image of another size is cropped to its pixels brighter than `crop_above`, scaled to fit keeping
-# its proportions with Pillow's `resample` filter (across, then down, each pass rounded to
-# bytes), and centred on black.
+# checks that they give the same pixels. Transparent parts are laid on white. For a network of one
+# channel colours become Pillow's 'L' luma (ITU-R 601-2 in 16-bit fixed point); for one of three
+# they stay (a gray image is the same in each). Where the dataset's images are light on dark
+# (`invert`, per site: conversion()), a light background (the mean luma of the outermost pixels
+# above `invert_above`) is inverted. An image of another size is, where the dataset's images show
+# one object on a plain background (`crop`), cropped to its pixels whose luma is above
+# `crop_above`, scaled to fit keeping its proportions and centred on black; otherwise scaled to
+# cover the input keeping its proportions and its middle cut out (torchvision's Resize and
+# CenterCrop). Both scale with Pillow's `resample` filter, across, then down, each pass rounded to
+# bytes, and round sizes and offsets as Python's round() does.
 CONVERSION = {"luma": [19595, 38470, 7471], "luma_shift": 16, "invert_above": 127, "crop_above": 24,
               "resample": "lanczos", "types": ["image/png", "image/jpeg", "image/webp", "image/gif"]}
 
@@ -84,14 +91,14 @@ TEXTS = {
     "computed": "Computed in your browser with the same weights.",
     "computed_moment": "Computed in your browser with the weights of training step {step}.",
     "counter": "{number} / {count}",
-    "converted": "converted to look like a FashionMNIST image: {changes}",
+    "converted": "converted to look like {a_dataset} image: {changes}",
     "transparent": "transparent parts laid on white",
     "made_gray": "made grayscale",
     "inverted": "inverted (light background)",
     "scaled": "{width}×{height} to {size}, centred",
     "source_drawing": "your drawing",
     "source_upload": "your image {name}",
-    "source_test": "FashionMNIST test image {index}",
+    "source_test": "{dataset} test image {index}",
     "uploaded": "{name}: {changes}. It stays in this browser; nothing is sent anywhere.",
     "unchanged": "used as it is",
     "unreadable_link": "The link names an input this page cannot read ({link}); the figures show {shown} instead.",
@@ -115,13 +122,57 @@ TEXTS = {
 }
 
 
+# Texts of what a conversion may do that only some rules do, in the contract of a site whose rule does it.
+CONVERSION_TEXTS = {
+    "covered": (lambda rule: not rule["crop"], "{width}×{height} scaled to cover {size}, its middle cut out"),
+}
+
+# The picture of an input of three channels (one of one channel is its input layer's only map).
+PICTURE_URL = "frames/pictures/{input}.png"
+# A colour picture of each filter of a convolution that reads a three-channel image (builder.frames).
+KERNEL_COLOUR_URL = "frames/kernels/{layer}/{k}-colour.png"
+
+
+def conversion(dataset=DEFAULT_DATASET):
+    """CONVERSION with this site's rule, from the dataset's record (builder.network.dataset_of): the
+    input's `channels`, and whether an upload is inverted (`invert`) and cropped to its object (`crop`)."""
+    return dict(CONVERSION, channels=dataset["input_shape"][0], invert=dataset["upload"]["invert"],
+                crop=dataset["upload"]["crop"])
+
+
+def dataset_name(dataset=DEFAULT_DATASET):
+    """What the page calls the dataset: a torchvision name as it is, a folder's last part, a class's name."""
+    spec = str(dataset["spec"]).rstrip("/\\")
+    return re.split(r"[/\\:]", spec)[-1] or spec
+
+
+def texts(dataset=DEFAULT_DATASET):
+    """TEXTS for a network trained on `dataset`: naming it, and with the texts of what its conversion may do."""
+    name = dataset_name(dataset)
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    named = {key: value.replace("{a_dataset}", f"{article} {name}").replace("{dataset}", name)
+             for key, value in TEXTS.items()}
+    rule = conversion(dataset)
+    return dict(named, **{key: said for key, (applies, said) in CONVERSION_TEXTS.items() if applies(rule)})
+
+
+def urls(channels=1):
+    """URLS, with the colour picture's for a network of three channels."""
+    return URLS if channels == 1 else dict(URLS, picture=PICTURE_URL, kernel_colour=KERNEL_COLOUR_URL)
+
+
+def picture(input_id, channels=1):
+    """The URL of an input's picture: its input layer's map for one channel, its colour PNG for three."""
+    return url("map", input=input_id, layer="input", k=0) if channels == 1 else PICTURE_URL.format(input=input_id)
+
+
 def url(kind, **fields):
     """The page-relative URL of one file of the site, e.g. url("map", input="x", layer="conv1", k=0)."""
     return URLS[kind].format(**fields)
 
 
-def text(name, **fields):
-    return TEXTS[name].format(**fields)
+def text(name, dataset=DEFAULT_DATASET, **fields):
+    return texts(dataset)[name].format(**fields)
 
 
 def number(value):
@@ -143,18 +194,20 @@ def output(kind):
     return dict(OUTPUTS[kind], kind=kind)
 
 
-def record(scales, palettes, kind):
+def record(scales, palettes, kind, dataset=DEFAULT_DATASET):
     """The contract's contents: `scales` maps layer id to a frames.Scale, `palettes` a colormap
-    name to 256 (r, g, b) rows, `kind` what the last layer gives (builder.outputs). `diverging` names
-    the palette of numbers of either sign, which the page also uses for differences it computes."""
-    return dict(urls=URLS, format=FORMAT, texts=TEXTS, conversion=CONVERSION, output=output(kind), diverging=DIVERGING,
+    name to 256 (r, g, b) rows, `kind` what the last layer gives (builder.outputs), `dataset` what the
+    network was trained on (builder.layers.Description.dataset). `diverging` names the palette of
+    numbers of either sign, which the page also uses for differences it computes."""
+    return dict(urls=urls(dataset["input_shape"][0]), format=FORMAT, texts=texts(dataset),
+                conversion=conversion(dataset), output=output(kind), diverging=DIVERGING,
                 scales={layer: vars(scale) for layer, scale in scales.items()},
                 palettes={name: ["#%02x%02x%02x" % tuple(rgb) for rgb in rows.tolist()]
                           for name, rows in sorted(palettes.items())})
 
 
-def write(site, scales, palettes, kind):
+def write(site, scales, palettes, kind, dataset=DEFAULT_DATASET):
     path = site / PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record(scales, palettes, kind), ensure_ascii=False, separators=(",", ":")) + "\n",
-                    encoding="utf-8")
+    path.write_text(json.dumps(record(scales, palettes, kind, dataset), ensure_ascii=False, separators=(",", ":"))
+                    + "\n", encoding="utf-8")

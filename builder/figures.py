@@ -55,7 +55,7 @@ class Generated:
     @cached_property
     def inputs(self):
         """Every input's view (views.input_view), in the picker's order."""
-        return [views.input_view(entry) for entry in self._json("inputs")]
+        return [views.input_view(entry, self.network.channels) for entry in self._json("inputs")]
 
     @property
     def first(self):

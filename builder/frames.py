@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
-from builder.contract import DIVERGING, PICTURE, SEQUENTIAL, url
+from builder.contract import DIVERGING, KERNEL_COLOUR_URL, PICTURE, SEQUENTIAL, picture, url
 from builder.layers import tile_shape
 
 
@@ -45,9 +45,12 @@ def scales(network, traces):
 
 
 def write(site, network, traces, layer_scales):
-    """Write every frame of every input, and a legend per colormap used."""
+    """Write every frame of every input, and a legend per colormap used. The input layer's maps are
+    its channels on the gray scale; an input of three channels also gets its picture in colour."""
     site = Path(site)
     for trace in traces:
+        if network.channels == 3:
+            _save_picture(site / picture(trace.input.id, network.channels), trace.input.pixels)
         for layer in network.layers:
             values, scale = trace.values[layer.id], layer_scales[layer.id]
             if layer.spatial:
@@ -60,6 +63,8 @@ def write(site, network, traces, layer_scales):
     for layer in network.layers:
         if layer.type == "Conv2d":
             _write_kernels(site, layer.id, network.module(layer).weight.detach().numpy())
+    for layer in colour_kernels(network):
+        _write_colour_kernels(site, layer.id, network.module(layer).weight.detach().numpy())
     for cmap in sorted({s.cmap for s in layer_scales.values()}):  # the browser smooths 64 steps
         _save(site / url("legend", cmap=cmap), np.linspace(0, 1, LEGEND_STEPS)[None, :], Scale(cmap, 0, 1))
 
@@ -74,6 +79,40 @@ def _write_kernels(site, layer_id, weights):
     bound = float(np.abs(weights).max()) or 1.0
     for k, kernels in enumerate(weights):
         _save(site / url("kernel", layer=layer_id, k=k), tile(kernels), Scale(DIVERGING, -bound, bound))
+
+
+def colour_kernels(network):
+    """The convolutions whose filters are also published as colour pictures: those that read the
+    input image itself when it has three channels (red, green, blue), all three in every filter."""
+    image = network.layers[0]
+    return [layer for layer in network.layers
+            if layer.type == "Conv2d" and image.shape[0] == 3 and layer.inputs == [image.id]
+            and layer.weight_shape is not None and layer.weight_shape[1] == 3]
+
+
+def _write_colour_kernels(site, layer_id, weights):
+    """One RGB PNG per filter of a convolution reading a colour image (frames/kernels/<layer>/<k>-colour.png,
+    the contract's `kernel_colour`, in the contract of a three-channel site only), besides its
+    per-channel tiles (`kernel`).
+
+    Channel c of pixel (i, j) is weight[k, c, i, j] mapped symmetrically around the filter's own
+    scale, bound = max |weight[k]| over its three channels and all positions:
+    byte = rint((w / bound + 1) × 127.5), so −bound is 0, +bound is 255 and 0 is 128 (127.5
+    rounded to even). How the page should read one: mid-gray is a position the filter ignores;
+    a colour there is the input colour the filter answers most strongly at that position (red
+    where it adds the red channel, cyan where it subtracts red, white where it adds all three, so
+    likes light, black where it likes dark); the brighter or more saturated, the larger the weights.
+    The network reads the normalised input, (pixel − mean[c]) / std[c], so "adds red" means it adds
+    red above the dataset's mean red, weighed by 1 / std[c]. Each filter has its own scale, so
+    compare filters with the per-channel tiles (one scale per layer), not with these pictures;
+    the page recovers a weight as (byte / 127.5 − 1) × bound, to within bound / 255, and gets the
+    exact ones from data/weights/<layer>.f32."""
+    for k, kernels in enumerate(np.asarray(weights, dtype=np.float64)):
+        bound = float(np.abs(kernels).max()) or 1.0
+        rgb = np.clip(np.rint((kernels / bound + 1) * 127.5), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        path = site / KERNEL_COLOUR_URL.format(layer=layer_id, k=k)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.ascontiguousarray(rgb), "RGB").save(path, optimize=True)
 
 
 def tile(kernels):
@@ -102,6 +141,12 @@ def _save_sheet(path, maps, scale):
     image = Image.fromarray(compact.reshape(index.shape).astype(np.uint8), "P")
     image.putpalette(colours[used, :3].tobytes())
     image.save(path, optimize=True, transparency=0)
+
+
+def _save_picture(path, pixels):
+    """Save uint8 pixels (3, H, W) as an RGB PNG: the image as the network's input holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)), "RGB").save(path, optimize=True)
 
 
 def _save(path, values, scale):

@@ -31,4 +31,4 @@ def generate(folder, network, chosen):
     attributions.write(folder, network, chosen, traces)
     charts.write(folder, charts.draw(network.metrics, network.classes))
     confusion.write(folder, kept.confusion, network.classes)
-    contract.write(folder, scales, frames.palettes(scales), network.output)
+    contract.write(folder, scales, frames.palettes(scales), network.output, network.dataset)

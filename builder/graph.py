@@ -260,9 +260,9 @@ def _cannot_run(graph_module, input_shape, err, spec, where):
     channels = getattr(first, "in_channels", getattr(first, "num_features", None))
     if channels is not None and channels != shape[0]:
         return BuildError(f"the first layer of {spec} expects {channels} input channels but is fed images of shape "
-                          f"{shape} (its input_shape, or the default (1, 28, 28)); layerwise shows grayscale "
-                          "images: give that layer 1 input channel, and set input_shape = (1, H, W) on the class "
-                          "when its images are not 28 × 28", *where)
+                          f"{shape} (its input_shape, or the default (1, 28, 28)); set input_shape = (C, H, W) on "
+                          "the class to its images' channels (1 gray, 3 colour), height and width, or give that "
+                          f"layer {shape[0]} input channel{'s' if shape[0] > 1 else ''}", *where)
     fix = ("set input_shape = (C, H, W) on the class to the shape its forward() expects"
            if ABOUT_SHAPES.search(str(err)) else "fix forward()")
     return BuildError(f"{spec} fails on an image of shape {shape} ({type(err).__name__}: {_first_line(err)}); {fix}",

@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, field
 
 from builder import outputs
 
+# What a network was trained on when its metrics do not say (written before datasets were recorded).
+DEFAULT_DATASET = {"spec": "FashionMNIST", "input_shape": [1, 28, 28], "upload": {"invert": True, "crop": True}}
+
 
 @dataclass
 class ReceptiveField:
@@ -85,10 +88,11 @@ class Description:
     name: str                # module:Class
     layers: list             # Layer, input first, then each child in order
     classes: list
-    normalisation: dict      # mean, std of the input pixels in [0, 1]
+    normalisation: dict      # mean, std of the input pixels in [0, 1]: lists, one entry per channel
     checkpoint: str          # as the front matter names it
     weights_sha256: str
     metrics: dict
+    dataset: dict            # what it was trained on: spec, input_shape, upload rule (builder.network.dataset_of)
 
     def layer(self, layer_id):
         return next(layer for layer in self.layers if layer.id == layer_id)
@@ -100,6 +104,11 @@ class Description:
     @property
     def input_size(self):
         return self.layers[0].shape[1:]
+
+    @property
+    def channels(self):
+        """1 for gray images, 3 for colour."""
+        return self.layers[0].shape[0]
 
     @property
     def output(self):

@@ -19,9 +19,10 @@ from torch import nn
 
 from builder import graph, imports
 from builder.errors import BuildError
-from builder.layers import Description, Layer, ReceptiveField, vector_grid
+from builder.layers import DEFAULT_DATASET, Description, Layer, ReceptiveField, vector_grid
 
 DEFAULT_INPUT_SHAPE = (1, 28, 28)
+CHANNELS = (1, 3)  # gray or colour: what the page can show as a picture
 PICKLED_OBJECT = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")  # torch.load's weights_only refusal
 ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -74,9 +75,9 @@ def build_model(spec, where=(None, None)):
         raise BuildError(f"{spec}() raised {type(err).__name__} ({_first_line(err)}); layerwise makes the model "
                          "with no arguments: give each of them a default", *where) from None
     shape = input_shape(model, spec, where)
-    if shape[0] != 1:
-        raise BuildError(f"{spec} takes inputs of shape {shape}; layerwise shows grayscale images, (1, H, W)",
-                         *where)
+    if shape[0] not in CHANNELS:
+        raise BuildError(f"{spec} takes inputs of shape {shape}; layerwise shows images of 1 or 3 channels: "
+                         "set input_shape = (1, H, W) or (3, H, W)", *where)
     return model
 
 
@@ -115,8 +116,9 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
         raise BuildError(f"the confusion matrix has {len(counts)} rows but {spec} has {len(classes)} classes; "
                          "it belongs to another model: restore the metrics that came with the checkpoint or "
                          "retrain", metrics_path)
-    description = Description(spec, layers, classes, metrics["normalisation"], checkpoint.as_posix(), sha256,
-                              metrics)
+    dataset = dataset_of(metrics, layers[0].shape, spec, metrics_path)
+    normalisation = per_channel(metrics["normalisation"], layers[0].shape[0], metrics_path)
+    description = Description(spec, layers, classes, normalisation, checkpoint.as_posix(), sha256, metrics, dataset)
     return Network(model, traced, description)
 
 
@@ -200,8 +202,45 @@ def read_metrics(path, checkpoint):
     return metrics
 
 
+def per_channel(normalisation, channels, path=None):
+    """{"mean": [one per channel], "std": [...]} from the metrics' normalisation: lists of one entry per
+    channel, or numbers (metrics written before colour), which hold for every channel."""
+    lists = {}
+    for key in ("mean", "std"):
+        value = normalisation[key]
+        if not isinstance(value, list):
+            value = [value] * channels
+        if len(value) != channels:
+            raise BuildError(f"the normalisation's {key} has {len(value)} entries but the model's images have "
+                             f"{channels} channels; it was measured on other data: retrain", path)
+        lists[key] = [float(v) for v in value]
+    return lists
+
+
+def dataset_of(metrics, shape, spec, path):
+    """The metrics' dataset record, filled in (DEFAULT_DATASET when they have none), or stop when its
+    images are not the shape `spec` takes."""
+    dataset = json.loads(json.dumps(metrics.get("dataset") or DEFAULT_DATASET))
+    dataset.setdefault("input_shape", DEFAULT_DATASET["input_shape"])
+    dataset["upload"] = dict(DEFAULT_DATASET["upload"], **dataset.get("upload", {}))
+    if tuple(dataset["input_shape"]) != tuple(shape):
+        raise BuildError(f"the metrics' dataset {dataset['spec']} has images of shape {_dims(dataset['input_shape'])}"
+                         f" but {spec} takes {_dims(shape)}; these metrics belong to another model: restore the "
+                         "metrics that came with the checkpoint or retrain", path)
+    return dataset
+
+
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _numbers(value, fits):
+    """One number, or a list of one or more (per channel), that each fit."""
+    return fits(value) or (isinstance(value, list) and len(value) > 0 and all(map(fits, value)))
+
+
+def _shape(value):
+    return isinstance(value, list) and len(value) == 3 and all(_count(n) and n > 0 for n in value)
 
 
 def _count(value):
@@ -214,9 +253,15 @@ def _fraction(value):
 
 # What the build reads from the metrics file: key → (required, check, what it must be).
 METRICS = dict(
-    normalisation=(True, lambda v: isinstance(v, dict) and _number(v.get("mean")) and _number(v.get("std"))
-                   and v["std"] > 0, 'the mean and std of the training pixels on a 0-1 scale, '
-                                     '{"mean": 0.286, "std": 0.353}, std above 0'),
+    normalisation=(True, lambda v: isinstance(v, dict) and _numbers(v.get("mean"), _number)
+                   and _numbers(v.get("std"), lambda std: _number(std) and std > 0),
+                   'the mean and std of the training pixels on a 0-1 scale, per channel, '
+                   '{"mean": [0.286], "std": [0.353]}, std above 0'),
+    dataset=(False, lambda v: isinstance(v, dict) and isinstance(v.get("spec"), str) and _shape(v.get("input_shape"))
+             and (isinstance(v.get("upload", {}), dict) and all(
+                 isinstance(v.get("upload", {}).get(key, True), bool) for key in ("invert", "crop"))),
+             'what the network was trained on, {"spec": "FashionMNIST", "input_shape": [1, 28, 28], '
+             '"upload": {"invert": true, "crop": true}}'),
     test_accuracy=(True, _fraction, "the fraction of test images classified correctly, a number from 0 to 1"),
     test_images=(False, _count, "the number of test images, a whole number"),
     classes=(False, lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),

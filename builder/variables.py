@@ -29,6 +29,7 @@ def article_variables(network, inputs, summary_table, live, channels=None):
         model=dict(name=network.name, params=network.params, classes=network.classes,
                    output=contract.output(network.output)),
         metrics=network.metrics,
+        dataset=dataset_facts(network),
         inputs=inputs,
         first=inputs[0],
         confusions=confusions(network.metrics.get("confusion_matrix") or [], network.classes),
@@ -36,6 +37,15 @@ def article_variables(network, inputs, summary_table, live, channels=None):
         live=live,
         **channel_facts(channels),
     )
+
+
+def dataset_facts(network):
+    """What the network was trained on: its `spec` as the author named it, its `name` as the page says
+    it, one image's `input_shape` (C, H, W), `channels`, `height` and `width`, its `classes` in label
+    order, and how a reader's upload is made to look like its images (`upload`: invert, crop)."""
+    channels, height, width = network.dataset["input_shape"]
+    return dict(network.dataset, name=contract.dataset_name(network.dataset), channels=channels, height=height,
+                width=width, classes=network.classes, colour=channels == 3)
 
 
 def channel_facts(channels):

@@ -10,18 +10,19 @@ import math
 import numpy as np
 
 from builder import charts
-from builder.contract import DIVERGING, number, output, percent, text, url, value_range
+from builder.contract import DIVERGING, number, output, percent, picture, text, url, value_range
 from builder.layers import tile_shape
 
 
-def input_view(entry):
-    """One input for the templates and the article: its summary, plus what reads well."""
+def input_view(entry, channels=1):
+    """One input for the templates and the article: its summary, plus what reads well; `channels` the
+    network's input channels, 1 or 3 (its thumbnail is the gray map or the colour picture)."""
     known = entry["label"] is not None
     return dict(entry, name=entry["label_name"] if known else entry["source"],
                 label_name=entry["label_name"] if known else text("unknown_label"),
                 confidence=confidence(entry),
                 correct=entry["label"] == entry["predicted"] if known else None,
-                thumbnail=url("map", input=entry["id"], layer="input", k=0))
+                thumbnail=picture(entry["id"], channels))
 
 
 def confidence(entry):
@@ -111,7 +112,7 @@ def attribution_view(figure, network, first, generated):
     _, height, width = network.layers[0].shape
     return dict(number=figure.number, caption=figure.caption, id=figure.id, exact=record["exact"],
                 steps=record["steps"], not_linear=record["not_linear"], width=width, height=height,
-                picture=url("map", input=entry["id"], layer=network.layers[0].id, k=0),
+                picture=picture(entry["id"], network.channels),
                 map=url("attribution_map", input=entry["id"]), name=classes[c], other=classes[other],
                 classes=classes, chosen=c, versus=other,
                 what=what["value"], alt=text("attribution_alt", what=what["value"], cls=classes[c],
