@@ -31,6 +31,14 @@ export function dot(one, other) {
   return total;
 }
 
+/** An image of three channels has them red, green and blue; the page names them so. */
+export const COLOURS = ['red', 'green', 'blue'];
+
+/** Channel c of an image of `count` channels, by name: 'red', or 'channel 2' when not colours. */
+export function channelName(count, c) {
+  return count === COLOURS.length ? COLOURS[c] : `channel ${c + 1}`;
+}
+
 export function isSpatial(layer) {
   return layer.shape.length === 3;
 }

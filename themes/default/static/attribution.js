@@ -11,11 +11,16 @@
  * the store's `params` (so a link names them: '#versus=4&pixel=12,9', counted from 1); the sums
  * are contributions.js's.
  *
+ * A colour image's pixel has a value on each channel, each with its contribution: the maps show
+ * their sum per pixel, or one channel's alone when the reader chooses it (the store's `channel`
+ * param, counted from 1), and a line splits the sum channel by channel.
+ *
  * The gradients of the author's inputs come from the build (PyTorch's autograd); those of the
  * reader's own input are computed here by backward.js, loaded then. Loaded itself when the figure
  * comes near the viewport (main.js).
  */
-import { contributionsOf, explained, otherClass, unitTerms, whyNot } from './contributions.js';
+import { channelName } from './arithmetic.js';
+import { channelOf, contributionsOf, explained, otherClass, perPixel, unitTerms, whyNot } from './contributions.js';
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { divergingScale, paint } from './paint.js';
@@ -31,17 +36,19 @@ export async function mount(figures, store, site) {
 
 class AttributionFigure {
   constructor(figure, store, site, network) {
-    const [, rows, cols] = network.layers[0].shape;
-    Object.assign(this, { figure, store, site, lastLayer: network.layers.at(-1).id, rows, cols, shown: null });
+    const [channels, rows, cols] = network.layers[0].shape;
+    Object.assign(this, { figure, store, site, lastLayer: network.layers.at(-1).id, channels, rows, cols,
+                          shown: null });
   }
 
   mount() {
     this.maps = findAll('.lw-attr-surface', this.figure).map(surface => canvasIn(surface));
     this.whyChooser = this.makeChooser();
+    Object.assign(this, this.makeChannelChooser());
     // A load that ends after the reader has moved on is not drawn (watchLoaded).
     watchLoaded(this.store, state => `${shownInput(state)} ${this.classOf(state)}`,
                 () => this.load(this.store.getState()), loaded => this.show(loaded), { now: true });
-    watch(this.store, ({ params }) => `${params.versus} ${params.pixel}`, () => this.draw());
+    watch(this.store, ({ params }) => `${params.versus} ${params.pixel} ${params.channel}`, () => this.draw());
     this.bindPixels();
   }
 
@@ -62,6 +69,18 @@ class AttributionFigure {
   pixel() {
     const [, r, c] = /^(\d+),(\d+)$/.exec(this.store.getState().params.pixel ?? '') ?? [];
     return r === undefined ? null : this.inside([Number(r) - 1, Number(c) - 1]);
+  }
+
+  /** The channel whose share the maps show alone (from 0), or null: every channel's, summed. */
+  channel() {
+    const named = Number(this.store.getState().params.channel) - 1;
+    return this.channels > 1 && Number.isInteger(named) && named >= 0 && named < this.channels ? named : null;
+  }
+
+  /** What a map shows of (C, H, W) numbers: the chosen channel's, or each pixel's channels summed. */
+  shownOf(values) {
+    const channel = this.channel();
+    return channel === null ? perPixel(values, this.channels) : channelOf(values, this.channels, channel);
   }
 
   inside([r, c]) {
@@ -93,20 +112,21 @@ class AttributionFigure {
   draw() {
     if (!this.shown) return;
     const { summary, chosen, writer, contract } = this.shown;
-    const contributions = this.contributionsOf(chosen);
-    const scale = divergingScale(contributions, contract);
-    this.paintMap(this.maps[0], contributions, scale);
+    const contributions = this.contributionsOf(chosen), shown = this.shownOf(contributions);
+    const scale = divergingScale(shown, contract);
+    this.paintMap(this.maps[0], shown, scale);
     this.maps[0].setAttribute('aria-label', writer.text('attribution_alt', {
       what: contract.output.value, cls: summary.classes[chosen], low: writer.number(scale.vmin),
       high: writer.number(scale.vmax) }));
     for (const name of findAll('.lw-attr-name', this.figure)) name.textContent = summary.classes[chosen];
     find('.lw-attr-sum', this.figure).textContent = this.sumLine(chosen, contributions);
+    this.drawChannels(contributions);
     this.drawUnits(chosen);
     this.drawWhy(chosen, contributions);
     this.showPixel(this.pixel());
   }
 
-  /** Each pixel's contribution to class c's score. */
+  /** Each input value's contribution to class c's score, (C, H, W). */
   contributionsOf(c) {
     const { outputs, network, gradients, record } = this.shown;
     return contributionsOf(outputs[network.layers[0].id].values, gradients[c], record.exact ? 0 : record.baseline);
@@ -157,8 +177,8 @@ class AttributionFigure {
     const { writer, summary, contract } = this.shown, other = this.versusOf(c);
     const scores = summary[contract.output.kind];
     const found = whyNot(contributions, this.contributionsOf(other), scores[c], scores[other]);
-    const scale = divergingScale(found.differences, contract);
-    this.paintMap(this.maps[1], found.differences, scale);
+    const differences = this.shownOf(found.differences), scale = divergingScale(differences, contract);
+    this.paintMap(this.maps[1], differences, scale);
     this.maps[1].setAttribute('aria-label', writer.text('difference_alt', {
       a: summary.classes[c], b: summary.classes[other], low: writer.number(scale.vmin),
       high: writer.number(scale.vmax) }));
@@ -180,6 +200,36 @@ class AttributionFigure {
       type: 'setParams', params: { versus: String(Number(chooser.value) + 1) } }));
     other.replaceWith(chooser);
     return chooser;
+  }
+
+  /**
+   * For a colour image, the choice of the channel whose share the maps show (the store keeps it),
+   * and a line for the sum channel by channel.
+   */
+  makeChannelChooser() {
+    if (this.channels === 1) return { channelChooser: null, channelSums: null };
+    const name = c => channelName(this.channels, c);
+    const chooser = element('select', { attributes: { 'aria-label': 'the channels the maps show' } },
+      element('option', { value: '' }, 'all channels, summed per pixel'),
+      ...Array.from({ length: this.channels }, (_, c) => element('option', { value: String(c + 1) },
+                                                                    `the ${name(c)} channel alone`)));
+    chooser.addEventListener('change', () => this.store.dispatch({
+      type: 'setParams', params: { channel: chooser.value || null } }));
+    const sums = element('span');
+    find('.lw-attr-sum', this.figure).after(
+      element('p', { className: 'lw-attr-channels' }, element('label', {}, 'The maps show ', chooser), sums));
+    return { channelChooser: chooser, channelSums: sums };
+  }
+
+  /** The chooser follows the store, and the sum is split by channel: red … + green … + blue … = Σ. */
+  drawChannels(contributions) {
+    if (!this.channelChooser) return;
+    const number = this.shown.writer.number, channel = this.channel();
+    this.channelChooser.value = channel === null ? '' : String(channel + 1);
+    const sums = Array.from({ length: this.channels }, (_, c) =>
+      explained(channelOf(contributions, this.channels, c), 0).sum);
+    const parts = sums.map((total, c) => `${channelName(this.channels, c)} ${number(total)}`).join(' + ');
+    this.channelSums.textContent = `; by channel, Σ contributions = ${parts} = ${number(explained(contributions, 0).sum)}.`;
   }
 
   paintMap(canvas, values, scale) {
@@ -218,12 +268,27 @@ class AttributionFigure {
       said.textContent = '';
       return;
     }
-    const [r, c] = at, i = r * this.cols + c;
+    const [r, c] = at, plane = this.rows * this.cols;
     const { outputs, network, gradients, chosen, writer, record } = this.shown;
-    const value = Math.fround(outputs[network.layers[0].id].values[i] - (record.exact ? 0 : record.baseline));
-    const g = gradients[chosen][i];
-    said.textContent = writer.text('attribution_pixel', {
-      row: r + 1, col: c + 1, value: writer.number(value), gradient: writer.number(g), product: writer.number(value * g) });
+    const baselines = [record.exact ? 0 : record.baseline].flat();
+    const term = channel => {
+      const i = channel * plane + r * this.cols + c;
+      const value = Math.fround(outputs[network.layers[0].id].values[i] - baselines[channel % baselines.length]);
+      const g = gradients[chosen][i];
+      return { value: writer.number(value), gradient: writer.number(g), product: value * g };
+    };
+    const one = this.channels === 1 ? 0 : this.channel();
+    if (one !== null) {
+      const { value, gradient, product } = term(one);
+      said.textContent = (this.channels === 1 ? '' : `${channelName(this.channels, one)}: `)
+        + writer.text('attribution_pixel', { row: r + 1, col: c + 1, value, gradient, product: writer.number(product) });
+      return;
+    }
+    const terms = Array.from({ length: this.channels }, (_, channel) => term(channel));
+    const each = terms.map(({ value, gradient, product }, channel) =>
+      `${channelName(this.channels, channel)} ${value} × ${gradient} = ${writer.number(product)}`);
+    said.textContent = `Row ${r + 1}, column ${c + 1}: ${each.join('; ')}; together `
+      + writer.number(terms.reduce((total, { product }) => total + product, 0));
   }
 }
 
@@ -248,7 +313,7 @@ async function gradientsOf(site, input, network, outputs, record) {
   const [{ attribution, gradient }, weights] = await Promise.all([import('./backward.js'), weightsOf(site, input, network)]);
   const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
   const target = network.layers.at(-1).id;
-  const baseline = record.exact ? null : image.map(() => record.baseline);
+  const baseline = record.exact ? null : baselineImage(image, record.baseline);
   const baselineLogits = [];
   const gradients = Array.from({ length: classes }, (_, c) => {
     const seed = new Float64Array(classes);
@@ -263,6 +328,12 @@ async function gradientsOf(site, input, network, outputs, record) {
   return { gradients, baselineLogits };
 }
 
+/** The baseline as an image like `image` (C, H, W): its value, one for all channels or one per channel. */
+function baselineImage(image, baseline) {
+  const values = [baseline].flat(), plane = image.size / image.shape[0];
+  return image.map((_, i) => values[Math.floor(i / plane) % values.length]);
+}
+
 /** Every layer's tensors as `input`'s network has them (at its moment of training, or trained). */
 async function weightsOf(site, input, network) {
   const pairs = await Promise.all(network.layers.map(async layer => [layer.id, await site.weightsFor(input, layer)]));
@@ -271,9 +342,9 @@ async function weightsOf(site, input, network) {
 
 /** The build's gradients of every logit by an input's pixels, [class] → Float32Array. */
 async function publishedGradients(site, inputId) {
-  const [{ float32s }, contract, network] = await Promise.all([import('./data.js'), site.contract(), site.network()]);
+  const [{ float32s, sizeOf }, contract, network] = await Promise.all([
+    import('./data.js'), site.contract(), site.network()]);
   const buffer = await fetchOnce(urlOf(contract, 'attribution', { input: inputId }), 'arrayBuffer');
-  const numbers = float32s(buffer), [, rows, cols] = network.layers[0].shape;
-  return Array.from({ length: numbers.length / (rows * cols) },
-                    (_, c) => numbers.subarray(c * rows * cols, (c + 1) * rows * cols));
+  const numbers = float32s(buffer), size = sizeOf(network.layers[0].shape);
+  return Array.from({ length: numbers.length / size }, (_, c) => numbers.subarray(c * size, (c + 1) * size));
 }

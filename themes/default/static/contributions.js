@@ -6,8 +6,9 @@
  * tests/test_attributions.py checks that the two agree on every input and class.
  *
  *   const { contributionsOf, explained } = await import('./static/contributions.js');
- *   const terms = contributionsOf(image.values, gradients[c]);
+ *   const terms = contributionsOf(image.values, gradients[c]);   // one per value (C, H, W)
  *   explained(terms, scores[c]);   // {sum, constant}: sum + constant = the score
+ *   perPixel(terms, 3);            // each pixel's, its channels summed: what the map shows
  */
 import { sum } from './arithmetic.js';
 
@@ -15,11 +16,28 @@ import { sum } from './arithmetic.js';
 export const UNITS_SHOWN = 5;
 
 /**
- * Each pixel's contribution, (value − baseline) × gradient: with a baseline of 0, value ×
+ * Each input value's contribution, (value − baseline) × gradient: with a baseline of 0, value ×
  * gradient (exact attributions); else, with the mean gradient along the path, integrated gradients.
+ * The values are the image's (C, H, W), channel after channel; `baseline` is one number for all,
+ * or one per channel.
  */
 export function contributionsOf(pixels, gradient, baseline = 0) {
-  return Float64Array.from(pixels, (value, i) => Math.fround(value - baseline) * gradient[i]);
+  const baselines = [baseline].flat(), plane = pixels.length / baselines.length;
+  return Float64Array.from(pixels, (value, i) =>
+    Math.fround(value - baselines[Math.floor(i / plane)]) * gradient[i]);
+}
+
+/** Per pixel, what its `channels` channels give together: (C, H, W) numbers summed to (H, W). */
+export function perPixel(values, channels) {
+  const plane = values.length / channels, pixels = new Float64Array(plane);
+  for (let i = 0; i < values.length; i++) pixels[i % plane] += values[i];
+  return pixels;
+}
+
+/** Channel c's numbers of (C, H, W) numbers: its (H, W). */
+export function channelOf(values, channels, c) {
+  const plane = values.length / channels;
+  return values.subarray(c * plane, (c + 1) * plane);
 }
 
 /**

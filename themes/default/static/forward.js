@@ -30,7 +30,15 @@ export function forward(layer, inputs, weights = {}) {
   return output;
 }
 
-/** The pixels (0 to 255, row-major) as the network's input: (p ÷ 255 − mean) ÷ std, float32. */
+/**
+ * The pixels (0 to 255, row-major (C, H, W): each channel's rows after the last's) as the network's
+ * input: (p ÷ 255 − mean[c]) ÷ std[c] on channel c, float32. network.json's normalisation gives a
+ * mean and a std per channel; a single number serves every channel.
+ */
 export function normalise(pixels, shape, { mean, std }) {
-  return new Tensor(shape, Float32Array.from(pixels, p => (Math.fround(p / 255) - mean) / std));
+  const means = [mean].flat(), stds = [std].flat(), plane = sizeOf(shape.slice(1));
+  return new Tensor(shape, Float32Array.from(pixels, (p, i) => {
+    const c = means.length === 1 ? 0 : Math.floor(i / plane);
+    return (Math.fround(p / 255) - means[c]) / stds[c];
+  }));
 }

@@ -11,7 +11,7 @@
  * layer's weights (data/weights/<layer>.f32) are fetched when one of its values is first explained.
  */
 import { element, find } from './dom.js';
-import { isSpatial, range } from './arithmetic.js';
+import { channelName, COLOURS, isSpatial, range } from './arithmetic.js';
 import { explain, receptiveField } from './maths.js';
 import { urlOf } from './site.js';
 import { paint } from './paint.js';
@@ -91,8 +91,8 @@ function pointAt(store, boxes) {
 const RENDER = {
   input: ({ explanation: { working, result }, number }) => [
     workingLine(number, ['The pixel\'s brightness, normalised: ', ...working, ' = '], result)],
-  conv: view => [convSettings(view), ...(view.explanation.terms.length === 1
-    ? convOneChannel(view) : convChannels(view))],
+  conv: view => [convSettings(view), ...(view.explanation.terms.length === 1 ? convOneChannel(view)
+    : readsTheImage(view) ? convColours(view) : convChannels(view))],
   linear: linearNodes,
   activation: ({ explanation: { source, input, working, result }, number }) => [
     workingLine(number, [`${source} gave `, input, '; ', ...working, ' = '], result, '.')],
@@ -166,6 +166,33 @@ function convOneChannel(view) {
   return [...convTermNodes(view, term), equation(view, sum)];
 }
 
+/** Whether a conv value reads the input image (its colours), not maps a layer made. */
+function readsTheImage({ explanation: { source }, network }) {
+  return network.layers[0].id === source;
+}
+
+/**
+ * A conv value reading the image's channels (its colours): each channel's patch × kernel =
+ * products and their sum in turn, then the channels' sums and the bias added up to the value.
+ */
+function convColours(view) {
+  const { explanation: { source, terms, result, bias }, number } = view;
+  const names = terms.map(term => channelName(view.network.layers[0].shape[0], term.channel));
+  const each = terms.flatMap((term, i) => [
+    element('p', { className: `lw-channel lw-channel-${names[i]}` },
+            `The ${names[i]} channel of ${source}, with the kernel's ${names[i]} weights:`),
+    ...convTermNodes(view, term, names[i])]);
+  const parts = terms.flatMap((term, i) => [i ? ` + ${names[i]} ` : `${capital(names[i])} `, term.sum]);
+  const total = bias === null ? [' = '] : [' + bias ', bias, ' = '];
+  return [
+    paragraph(`It reads all ${terms.length} channels of ${source}: one kernel per channel, and the `
+              + 'products of every channel add up.'),
+    ...each,
+    workingLine(number, [...parts, ...total], result,
+                bias === null ? ', the value shown; the layer has no bias.' : ', the value shown.'),
+  ];
+}
+
 /**
  * A conv value reading many channels: one button per channel with that channel's sum,
  * the total, and room for the arithmetic of the channel the reader chooses.
@@ -195,15 +222,15 @@ function convChannels(view) {
   ];
 }
 
-/** One channel's share: patch × kernel = products, and the products' sum. */
-function convTermNodes({ explanation: { source }, number }, term) {
+/** One channel's share: patch × kernel = products, and the products' sum; `colour`: the image's channel. */
+function convTermNodes({ explanation: { source }, number }, term, colour = null) {
   const { channel, patch, padded: outside, kernel, products, sum } = term;
   const patchCells = patch.map((row, u) => row.map((value, v) =>
     (outside[u][v] ? element('span', { className: 'lw-pad' }, number(value)) : number(value))));
   return [
     element('div', { className: 'lw-sum' },
-      table(patchCells, `${source} map ${channel + 1}`),
-      element('span', {}, '×'), table(numbers(kernel, number), 'kernel'),
+      table(patchCells, colour ? `${source}, ${colour}` : `${source} map ${channel + 1}`),
+      element('span', {}, '×'), table(numbers(kernel, number), colour ? `kernel, ${colour}` : 'kernel'),
       element('span', {}, '='), table(numbers(products, number), 'products')),
     paragraph(`Sum of the ${products.flat().length} products: ${number(sum)}`),
   ];
@@ -313,9 +340,10 @@ function receptiveView({ explanation: { at }, network, contract, input, computed
   if (!field) return null;
   const [, height, width] = image.shape;
   const span = ([first, last]) => `${first + 1}–${last + 1}`;
-  const picture = element('div', { className: 'lw-field' }, computed
-    ? painted(outputs[image.id].slice(0), contract.scales[image.id], contract)
-    : element('img', { src: urlOf(contract, 'map', { input, layer: image.id, k: 0 }), alt: '', width, height }));
+  const picture = element('div', { className: 'lw-field' }, image.shape[0] === COLOURS.length
+    ? paintedColours(outputs[image.id], network.normalisation)
+    : computed ? painted(outputs[image.id].slice(0), contract.scales[image.id], contract)
+      : element('img', { src: urlOf(contract, 'map', { input, layer: image.id, k: 0 }), alt: '', width, height }));
   const [top, bottom] = field.rows, [left, right] = field.cols;
   outline(picture, { top, left, height: bottom - top + 1, width: right - left + 1 });
   const patch = [bottom - top + 1, right - left + 1];
@@ -332,6 +360,25 @@ function receptiveView({ explanation: { at }, network, contract, input, computed
 function painted(map, scale, contract) {
   const canvas = element('canvas', { attributes: { 'aria-hidden': 'true' } });
   paint(canvas, map, scale, contract.palettes[scale.cmap]);
+  return canvas;
+}
+
+/**
+ * The colour image, painted from its normalised numbers (C, H, W): on channel c each byte is
+ * (x × std[c] + mean[c]) × 255, the pixel it was normalised from.
+ */
+function paintedColours(image, { mean, std }) {
+  const [, rows, cols] = image.shape, plane = rows * cols;
+  const means = [mean].flat(), stds = [std].flat(), at = c => Math.min(c, means.length - 1);
+  const pixels = new ImageData(cols, rows);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < COLOURS.length; c++) {
+      pixels.data[4 * i + c] = Math.round((image.values[c * plane + i] * stds[at(c)] + means[at(c)]) * 255);
+    }
+    pixels.data[4 * i + 3] = 255;
+  }
+  const canvas = element('canvas', { width: cols, height: rows, attributes: { 'aria-hidden': 'true' } });
+  canvas.getContext('2d').putImageData(pixels, 0, 0);
   return canvas;
 }
 
@@ -364,6 +411,10 @@ function numbers(rows, number) {
 /** A setting for rows and columns: '2' when they are alike, else '2 × 1'. */
 function pair([rows, cols]) {
   return rows === cols ? `${rows}` : `${rows} × ${cols}`;
+}
+
+function capital(word) {
+  return word[0].toUpperCase() + word.slice(1);
 }
 
 function padded(padding) {

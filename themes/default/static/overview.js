@@ -12,7 +12,7 @@
  * scale, one scale per layer, and the probabilities show both.
  */
 import { element, find, findAll } from './dom.js';
-import { isSpatial } from './arithmetic.js';
+import { channelName, isSpatial } from './arithmetic.js';
 import { mapsRead } from './operations.js';
 import { shareOf } from './live.js';
 import { shownInput, watchLoaded } from './store.js';
@@ -180,7 +180,8 @@ class Overview {
       button.classList.toggle('is-source', sources.some(source => source.layer.id === id
         && (source.maps === null || source.maps.includes(Number(map)))));
     }
-    const what = isSpatial(layer) ? `${layer.id}, map ${k + 1}` : layer.id;
+    const what = !isSpatial(layer) ? layer.id : layer.type === 'Input' && layer.shape[0] > 1
+      ? `${layer.id}, its ${channelName(layer.shape[0], k)} channel` : `${layer.id}, map ${k + 1}`;
     this.said.textContent = sources.length
       ? `${what} is computed from ${sources.map(describe).join(' and ')}.` : `${what} is the image itself.`;
   }
@@ -236,9 +237,14 @@ function sourcesOf(layer, k, network) {
 
 function describe({ layer, maps }) {
   if (!isSpatial(layer)) return `all ${layer.shape[0]} values of ${layer.id}`;
-  if (maps === null || maps.length === layer.shape[0]) {
-    return layer.shape[0] === 1 ? `${layer.id}` : `all ${layer.shape[0]} maps of ${layer.id}`;
+  const count = layer.shape[0];
+  if (layer.type === 'Input' && count > 1) {  // the image's channels: its colours
+    const names = (maps ?? [...Array(count).keys()]).map(k => channelName(count, k));
+    const listed = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)} channels`
+      : `${names[0]} channel`;
+    return `the ${listed} of ${layer.id}`;
   }
+  if (maps === null || maps.length === count) return count === 1 ? `${layer.id}` : `all ${count} maps of ${layer.id}`;
   return `map${maps.length > 1 ? 's' : ''} ${maps.map(map => map + 1).join(', ')} of ${layer.id}`;
 }
 
