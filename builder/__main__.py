@@ -4,8 +4,10 @@
     layerwise serve [--port 8000] [--host 127.0.0.1]
     layerwise bench [--train]
     layerwise train [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--epochs N]
+                    [--dataset FOLDER|NAME|module:Class] [--data-root DIR] [--augment flip,crop,erase]
+                    [--device auto|cpu|cuda]
     layerwise confusion [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt]
-    layerwise examples [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--data DIR]
+    layerwise examples [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--data-root DIR]
 
 Problems in the author's input print as one line, `file:line: what; how to fix`,
 and exit with status 1; --debug shows the traceback as well.
@@ -59,13 +61,17 @@ def _train(args):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise BuildError(f"--{flag.replace('_', '-')} must be a whole number above 0, not {getattr(args, flag)}")
     options = {k: v for k, v in dict(epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
-                                     train_subset=args.train_subset).items() if v is not None}
+                                     train_subset=args.train_subset, augment=args.augment).items() if v is not None}
     try:
         training.train(args.model, args.checkpoint, metrics_path(args.checkpoint, args.metrics), data_dir=args.data,
-                       **options)
+                       dataset=args.dataset, device=args.device, **options)
     except data.DataNotFound as err:
         raise BuildError(str(err)) from None
     return 0
+
+
+def _augmentations(text):
+    return () if text.strip() == "none" else tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _confusion(args):
@@ -93,7 +99,8 @@ def _parser():
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(run=run)
         sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
-        sub.add_argument("--data", metavar="DIR", help="FashionMNIST folder (holds FashionMNIST/raw/)")
+        sub.add_argument("--data-root", "--data", dest="data", metavar="DIR",
+                         help="where torchvision datasets are kept (FashionMNIST: holds FashionMNIST/raw/)")
         return sub
 
     build = command("build", _build, "build the site from the content folder")
@@ -124,6 +131,14 @@ def _parser():
     train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     train.add_argument("--train-subset", type=int, metavar="N", help="train on the first N images only")
     train.add_argument("--seed", type=int)
+    train.add_argument("--dataset", metavar="SPEC", help="a folder holding train/<class>/* and test/<class>/*, a "
+                       "torchvision dataset's name (MNIST, CIFAR10, …) or your own class as module:Class "
+                       "(default: FashionMNIST)")
+    train.add_argument("--augment", type=_augmentations, metavar="LIST",
+                       help="augmentations, of flip, crop, erase, comma-separated; 'none' for none (default: all "
+                            "three for FashionMNIST, none for other data)")
+    train.add_argument("--device", default="auto", help="where to train: auto (a GPU where there is one), cpu, "
+                       "cuda, cuda:1 … (default: auto)")
     kept = command("confusion", _confusion, "keep the test images behind each cell of the confusion matrix "
                    "beside the checkpoint (needs the dataset)")
     kept.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")

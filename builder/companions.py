@@ -54,8 +54,9 @@ def command(name, description):
 def _examples_problem(description, found):
     """What makes dataset examples of the right weights wrong for this network, or None."""
     from builder.examples import specs  # the layers that get examples (PyTorch is loaded when this runs)
+    from model.data import per_channel  # files written before colour keep numbers, not lists
     meta = found.meta
-    if meta.get("normalisation") != description.normalisation:
+    if per_channel(meta.get("normalisation") or {}) != description.normalisation:
         return (f"these dataset examples were computed with another input normalisation "
                 f"({meta.get('normalisation')}, the metrics say {description.normalisation})")
     if meta.get("layers") != examples_file.described(specs(description.layers)):
@@ -123,7 +124,7 @@ def write_confusion(spec, checkpoint, metrics, data_dir=None):
     from builder import network
     from model import data
     loaded = network.load(spec, checkpoint, metrics)
-    test = _test_split(data_dir)
+    test = _test_split(loaded, data_dir)
     norm = loaded.normalisation
     predicted = confusion_file.predict(loaded.model, data.as_input(test.images, norm["mean"], norm["std"]))
     record = confusion_file.compute(test.images.numpy(), test.labels.numpy(), predicted, loaded.weights_sha256,
@@ -140,7 +141,7 @@ def write_examples(spec, checkpoint, metrics, data_dir=None):
     was written."""
     from builder import examples, network
     loaded = network.load(spec, checkpoint, metrics)
-    test = _test_split(data_dir)
+    test = _test_split(loaded, data_dir)
     started = time.perf_counter()
     found = examples.compute(loaded, test.images.numpy(), test.labels.numpy())
     seconds = time.perf_counter() - started
@@ -151,9 +152,11 @@ def write_examples(spec, checkpoint, metrics, data_dir=None):
             f"units in {len(found.meta['layers'])} layers, in {seconds:.1f} s, {path.stat().st_size:,} bytes")
 
 
-def _test_split(data_dir):
+def _test_split(loaded, data_dir):
+    """The test split of the dataset the checkpoint's metrics name, whole in memory."""
     from model import data
     try:
-        return data.load("test", data_dir)
-    except data.DataNotFound as err:
+        split = data.load("test", data_dir, spec=loaded.dataset["spec"])
+        return data.Split(split.images[:], split.labels)
+    except (data.DataNotFound, data.BadDataset) as err:
         raise BuildError(str(err)) from None

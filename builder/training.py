@@ -4,6 +4,7 @@
 checkpoint gives the same site whichever of them made it.
 
     layerwise train [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--epochs N] [--max-steps N]
+                    [--dataset SPEC] [--augment flip,crop] [--device auto]
 """
 import inspect
 import os
@@ -14,14 +15,15 @@ from builder.errors import BuildError
 from model import snapshots_file
 
 
-def train(spec, checkpoint, metrics, *, where=None, data_dir=None, log=print, starting=None, **options):
-    """Train the model `spec` names into `checkpoint` and `metrics` (model.train.train's `options`),
-    then write its companion files; `log` says what was written. `where` (file, line) is where the
-    model is named, for errors; without it they point at the model's own source. `starting` is
-    logged once the model is known to be trainable. Raises BuildError, or model.data.DataNotFound
-    when no place holds the dataset."""
+def train(spec, checkpoint, metrics, *, where=None, data_dir=None, dataset=None, device="auto", log=print,
+          starting=None, **options):
+    """Train the model `spec` names on `dataset` (model.data.open's spec; FashionMNIST when None)
+    into `checkpoint` and `metrics` (model.train.train's `options`), then write its companion files;
+    `log` says what was written. `where` (file, line) is where the model is named, for errors;
+    without it they point at the model's own source. `starting` is logged once the model is known
+    to be trainable. Raises BuildError, or model.data.DataNotFound when no place holds the dataset."""
     from builder import network, outputs
-    from model import train as fit  # PyTorch: only when training
+    from model import data, train as fit  # PyTorch: only when training
     checkpoint, metrics = Path(checkpoint), Path(metrics)
     for path in (checkpoint, metrics):
         _refuse_unwritable(path)
@@ -32,10 +34,15 @@ def train(spec, checkpoint, metrics, *, where=None, data_dir=None, log=print, st
     where = where or (source_of(model), None)
     output = outputs.trained_on(traced.ops, spec, where)  # decides the loss
     try:
-        fit.refuse_unfit(model)
+        found = data.open(dataset, data_dir)
+        fit.declared(fit.Recipe(**options), found), fit.device_for(device)
+    except (data.BadDataset, ValueError) as err:
+        raise BuildError(str(err)) from None
+    try:
+        fit.refuse_unfit(model, found)
         if starting:
             log(starting)
-        recorded = fit.train(model, checkpoint, metrics, data_dir=data_dir, output=output, **options)
+        recorded = fit.train(model, checkpoint, metrics, dataset=found, device=device, output=output, **options)
     except fit.MetricsInUse as err:
         raise BuildError(str(err), metrics) from None
     except fit.Unfit as err:

@@ -1,14 +1,17 @@
-"""Train a network on FashionMNIST and write its checkpoint, metrics and snapshots.
+"""Train a network on its dataset and write its checkpoint, metrics and snapshots.
 
     layerwise train                              # model/cnn.pt, model/cnn.json, model/cnn.snapshots.npz
     layerwise train --epochs 1 --max-steps 300 --checkpoint /tmp/cnn.pt
+    layerwise train --model custom.net:Net --checkpoint custom/net.pt --dataset photos --augment flip,crop
 
-train() reads as three stages: the data (each split as one normalised tensor;
-batches are slices of it, with no DataLoader and no per-image PIL transforms),
-the fit (Recipe's defaults are the committed checkpoint's; augmentation, a
-random horizontal flip, a shift of up to one pixel and a randomly erased
-rectangle, is done on the batch tensor) and the record (the checkpoint, its
-snapshots and its metrics). The defaults take about 3 min 15 s on two idle CPU
+train() reads as three stages: the data (model.data; each split as one normalised
+tensor, batches being slices of it, with no DataLoader and no per-image PIL
+transforms; a folder too large for memory is read batch by batch instead), the
+fit (Recipe's defaults are the committed checkpoint's; the declared augmentations,
+a random horizontal flip, a shift of up to one pixel and a randomly erased
+rectangle, are done on the batch tensor; FashionMNIST declares all three, other
+data none unless asked) and the record (the checkpoint, its snapshots and its
+metrics). The defaults take about 3 min 15 s on two idle CPU
 cores and reach 93.53 % test accuracy (README: the recipe and what each part gave).
 
 Training always runs what the model's forward() computes. A plain
@@ -32,6 +35,7 @@ its wall time.
 """
 import copy
 import ctypes
+import os
 import hashlib
 import json
 import math
@@ -39,6 +43,7 @@ import platform
 import sys
 import time
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,6 +61,8 @@ LABEL_SMOOTHING = 0.1   # worth about +0.2 % test accuracy here
 POSTFIX_EVERY = 20      # steps between progress-bar updates of loss and accuracy
 ERASED_AREA = (0.02, 0.33)    # fraction of the image a blanked rectangle covers, as torchvision's RandomErasing
 ERASED_ASPECT = (0.3, 3.3)    # its height over its width
+AUGMENTATIONS = ("flip", "crop", "erase")   # what --augment may declare, in the order they are applied
+DEFAULT_AUGMENT = {data.DEFAULT: AUGMENTATIONS}  # by dataset; any other dataset: none unless declared
 # Before folding, the batch norms' statistics are measured on this many training images, augmented
 # as in training: the layers after a norm learned to work with the statistics of augmented images.
 CALIBRATION_IMAGES = 2048
@@ -71,55 +78,107 @@ class Recipe:
     weight_decay: float = 1e-4
     seed: int = 0               # draws the initial weights, the batches and their augmentation
     batch_norm: bool = True     # after each conv and linear layer that feeds a ReLU, while training; folded after
-    erasing: float = 0.5        # the chance that an image has one random rectangle blanked out
+    erasing: float = 0.5        # the chance that an image has one random rectangle blanked out (with "erase")
+    augment: tuple = None       # the declared augmentations, of AUGMENTATIONS (None: the dataset's default)
     max_steps: int = None       # stop after this many optimiser steps (None: after the last epoch)
     train_subset: int = None    # train on the first N training images only (None: all of them)
 
 
-def train(model, checkpoint, metrics_path, *, data_dir=None, output="logits", progress=True, **recipe):
-    """Train `model` from weights drawn with the recipe's seed; save it to `checkpoint`, its metrics
-    to `metrics_path` and its snapshots beside the checkpoint; return the metrics. `recipe` overrides
-    parts of Recipe (an unknown name is a TypeError), e.g. epochs=1, erasing=0. `output` is what the
-    model's last operation gives (builder.outputs.kind), which decides the loss (loss_of). Refuses,
-    before training, metrics that belong to another checkpoint (MetricsInUse) and a model that does
-    not fit the dataset (Unfit)."""
-    recipe = Recipe(**recipe)
-    refuse_unfit(model)
+def train(model, checkpoint, metrics_path, *, dataset=None, data_dir=None, device="auto", output="logits",
+          progress=True, **recipe):
+    """Train `model` on `dataset` (a model.data.Dataset; FashionMNIST, looked for in `data_dir`, when
+    None) from weights drawn with the recipe's seed, on `device` ("auto": a GPU where there is one);
+    save it to `checkpoint`, its metrics to `metrics_path` and its snapshots beside the checkpoint;
+    return the metrics. `recipe` overrides parts of Recipe (an unknown name is a TypeError), e.g.
+    epochs=1, erasing=0, augment=("flip",). `output` is what the model's last operation gives
+    (builder.outputs.kind), which decides the loss (loss_of). Refuses, before training, metrics that
+    belong to another checkpoint (MetricsInUse) and a model that does not fit the dataset (Unfit)."""
+    dataset = dataset or data.open(None, data_dir)
+    recipe = declared(Recipe(**recipe), dataset)
+    refuse_unfit(model, dataset)
     refuse_foreign_metrics(checkpoint, metrics_path)
+    device = device_for(device)
     _initialise(model, recipe.seed)
     _keep_freed_memory()
 
-    images = Images.load(data_dir, recipe.train_subset)
+    images = Images.load(dataset, recipe)
     started = time.perf_counter()
-    run = fit(model, images, recipe, output, progress)
+    run = fit(model, images, recipe, output, progress, device)
     seconds = time.perf_counter() - started
-    return record(model, run, images, recipe, checkpoint, metrics_path, seconds)
+    return record(model, run, images, recipe, checkpoint, metrics_path, seconds, device)
 
 
-@dataclass
+def declared(recipe, dataset):
+    """The recipe with its augmentations named: the dataset's default when it declares none.
+    Raises ValueError for a name that is not one of AUGMENTATIONS."""
+    augment = DEFAULT_AUGMENT.get(dataset.spec, ()) if recipe.augment is None else tuple(recipe.augment)
+    unknown = [name for name in augment if name not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
+    return dataclasses.replace(recipe, augment=tuple(name for name in AUGMENTATIONS if name in augment))
+
+
+def device_for(name):
+    """The torch device for --device: "auto" is a GPU where torch finds one, else the CPU. On a GPU,
+    cuBLAS needs a fixed workspace to give the same sums every run."""
+    try:
+        device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
+                              "cpu" if name == "auto" else name)
+    except RuntimeError:
+        raise ValueError(f"--device {name} is not a device; use auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: torch finds no GPU here; use auto or cpu")
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return device
+
+
 class Images:
-    """The dataset as the network sees it: each split one normalised tensor (N, 1, H, W) with its
-    labels, and the normalisation, measured on the training images."""
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    mean: float
-    std: float
+    """The dataset as the network sees it: the splits' labels, the normalisation (one mean and std
+    per channel, measured on the training images), and the images normalised, in memory as one
+    tensor per split, or read from disk batch by batch for a dataset too large for it. The training
+    images have black borders of SHIFT pixels to shift into when the recipe crops."""
+
+    def __init__(self, dataset, train, test, normalisation, shift):
+        self.dataset, self.train, self.test, self.shift = dataset, train, test, shift
+        self.mean, self.std = normalisation["mean"], normalisation["std"]
+        self.y_train, self.y_test = train.labels, test.labels
+        in_memory = isinstance(train.images, torch.Tensor) and isinstance(test.images, torch.Tensor)
+        self._train = self._prepared(train.images) if in_memory else None
+        self._test = data.as_input(test.images, self.mean, self.std) if in_memory else None
 
     @classmethod
-    def load(cls, data_dir=None, train_subset=None):
-        """FashionMNIST (model.data), with only the first `train_subset` training images if given."""
-        train_set, test_set = data.load("train", data_dir), data.load("test", data_dir)
-        if train_subset:
-            train_set = data.Split(train_set.images[:train_subset], train_set.labels[:train_subset])
-        mean, std = _normalisation(train_set.images)
-        return cls(data.as_input(train_set.images, mean, std), train_set.labels,
-                   data.as_input(test_set.images, mean, std), test_set.labels, mean, std)
+    def load(cls, dataset, recipe=Recipe()):
+        """`dataset`'s splits, with only the first `recipe.train_subset` training images if given."""
+        train = dataset.split("train")
+        if recipe.train_subset:
+            train = data.Split(train.images[:recipe.train_subset], train.labels[:recipe.train_subset])
+        shift = SHIFT if "crop" in (recipe.augment or ()) else 0
+        return cls(dataset, train, dataset.split("test"), data.normalisation_of(train), shift)
 
-    def padded(self):
-        """The training images with black borders of SHIFT pixels to shift into."""
-        return F.pad(self.x_train, (SHIFT,) * 4, value=-self.mean / self.std)
+    def train_batch(self, indices):
+        """The training images at `indices`, normalised (and bordered)."""
+        if self._train is not None:
+            return self._train[indices]
+        return self._prepared(self.train.images[indices])
+
+    def test_batches(self, size=1000):
+        """The test images, normalised, `size` at a time, with their labels."""
+        if self._test is not None:
+            yield from zip(self._test.split(size), self.y_test.split(size))
+        else:
+            for images, labels in self.test.batches(size, desc="scoring on the test set"):
+                yield data.as_input(images, self.mean, self.std), labels
+
+    def _prepared(self, images):
+        x = data.as_input(images, self.mean, self.std)
+        if not self.shift:
+            return x
+        n, c, h, w = x.shape
+        black = torch.tensor([-m / s for m, s in zip(self.mean, self.std)], dtype=torch.float32)
+        out = black.reshape(1, c, 1, 1).expand(n, c, h + 2 * self.shift, w + 2 * self.shift).clone()
+        out[:, :, self.shift:self.shift + h, self.shift:self.shift + w] = x
+        return out
 
 
 @dataclass
@@ -141,11 +200,12 @@ class Run:
         return len(self.losses)
 
 
-def fit(model, images, recipe, output="logits", progress=True):
-    """Train `model` on `images` by `recipe`, scoring its published form on the test set after each
-    epoch and at each moment snapshots_file.steps() keeps; leave that form (batch norms folded) in
-    `model` and return the Run."""
-    network, norms, changes = _training_network(model, recipe.batch_norm)
+def fit(model, images, recipe, output="logits", progress=True, device=torch.device("cpu")):
+    """Train `model` on `images` by `recipe` on `device`, scoring its published form on the test set
+    after each epoch and at each moment snapshots_file.steps() keeps; leave that form (batch norms
+    folded) in `model`, on the CPU, and return the Run."""
+    network, norms, changes = _training_network(model, recipe.batch_norm, images.dataset.shape)
+    network.to(device)
     if progress:
         print(_training_text(model, changes), file=sys.stderr)
     steps_per_epoch = -(-len(images.y_train) // recipe.batch_size)
@@ -153,10 +213,10 @@ def fit(model, images, recipe, output="logits", progress=True):
         min(recipe.max_steps, recipe.epochs * steps_per_epoch)
     optimiser, schedule = optimiser_for(network, recipe, total_steps)
     generator = torch.Generator().manual_seed(recipe.seed)
-    padded = images.padded()
     # Their own draws, so that measuring leaves the training's random sequence alone.
-    calibration = _augment(padded[:CALIBRATION_IMAGES], torch.Generator().manual_seed(recipe.seed), recipe.erasing)
-    published = _Published(model, network, norms, calibration, images.x_test, images.y_test)
+    calibration = _augment(images.train_batch(torch.arange(min(CALIBRATION_IMAGES, len(images.y_train)))),
+                           torch.Generator().manual_seed(recipe.seed), recipe, images.shift).to(device)
+    published = _Published(model, network, norms, calibration, images)
     keep, losses, kept, epochs = snapshots_file.steps(total_steps), [], [published.snapshot(0)], []
 
     def after_step(loss):
@@ -168,9 +228,9 @@ def fit(model, images, recipe, output="logits", progress=True):
     bar = tqdm(total=total_steps, disable=not progress, unit="step", dynamic_ncols=True)
     with _deterministic():
         for epoch in range(1, recipe.epochs + 1):
-            seen, loss_sum, correct = _train_epoch(network, optimiser, schedule, padded, images.y_train, recipe,
+            seen, loss_sum, correct = _train_epoch(network, optimiser, schedule, images, recipe,
                                                    total_steps - len(losses), generator, after_step, bar=bar,
-                                                   epoch=epoch, output=output)
+                                                   epoch=epoch, output=output, device=device)
             _, test_accuracy, _ = published.at(len(losses))
             epochs.append(dict(epoch=epoch, train_loss=round(loss_sum / seen, 6),
                                train_accuracy=round(correct / seen, 6), test_accuracy=test_accuracy))
@@ -182,12 +242,12 @@ def fit(model, images, recipe, output="logits", progress=True):
 
     # The published form: batch norms folded in, plain layout, scored as it will be loaded.
     state, test_accuracy, confusion = published.at(len(losses))
-    model.to(memory_format=torch.contiguous_format).load_state_dict(state)
-    return Run(changes, list(norms), len(calibration), steps_per_epoch, kept, torch.stack(losses), epochs,
+    model.to("cpu", memory_format=torch.contiguous_format).load_state_dict(state)
+    return Run(changes, list(norms), len(calibration), steps_per_epoch, kept, torch.stack(losses).cpu(), epochs,
                test_accuracy, confusion)
 
 
-def record(model, run, images, recipe, checkpoint, metrics_path, seconds):
+def record(model, run, images, recipe, checkpoint, metrics_path, seconds, device=torch.device("cpu")):
     """Save `model` to `checkpoint`, the Run's snapshots beside it and the metrics of it all to
     `metrics_path` (README: the metrics file); return the metrics."""
     checkpoint = Path(checkpoint)
@@ -202,25 +262,27 @@ def record(model, run, images, recipe, checkpoint, metrics_path, seconds):
         test_images=len(images.y_test),
         epochs=run.epochs,
         confusion_matrix=run.confusion,
-        classes=list(getattr(model, "classes", None) or data.classes()),
+        classes=images.dataset.classes,
+        dataset=images.dataset.record(),
         seed=recipe.seed,
         hyperparameters=dict(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
                              weight_decay=recipe.weight_decay, optimiser="AdamW", schedule="OneCycleLR",
                              steps=run.steps, label_smoothing=LABEL_SMOOTHING,
-                             augmentation=_augmentation_text(recipe.erasing),
+                             augmentation=_augmentation_text(recipe),
+                             augment=list(recipe.augment),
                              batch_norm=run.norms,    # the layers trained with a batch norm after them
                              batch_norm_statistics=f"measured before folding on {run.calibration_images} "
                                                    "training images, augmented as in training" if run.norms else None,
                              erasing=recipe.erasing,
                              train_images=len(images.y_train)),
-        normalisation=dict(mean=images.mean, std=images.std),
+        normalisation=dict(mean=images.mean, std=images.std),   # per channel
         training_network=run.changes,   # what training changed of the model's layers ([]: its forward() as written)
         checkpoint=checkpoint.name,
         weights_sha256=sha256,
         snapshots=dict(file=kept.name, steps=[s.step for s in run.kept], steps_per_epoch=run.steps_per_epoch),
         train_seconds=round(seconds, 1),    # includes scoring every epoch and snapshot
         trained_on=datetime.now(timezone.utc).date().isoformat(),
-        machine=dict(processor=platform.machine(), threads=torch.get_num_threads()),
+        machine=dict(processor=platform.machine(), threads=torch.get_num_threads(), device=device.type),
         versions=dict(python=platform.python_version(), torch=torch.__version__,
                       torchvision=_version("torchvision"), numpy=np.__version__),
     )
@@ -257,19 +319,19 @@ def loss_of(output, values, labels):
     return F.cross_entropy(values, labels, label_smoothing=LABEL_SMOOTHING)
 
 
-def _train_epoch(network, optimiser, schedule, padded, labels, recipe, steps_left, generator, after_step, *, bar,
-                 epoch, output="logits"):
+def _train_epoch(network, optimiser, schedule, images, recipe, steps_left, generator, after_step, *, bar,
+                 epoch, output="logits", device=torch.device("cpu")):
     """One pass over a fresh shuffle, at most `steps_left` steps; after_step(loss) follows each step.
 
     Returns (images, summed loss, correct predictions).
     """
     network.train()
-    batches = torch.randperm(len(labels), generator=generator).split(recipe.batch_size)[:steps_left]
-    seen, loss_sum, correct = 0, torch.zeros(()), torch.zeros((), dtype=torch.long)
+    batches = torch.randperm(len(images.y_train), generator=generator).split(recipe.batch_size)[:steps_left]
+    seen, loss_sum, correct = 0, torch.zeros((), device=device), torch.zeros((), dtype=torch.long, device=device)
     for idx in batches:
-        yb = labels[idx]
-        loss, outputs = step(network, optimiser, schedule, _augment(padded[idx], generator, recipe.erasing), yb,
-                             output)
+        yb = images.y_train[idx].to(device)
+        batch = _augment(images.train_batch(idx), generator, recipe, images.shift).to(device)
+        loss, outputs = step(network, optimiser, schedule, batch, yb, output)
         # The sums stay tensors: turning them into numbers is only worth it for the bar.
         seen += len(yb)
         loss_sum += loss * len(yb)
@@ -286,10 +348,10 @@ class _Published:
     """The network being trained in the form it is published in (batch norms folded), scored on
     the test set: one evaluation per step, however often it is asked for."""
 
-    def __init__(self, model, network, norms, calibration, x_test, y_test):
+    def __init__(self, model, network, norms, calibration, images):
         self.model, self.network, self.norms, self.calibration = model, network, norms, calibration
         self.scorer = copy.deepcopy(model).to(memory_format=torch.contiguous_format)  # as it will be loaded
-        self.x_test, self.y_test = x_test, y_test
+        self.images = images
         self._step, self._scored = None, None
 
     def at(self, step):
@@ -297,7 +359,8 @@ class _Published:
         if step != self._step:
             state = published_state(self.model, self.network, self.norms, self.calibration)
             self.scorer.load_state_dict(state)
-            self._step, self._scored = step, (state, *evaluate(self.scorer, self.x_test, self.y_test))
+            scored = evaluate_batches(self.scorer, self.images.test_batches(), len(self.images.dataset.classes))
+            self._step, self._scored = step, (state, *scored)
         return self._scored
 
     def snapshot(self, step, train_loss=math.nan):
@@ -315,9 +378,9 @@ def published_state(model, network, norms, calibration=None):
     if norms and calibration is not None:
         model, network, norms = copy.deepcopy((model, network, norms))
         torch.optim.swa_utils.update_bn(calibration.split(1024), network)
-    state = {name: tensor.detach().contiguous().clone() for name, tensor in model.state_dict().items()}
+    state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in model.state_dict().items()}
     for name, norm in norms.items():
-        state[f"{name}.weight"], state[f"{name}.bias"] = fold(model.get_submodule(name), norm)
+        state[f"{name}.weight"], state[f"{name}.bias"] = (t.cpu() for t in fold(model.get_submodule(name), norm))
     return state
 
 
@@ -342,13 +405,19 @@ def _deterministic():
         torch.use_deterministic_algorithms(before)
 
 
-@torch.no_grad()
 def evaluate(model, x, y, batch_size=1000):
     """Return (accuracy as a fraction, confusion matrix as rows of true classes)."""
+    return evaluate_batches(model, zip(x.split(batch_size), y.split(batch_size)), int(y.max()) + 1)
+
+
+@torch.no_grad()
+def evaluate_batches(model, batches, classes):
+    """evaluate() over (images, labels) batches, on the model's device, with `classes` rows."""
     model.eval()
-    predicted = torch.cat([model(xb).argmax(1) for xb in x.split(batch_size)])
-    n = int(y.max()) + 1
-    confusion = torch.bincount(y * n + predicted, minlength=n * n).reshape(n, n)
+    device = next(model.parameters()).device
+    predicted, labels = zip(*[(model(xb.to(device)).argmax(1).cpu(), yb) for xb, yb in batches])
+    predicted, y = torch.cat(predicted), torch.cat(labels)
+    confusion = torch.bincount(y * classes + predicted, minlength=classes * classes).reshape(classes, classes)
     return round((predicted == y).float().mean().item(), 6), confusion.tolist()
 
 
@@ -362,20 +431,26 @@ class Unfit(Exception):
 
 
 @torch.no_grad()
-def refuse_unfit(model):
-    """Raise Unfit unless `model` takes FashionMNIST's images and gives one score per class of it,
-    judged on its input_shape and on one forward pass; needs no dataset."""
-    image_shape, classes = data.IMAGE_SHAPE, len(data.classes())
-    shape = tuple(getattr(model, "input_shape", image_shape))
+def refuse_unfit(model, dataset):
+    """Raise Unfit unless `model` takes `dataset`'s images (C, H, W) and gives one score per class of
+    it, judged on its input_shape (FashionMNIST's when it has none), its `classes` where it names them,
+    and one forward pass."""
+    image_shape, classes, name = tuple(dataset.shape), len(dataset.classes), dataset.spec
+    shape = tuple(getattr(model, "input_shape", data.IMAGE_SHAPE))
     if shape != image_shape:
-        raise Unfit(f"takes {_dims(shape)} images but FashionMNIST's are {_dims(image_shape)}; give the model "
-                    f"input_shape = {image_shape} to train it here, or train it elsewhere and use its checkpoint")
+        raise Unfit(f"takes {_dims(shape)} images (its input_shape) but {name}'s are {_dims(image_shape)} "
+                    f"(channels×height×width); set input_shape = {image_shape} on the class, with its first layer "
+                    f"reading {image_shape[0]} channel{'s' if image_shape[0] > 1 else ''}")
     was_training = model.training
     outputs = model.eval()(torch.zeros(2, *image_shape)).shape
     model.train(was_training)
     if len(outputs) != 2 or outputs[1] != classes:
-        raise Unfit(f"has {_dims(outputs[1:])} outputs but FashionMNIST has {classes} classes; make its last "
-                    f"layer give {classes} scores to train it here")
+        raise Unfit(f"has {_dims(outputs[1:])} outputs but {name} has {classes} classes; make its last "
+                    f"layer give {classes} scores to train it on {name}")
+    named = getattr(model, "classes", None)
+    if named is not None and list(named) != list(dataset.classes):
+        raise Unfit(f"names its classes {', '.join(map(str, named))[:80]} but {name}'s are "
+                    f"{', '.join(dataset.classes)[:80]}; remove its classes attribute or make it the dataset's")
 
 
 def _dims(shape):
@@ -423,7 +498,7 @@ def _keep_freed_memory():
     libc.mallopt(M_TRIM_THRESHOLD, 256 << 20)
 
 
-def _training_network(model, batch_norm):
+def _training_network(model, batch_norm, image_shape=data.IMAGE_SHAPE):
     """(the network to train, {layer name: the batch norm trained after it}, what was changed: a
     list of sentences, empty when the model trains as written).
 
@@ -439,7 +514,7 @@ def _training_network(model, batch_norm):
     if type(model).forward is not nn.Sequential.forward or len(dict(model.named_children())) != len(model):
         return model, {}, []  # named_children() lists a module called twice once: not the chain forward() runs
     layers = list(model.named_children())
-    norms = _normalised(layers, _output_ranks(model)) if batch_norm else {}
+    norms = _normalised(layers, _output_ranks(model, image_shape)) if batch_norm else {}
     modules = [m for name, layer in layers for m in (layer, norms.get(name)) if m is not None]
     swapped = _pool_before_relu(modules)
     changes = [f"a batch norm after {', '.join(norms)}, folded into {'it' if len(norms) == 1 else 'them'} "
@@ -476,8 +551,8 @@ def _normalised(layers, ranks):
 
 
 @torch.no_grad()
-def _output_ranks(model):
-    """{child's name: how many dimensions its output has} on a batch of FashionMNIST-sized zeros."""
+def _output_ranks(model, image_shape):
+    """{child's name: how many dimensions its output has} on a batch of zero images of `image_shape`."""
     ranks, was_training = {}, model.training
 
     def note(name):
@@ -487,7 +562,7 @@ def _output_ranks(model):
 
     hooks = [child.register_forward_hook(note(name)) for name, child in model.named_children()]
     try:
-        model.eval()(torch.zeros(2, *getattr(model, "input_shape", data.IMAGE_SHAPE)))
+        model.eval()(torch.zeros(2, *image_shape))
     finally:
         for hook in hooks:
             hook.remove()
@@ -510,21 +585,22 @@ def _pool_before_relu(layers):
     return layers
 
 
-def _normalisation(images):
-    pixels = images.float().div(255)
-    return round(pixels.mean().item(), 4), round(pixels.std().item(), 4)
-
-
-def _augment(padded, generator, erasing=0.0):
-    """Flip half the images left-right, cut each out of its border at its own random offset, then
-    blank a rectangle in a fraction `erasing` of them."""
-    n, size = len(padded), padded.shape[-1] - 2 * SHIFT
-    flip = torch.rand(n, generator=generator) < 0.5
-    padded = torch.where(flip[:, None, None, None], padded.flip(3), padded)
-    dy, dx = torch.randint(0, 2 * SHIFT + 1, (2, n), generator=generator)
-    windows = padded.unfold(2, size, 1).unfold(3, size, 1)  # (n, c, offsets, offsets, size, size)
-    images = windows[torch.arange(n), :, dy, dx]
-    return _erase(images, generator, erasing) if erasing else images  # no draws when off: same runs as before
+def _augment(images, generator, recipe, shift=SHIFT):
+    """The recipe's declared augmentations of a batch: "flip" flips half the images left-right,
+    "crop" cuts each out of its border of `shift` pixels at its own random offset, "erase" blanks a
+    rectangle in a fraction `recipe.erasing` of them. Each draws from `generator` only when declared."""
+    n = len(images)
+    if "flip" in recipe.augment:
+        flip = torch.rand(n, generator=generator) < 0.5
+        images = torch.where(flip[:, None, None, None], images.flip(3), images)
+    if "crop" in recipe.augment and shift:
+        height, width = images.shape[-2] - 2 * shift, images.shape[-1] - 2 * shift
+        dy, dx = torch.randint(0, 2 * shift + 1, (2, n), generator=generator)
+        windows = images.unfold(2, height, 1).unfold(3, width, 1)  # (n, c, offsets, offsets, height, width)
+        images = windows[torch.arange(n), :, dy, dx]
+    if "erase" in recipe.augment and recipe.erasing:
+        images = _erase(images, generator, recipe.erasing)
+    return images
 
 
 def _erase(images, generator, chance):
@@ -546,9 +622,15 @@ def _erase(images, generator, chance):
     return images.masked_fill(erased[:, None], 0.0)
 
 
-def _augmentation_text(erasing):
-    text = f"a random horizontal flip and a random shift of up to {SHIFT} pixel{'s' if SHIFT > 1 else ''} per image"
-    return f"{text}, and a random rectangle erased in {erasing:.0%} of them" if erasing else text
+def _augmentation_text(recipe):
+    per_image = [text for name, text in (("flip", "a random horizontal flip"),
+                                         ("crop", f"a random shift of up to {SHIFT} pixel{'s' if SHIFT > 1 else ''}"))
+                 if name in recipe.augment]
+    text = " and ".join(per_image) + " per image" if per_image else ""
+    if "erase" in recipe.augment and recipe.erasing:
+        erased = f"a random rectangle erased in {recipe.erasing:.0%} of {'them' if text else 'the images'}"
+        text = f"{text}, and {erased}" if text else erased
+    return text or "none"
 
 
 def _version(package):
