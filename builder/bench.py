@@ -368,22 +368,22 @@ def _training_speed_rows(data_dir, steps=60, warm_up=10):
     from model import data, train
     from model.cnn import FashionCNN
     try:
-        images = train.Images.load(data_dir)
+        dataset = data.open(None, data_dir)
     except data.DataNotFound:
         return [("training throughput", "unavailable (needs FashionMNIST)")]
-    recipe, model = train.Recipe(), FashionCNN()
+    recipe, model = train.declared(train.Recipe(), dataset), FashionCNN()
+    images = train.Images.load(dataset, recipe)
     matmul_gflops = measure_matmul_gflops()
     network, _, _ = train._training_network(model, recipe.batch_norm)
     optimiser, schedule = train.optimiser_for(network, recipe, steps)
     generator = torch.Generator().manual_seed(recipe.seed)
-    padded = images.padded()
     batches = torch.randperm(len(images.y_train), generator=generator).split(recipe.batch_size)[:steps]
     train._keep_freed_memory()
     network.train()
     for n, idx in enumerate(batches):
         if n == warm_up:
             started = time.perf_counter()
-        train.step(network, optimiser, schedule, train._augment(padded[idx], generator, recipe.erasing),
+        train.step(network, optimiser, schedule, train._augment(images.train_batch(idx), generator, recipe),
                    images.y_train[idx])
     per_second = (steps - warm_up) * recipe.batch_size / (time.perf_counter() - started)
     gflops = per_second * training_flops_per_image(model, data.IMAGE_SHAPE) / 1e9

@@ -82,7 +82,7 @@ def _network(article, train, data_dir, log):
             raise BuildError(f"checkpoint not found; create it with 'layerwise train --model {settings.model} "
                              f"--checkpoint {checkpoint}', build with --train, or fix 'checkpoint:'",
                              article.path, article.line_of("checkpoint"))
-        _train(settings.model, checkpoint, metrics, data_dir, where, log)
+        _train(settings.model, checkpoint, metrics, data_dir, where, log, settings.dataset or None)
     kept = (checkpoint, metrics, *companions.paths(checkpoint))  # and what was computed with it
     code, sources = _code(settings.model, where)
     key = cache.digest(settings.model, settings.checkpoint, str(metrics), code, *(_contents(path) for path in kept))
@@ -97,7 +97,17 @@ def _network(article, train, data_dir, log):
         return network
 
     record = cache.remembered_json("network", key, lambda: trained().description.record())
-    return key, Description.from_record(record), trained, sources
+    description = Description.from_record(record)
+    _check_dataset(article, description, metrics)
+    return key, description, trained, sources
+
+
+def _check_dataset(article, description, metrics):
+    """Refuse an article whose `dataset:` is not the one its checkpoint's metrics record."""
+    named, recorded = article.settings.dataset, description.dataset["spec"]
+    if named and _dataset_key(named) != _dataset_key(recorded):
+        raise BuildError(f"dataset: {named} is not what the checkpoint was trained on ({metrics} says {recorded}); "
+                         f"name {recorded}, or retrain on {named}", article.path, article.line_of("dataset"))
 
 
 def _code(spec, where, closure=None):
@@ -141,11 +151,16 @@ def _generate(folder, network, chosen):
     generate(folder, network, chosen)
 
 
-def _train(spec, checkpoint, metrics, data_dir, where, log):
+def _dataset_key(spec):
+    """What a dataset spec names: a folder however it is written, else the name (model.data.open)."""
+    return str(Path(spec).resolve()) if Path(spec).is_dir() or "/" in spec else spec
+
+
+def _train(spec, checkpoint, metrics, data_dir, where, log, dataset=None):
     from builder import training
     from model import data
     try:
-        training.train(spec, checkpoint, metrics, where=where, data_dir=data_dir, log=log,
+        training.train(spec, checkpoint, metrics, where=where, data_dir=data_dir, dataset=dataset, log=log,
                        starting=f"{checkpoint} not found: training {spec} (a few minutes)")
     except data.DataNotFound as err:
         raise BuildError(f"checkpoint not found, and training a new one needs the dataset: {err}",

@@ -43,6 +43,7 @@ class Settings:
     model: str = "model.cnn:FashionCNN"   # module:Class, importable from the project root
     checkpoint: str = "model/cnn.pt"      # state_dict, relative to the project root
     metrics: str = ""                     # training metrics; default: the checkpoint's name with .json
+    dataset: str = ""                     # what the checkpoint learned from, as its metrics name it; checked
     inputs: list = field(default_factory=list)  # [] means every image in content/inputs/
     theme: str = "default"                # a folder of themes/, or a path to one
 
