@@ -1,7 +1,8 @@
 """One conversion for the author's images and the reader's: the build's (builder/inputs.py, with
 Pillow) and the page's (static/upload.js decoding, static/convert.js converting), both following
-the contract's `conversion`, must give the same 28×28 pixels within one grey level, and say the
-same about what they did, for images of every kind a reader may bring.
+the contract's `conversion` and the site's rule in it (channels, invert, crop), must give the same
+pixels and say the same about what they did, for images of every kind a reader may bring: the
+same bytes for lossless files, within one level for lossy ones (the two decoders may differ).
 
     .venv/bin/python -m pytest tests/test_convert.py
 """
@@ -13,19 +14,30 @@ import pytest
 from PIL import Image, ImageDraw
 
 from builder import contract as build_contract
-from builder.inputs import _as_fashion_mnist
-from conftest import open_page
+from builder.inputs import convert
 
-# Decode and convert bytes in the page, with the page's own modules.
-CONVERT = """async ([encoded, type, size]) => {
+# Decode bytes in the page and convert them under each of several rules (channels, invert, crop)
+# laid over the contract's conversion, with the page's own modules.
+CONVERT = """async ([encoded, type, rules]) => {
   const { decode } = await import('./static/upload.js');
   const { convert } = await import('./static/convert.js');
   const contract = await fetch(document.body.dataset.contract).then(response => response.json());
   const bytes = Uint8Array.from(atob(encoded), ch => ch.charCodeAt(0));
   const image = await decode(new File([bytes], 'sample', { type }));
-  const { pixels, changes } = convert(image, size, contract.conversion);
-  return { pixels: Array.from(pixels), changes };
+  return rules.map(([[channels, rows, cols], rule]) => {
+    const { pixels, changes } = convert(image, [rows, cols], { ...contract.conversion, ...rule, channels });
+    return { pixels: Array.from(pixels), changes };
+  });
 }"""
+
+# The sites' rules: FashionMNIST's (light objects on black, one per image: inverted and cropped) and
+# a colour photo dataset's (neither), each at its input's shape (C, H, W).
+RULES = {
+    "gray-invert-crop": ((1, 28, 28), dict(invert=True, crop=True)),
+    "colour-cover": ((3, 24, 32), dict(invert=False, crop=False)),
+    "colour-invert-crop": ((3, 20, 36), dict(invert=True, crop=True)),
+    "gray-cover": ((1, 36, 20), dict(invert=False, crop=False)),
+}
 
 
 def garment(size=(120, 90), background="white", ink=(150, 30, 40), mode="RGB"):
@@ -76,18 +88,24 @@ SAMPLES = {
 }
 
 
+LOSSLESS = ("png", "webp-lossless", "gif")
+
+
 @pytest.mark.parametrize("name", SAMPLES)
 def test_page_converts_as_the_build_does(opened, name):
-    """Same pixels within one grey level, and the same list of what was done."""
+    """Under every rule, the same pixels (the same bytes for lossless files, within one level for
+    lossy ones) and the same list of what was done."""
     data, mime = SAMPLES[name]()
-    with Image.open(io.BytesIO(data)) as image:
-        expected, changes = _as_fashion_mnist(image, (28, 28))
-    page = opened.evaluate(CONVERT, [base64.b64encode(data).decode(), mime, [28, 28]])
-    got = np.array(page["pixels"], dtype=np.int16).reshape(28, 28)
-    difference = np.abs(got - expected.astype(np.int16))
-    assert difference.max() <= 1, f"{name}: {int((difference > 1).sum())} pixels differ by more than one level"
-    said = [build_contract.text(change, width=image.width, height=image.height, size="28×28")
-            for change in page["changes"]]
-    assert said == changes
-    assert expected.std() > 20, "the sample must hold a garment, not a blank"
-    print(f"{name}: {int((difference == 1).sum())} of 784 pixels one level apart")
+    pages = opened.evaluate(CONVERT, [base64.b64encode(data).decode(), mime, list(RULES.values())])
+    for (rule, (shape, settings)), page in zip(RULES.items(), pages):
+        with Image.open(io.BytesIO(data)) as image:
+            expected, changes = convert(image, shape, dict(build_contract.CONVERSION, channels=shape[0], **settings))
+        got = np.array(page["pixels"], dtype=np.int16)
+        assert got.size == expected.size, f"{name}, {rule}: {got.size} values, not {expected.size}"
+        difference = np.abs(got.reshape(shape) - expected.astype(np.int16))
+        allowed = 0 if name.startswith(LOSSLESS) else 1
+        assert difference.max() <= allowed, \
+            f"{name}, {rule}: {int((difference > allowed).sum())} values differ by more than {allowed}"
+        assert page["changes"] == [change for change, _ in changes], rule
+        assert expected.std() > 20, "the sample must hold a picture, not a blank"
+        print(f"{name}, {rule}: {int((difference == 1).sum())} of {expected.size} values one level apart")

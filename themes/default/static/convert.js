@@ -1,54 +1,86 @@
 /**
  * An image the reader brings, made into the network's input the way the build makes an author's
  * own image (builder/inputs.py, with Pillow): the contract's `conversion` says how, and a test
- * checks that both give the same pixels. Transparent parts go on white, colours become Pillow's
- * luma, a light background is inverted, and an image of another size is cropped to what is
- * drawn, scaled to fit with Pillow's resampling filter, and centred on black.
+ * checks that both give the same pixels. Transparent parts go on white; for a one-channel network
+ * colours become Pillow's luma, for a three-channel one they stay (a gray image is three equal
+ * channels). Where the dataset's images are light on dark (`invert`), a light background is
+ * inverted. An image of another size is, where the dataset's images show one object on a plain
+ * background (`crop`), cropped to what is drawn, scaled to fit with Pillow's resampling filter
+ * and centred on black; otherwise scaled to cover the input and its middle cut out.
  *
  *   const { pixels, changes } = convert(imageData, [28, 28], contract.conversion);
  *
  * `imageData` is the decoded image, {width, height, data: RGBA bytes, not premultiplied};
- * `pixels` the input's uint8 values, row-major; `changes` names what was done, as text ids.
+ * `pixels` the input's uint8 values (C, H, W), row-major; `changes` names what was done, as text ids.
  */
 
 export function convert({ width, height, data }, [rows, cols], spec) {
-  const changes = [];
-  let gray = lumaOnWhite(data, width * height, spec, changes);
-  if (borderMean(gray, width, height) > spec.invert_above) {
-    gray = gray.map(value => 255 - value);
+  const changes = [], { channels } = spec;
+  const count = width * height;
+  let planes = onWhite(data, count, changes);
+  const luma = lumaOf(planes, count, spec);
+  const gray = sameBytes(planes[0], planes[1]) && sameBytes(planes[1], planes[2]);
+  if (channels === 1) {
+    if (!gray) changes.push('made_gray');
+    planes = [luma];
+  } else if (gray) {
+    changes.push('gray_copied');
+  }
+  if (spec.invert && borderMean(luma, width, height) > spec.invert_above) {
+    planes = planes.map(plane => plane.map(value => 255 - value));
     changes.push('inverted');
   }
-  if (width === cols && height === rows) return { pixels: gray, changes };
+  if (width === cols && height === rows) return { pixels: joined(planes), changes };
+  const filter = FILTERS[spec.resample], size = [rows, cols];
+  if (!spec.crop) {
+    changes.push('covered');
+    return { pixels: joined(planes.map(plane => cover(plane, width, height, size, filter))), changes };
+  }
   changes.push('scaled');
-  const [left, top, right, bottom] = boundingBox(gray, width, height, spec.crop_above);
-  const cropped = crop(gray, width, [left, top, right, bottom]);
-  const pixels = contain(cropped, right - left, bottom - top, [rows, cols], FILTERS[spec.resample]);
-  return { pixels, changes };
+  const box = boundingBox(channels === 1 ? planes[0] : lumaOf(planes, count, spec), width, height, spec.crop_above);
+  const [left, top, right, bottom] = box;
+  const fitted = planes.map(plane => contain(crop(plane, width, box), right - left, bottom - top, size, filter));
+  return { pixels: joined(fitted), changes };
+}
+
+/** The planes one after another: (C, H, W). */
+function joined(planes) {
+  if (planes.length === 1) return planes[0];
+  const out = new Uint8Array(planes.length * planes[0].length);
+  planes.forEach((plane, c) => out.set(plane, c * plane.length));
+  return out;
+}
+
+function sameBytes(one, other) {
+  return one.every((value, i) => value === other[i]);
 }
 
 /**
- * Each pixel laid on white, as Pillow's alpha_composite does (7 bits of fixed point), then
- * Pillow's 'L' luma: (R × 19595 + G × 38470 + B × 7471 + 2¹⁵) >> 16, the contract's numbers.
+ * The red, green and blue planes, each pixel laid on white as Pillow's alpha_composite does
+ * (7 bits of fixed point).
  */
-function lumaOnWhite(data, count, { luma: [wr, wg, wb], luma_shift: shift }, changes) {
-  const gray = new Uint8Array(count);
-  const round = 2 ** (shift - 1), scale = 2 ** shift;
-  let transparent = false, coloured = false;
+function onWhite(data, count, changes) {
+  const planes = [new Uint8Array(count), new Uint8Array(count), new Uint8Array(count)];
+  let transparent = false;
   for (let i = 0; i < count; i++) {
     const alpha = data[4 * i + 3];
     if (alpha < 255) transparent = true;
-    const r = onWhite(data[4 * i], alpha), g = onWhite(data[4 * i + 1], alpha);
-    const b = onWhite(data[4 * i + 2], alpha);
-    if (r !== g || g !== b) coloured = true;
-    gray[i] = Math.floor((r * wr + g * wg + b * wb + round) / scale);
+    for (let c = 0; c < 3; c++) planes[c][i] = channelOnWhite(data[4 * i + c], alpha);
   }
   if (transparent) changes.push('transparent');
-  if (coloured) changes.push('made_gray');
+  return planes;
+}
+
+/** Pillow's 'L' luma: (R × 19595 + G × 38470 + B × 7471 + 2¹⁵) >> 16, the contract's numbers. */
+function lumaOf([red, green, blue], count, { luma: [wr, wg, wb], luma_shift: shift }) {
+  const gray = new Uint8Array(count);
+  const round = 2 ** (shift - 1), scale = 2 ** shift;
+  for (let i = 0; i < count; i++) gray[i] = Math.floor((red[i] * wr + green[i] * wg + blue[i] * wb + round) / scale);
   return gray;
 }
 
 /** One channel of a pixel with opacity `alpha` over opaque white, in Pillow's integer steps. */
-function onWhite(value, alpha) {
+function channelOnWhite(value, alpha) {
   const total = 128 * (value * alpha + 255 * (255 - alpha)) + (0x80 << 7);
   return (((total >> 8) + total) >> 8) >> 7;
 }
@@ -95,6 +127,19 @@ function contain(gray, width, height, [rows, cols], filter) {
   const x = roundHalfEven((cols - fitWidth) * 0.5), y = roundHalfEven((rows - fitHeight) * 0.5);
   for (let r = 0; r < fitHeight; r++) out.set(scaled.subarray(r * fitWidth, (r + 1) * fitWidth), (y + r) * cols + x);
   return out;
+}
+
+/**
+ * torchvision's Resize and CenterCrop for any [rows, cols]: scaled to cover them keeping its
+ * proportions (Python's round), across then down, then the middle cut out.
+ */
+function cover(plane, width, height, [rows, cols], filter) {
+  const scale = Math.max(cols / width, rows / height);
+  const coverWidth = Math.max(cols, roundHalfEven(width * scale));
+  const coverHeight = Math.max(rows, roundHalfEven(height * scale));
+  const scaled = resize(plane, width, height, coverWidth, coverHeight, filter);
+  const left = roundHalfEven((coverWidth - cols) / 2), top = roundHalfEven((coverHeight - rows) / 2);
+  return crop(scaled, coverWidth, [left, top, left + cols, top + rows]);
 }
 
 /** Python's round(): to the nearest whole number, halves to the even one. */
