@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from builder import charts
-from builder.contract import DIVERGING, number, output, percent, picture, text, url, value_range
+from builder.contract import DIVERGING, KERNEL_COLOUR_URL, number, output, percent, picture, text, url, value_range
+from builder.frames import colour_kernels
 from builder.layers import tile_shape
 
 
@@ -45,12 +46,14 @@ def figure_view(figure, network, first, scales):
                            centred=scale["vmin"] < 0 < scale["vmax"] and scale["cmap"] == DIVERGING))
     if layer.spatial:
         view["kind"] = "maps" if layer.shape[0] > 1 else "image"
+        colour = layer in colour_kernels(network)
         view["maps"] = [dict(url=url("map", input=entry["id"], layer=layer.id, k=k),
                              alt=text("map_alt", layer=layer.id, number=k + 1, count=layer.shape[0],
                                       range=value_range(low, high)),
-                             kernel=_kernel_view(layer, k))
+                             kernel=_kernel_view(layer, k, colour))
                         for k, (low, high) in enumerate(ranges)]
         view["counter"] = text("counter", number=1, count=len(ranges))
+        view["picture"] = _picture_view(network, layer, entry)
     elif layer is network.layers[-1]:  # the classifier's output: one score per class
         view["kind"] = "logits"
         view["output"] = output(network.output)
@@ -68,15 +71,26 @@ def figure_view(figure, network, first, scales):
     return view
 
 
-def _kernel_view(layer, k):
-    """The filter that made map k, when the layer is a convolution."""
+def _picture_view(network, layer, entry):
+    """The input in colour, beside the maps of its channels, when the network reads three; else None."""
+    if layer is not network.layers[0] or network.channels != 3:
+        return None
+    return dict(url=picture(entry["id"], network.channels), alt=text("picture_alt", name=entry["name"]))
+
+
+def _kernel_view(layer, k, colour=False):
+    """The filter that made map k, when the layer is a convolution: its kernels tiled, and with
+    `colour` (it reads a colour image, builder.frames.colour_kernels) the filter as one colour picture."""
     if layer.type != "Conv2d":
         return None
     channels, h, w = layer.weight_shape[1:]
     height, width = tile_shape(channels, h, w)
     what = f"{h} × {w} kernel" if channels == 1 else f"{channels} kernels of {h} × {w}"
+    pictured = dict(url=KERNEL_COLOUR_URL.format(layer=layer.id, k=k), width=w, height=h,
+                    alt=f"Filter {k + 1} of {layer.id} in colour: what it adds of red, green and blue "
+                        f"at each of its {h} × {w} positions, gray where nothing") if colour else None
     return dict(url=url("kernel", layer=layer.id, k=k), width=width, height=height,
-                alt=f"Filter {k + 1} of {layer.id}: {what}")
+                alt=f"Filter {k + 1} of {layer.id}: {what}", colour=pictured)
 
 
 def chart_view(figure, network, generated):

@@ -13,6 +13,7 @@ tests/oracle.py): a network reading 3 × 24 × 40 images into 4 classes, with ra
     .venv/bin/python -m pytest tests/test_colour_arithmetic.py -s
 """
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -315,3 +316,67 @@ def test_the_inspector_works_out_a_first_convolution_value_channel_by_channel(co
     select(page, network, "conv2", k2, 4, 3)
     expect(inspector(page, "conv2").locator("button[data-channel]")).to_have_count(layer_of(network, "pool1")["shape"][0])
     assert errors == []
+
+
+def test_the_filters_reading_the_colour_image_are_shown_in_colour(colour_article, page, serve):
+    """Each filter of conv1 shows one colour picture beside its per-channel tiles: channel c of pixel (i, j)
+    is its weight on that colour there, around mid-gray, on the filter's own scale (written here from
+    the published weights: rint((w ÷ max |w| + 1) × 127.5)); conv2, reading maps, has tiles only."""
+    from PIL import Image
+    from oracle import conv_weights
+    from reader_helpers import layer_of
+    site, network = colour_article.site, colour_article.network
+    contract = json.loads((site / "data" / "contract.json").read_text(encoding="utf-8"))
+    page.goto(serve(site).url + "index.html")
+    layer = layer_of(network, "conv1")
+    weight, _ = conv_weights(site, layer)
+    kernels = page.locator("#fig-conv1 .lw-kernel")
+    expect(kernels).to_have_count(weight.shape[0])
+    for k in range(weight.shape[0]):
+        pictures = kernels.nth(k).locator("img")
+        expect(pictures).to_have_count(2)
+        colour = pictures.first
+        src = contract["urls"]["kernel_colour"].format(layer="conv1", k=k)
+        expect(colour).to_have_attribute("src", src)
+        assert (colour.get_attribute("height"), colour.get_attribute("width")) == tuple(map(str, layer["kernel_size"]))
+        assert "red, green and blue" in colour.get_attribute("alt")
+        expect(pictures.nth(1)).to_have_attribute("src", contract["urls"]["kernel"].format(layer="conv1", k=k))
+        w = weight[k].numpy()
+        expected = np.rint((w / np.abs(w).max() + 1) * 127.5).transpose(1, 2, 0)
+        assert np.array_equal(np.asarray(Image.open(site / src).convert("RGB")), expected), f"filter {k + 1}"
+    expect(page.locator("#fig-conv2 .lw-kernel-colour")).to_have_count(0)
+    expect(page.locator("#fig-conv2 .lw-kernel img")).to_have_count(layer_of(network, "conv2")["shape"][0])
+
+
+def test_the_attribution_of_a_colour_image_sums_its_channels_and_shows_each_share(colour_article, page, serve):
+    """The attribution figure's sum of contributions is split by channel, red + green + blue, each
+    Σ x·∂logit/∂x over its values as autograd gives them (the model with the same weights, float64, on the
+    published input); the printed shares add up to the printed sum. Choosing a channel keeps it in the
+    URL, and a pixel's line then gives that channel's value × gradient; otherwise each channel's."""
+    from reader_helpers import said
+    site, outputs = colour_article.site, colour_article.outputs
+    x = torch.as_tensor(outputs["input"], dtype=torch.float64)[None].requires_grad_(True)
+    logits = random_model().double()(x)[0]
+    c = int(logits.argmax())
+    logits[c].backward()
+    shares = (x * x.grad)[0].detach().numpy()  # (C, H, W)
+
+    page.goto(serve(site).url + "index.html")
+    figure = page.locator(".lw-figure-attribution")
+    figure.scroll_into_view_if_needed()
+    line = said(figure.locator(".lw-attr-channels"),
+                r"by channel, Σ contributions = red (\S+) \+ green (\S+) \+ blue (\S+) = (\S+)\.")
+    for ch in range(3):
+        assert_prints(line.group(ch + 1), float(shares[ch].sum()), f"the {COLOURS[ch]} channel's share")
+    assert_prints(line.group(4), float(shares.sum()), "Σ contributions")
+    adds_up(total(spans(line.groups()[:3])), line.group(4), "the channels' shares")
+    assert f"Σ contributions ({line.group(4)})" in figure.locator(".lw-attr-sum").inner_text()
+
+    figure.locator(".lw-attr-channels select").select_option("2")
+    expect(page).to_have_url(re.compile(r"[#&]channel=2(&|$)"))
+    figure.locator(".lw-attr-surface canvas").first.focus()
+    pixel = said(figure.locator(".lw-attr-pixel"), r"^green: Row 1, column 1: value (\S+) × gradient (\S+) = (\S+)")
+    assert_prints(pixel.group(1), float(outputs["input"][1, 0, 0]), "the green value")
+    assert_prints(pixel.group(2), float(x.grad[0, 1, 0, 0]), "its gradient")
+    figure.locator(".lw-attr-channels select").select_option("")
+    expect(figure.locator(".lw-attr-pixel")).to_contain_text("Row 1, column 1: red ")

@@ -37,8 +37,8 @@ export async function mount(figures, store, site) {
 class AttributionFigure {
   constructor(figure, store, site, network) {
     const [channels, rows, cols] = network.layers[0].shape;
-    Object.assign(this, { figure, store, site, lastLayer: network.layers.at(-1).id, channels, rows, cols,
-                          shown: null });
+    Object.assign(this, { figure, store, site, lastLayer: network.layers.at(-1).id, classes: network.classes,
+                          channels, rows, cols, shown: null });
   }
 
   mount() {
@@ -193,9 +193,8 @@ class AttributionFigure {
   makeChooser() {
     const other = find('.lw-attr-other', this.figure);
     if (!other) return null;
-    const names = findAll('.lw-figure[data-kind="logits"] tbody th').map(th => th.textContent);
     const chooser = element('select', { className: 'lw-attr-other', attributes: { 'aria-label': 'the other class' } },
-      ...names.map((name, c) => element('option', { value: String(c) }, name)));
+      ...this.classes.map((name, c) => element('option', { value: String(c) }, name)));
     chooser.addEventListener('change', () => this.store.dispatch({
       type: 'setParams', params: { versus: String(Number(chooser.value) + 1) } }));
     other.replaceWith(chooser);

@@ -138,7 +138,8 @@ function mountFilters(figures, store, moments, contract) {
       let canvas = find('canvas', kernel);
       if (!canvas) kernel.prepend(canvas = element('canvas', { attributes: { role: 'img' } }));
       const scale = divergingScale(weight.values, contract);
-      paint(canvas, tiled(weight.slice(k), find('img', kernel)), scale, contract.palettes[scale.cmap]);
+      paint(canvas, tiled(weight.slice(k), find('img:not(.lw-kernel-colour)', kernel)), scale,
+            contract.palettes[scale.cmap]);
       canvas.setAttribute('aria-label', `Filter ${k + 1} of ${layer} at step ${moment}`);
       kernel.classList.add('is-painted');
     }
