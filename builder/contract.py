@@ -125,6 +125,8 @@ TEXTS = {
 # Texts of what a conversion may do that only some rules do, in the contract of a site whose rule does it.
 CONVERSION_TEXTS = {
     "covered": (lambda rule: not rule["crop"], "{width}×{height} scaled to cover {size}, its middle cut out"),
+    "picture_alt": (lambda rule: rule["channels"] == 3,   # the input figure's colour picture (views.py)
+                    "{name} in colour, as the network reads it: its red, green and blue are the maps beside it"),
 }
 
 # The picture of an input of three channels (one of one channel is its input layer's only map).

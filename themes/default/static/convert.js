@@ -19,12 +19,9 @@ export function convert({ width, height, data }, [rows, cols], spec) {
   const count = width * height;
   let planes = onWhite(data, count, changes);
   const luma = lumaOf(planes, count, spec);
-  const gray = sameBytes(planes[0], planes[1]) && sameBytes(planes[1], planes[2]);
-  if (channels === 1) {
-    if (!gray) changes.push('made_gray');
+  if (channels === 1) {  // for three, a gray image is the same in each channel
+    if (!sameBytes(planes[0], planes[1]) || !sameBytes(planes[1], planes[2])) changes.push('made_gray');
     planes = [luma];
-  } else if (gray) {
-    changes.push('gray_copied');
   }
   if (spec.invert && borderMean(luma, width, height) > spec.invert_above) {
     planes = planes.map(plane => plane.map(value => 255 - value));
