@@ -173,8 +173,9 @@ def url(kind, **fields):
     return URLS[kind].format(**fields)
 
 
-def text(name, dataset=DEFAULT_DATASET, **fields):
-    return texts(dataset)[name].format(**fields)
+def text(key, dataset=DEFAULT_DATASET, /, **fields):
+    """The text `key` of a site whose network was trained on `dataset`, its fields filled in."""
+    return texts(dataset)[key].format(**fields)
 
 
 def number(value):
