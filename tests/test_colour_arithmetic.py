@@ -219,6 +219,8 @@ checkpoint: {checkpoint}
 
 # A colour network, not square
 
+![Every map at a glance](overview:)
+
 ![The image, three channels](layer:input)
 
 ![The first convolution reads all three](layer:conv1)
@@ -380,3 +382,25 @@ def test_the_attribution_of_a_colour_image_sums_its_channels_and_shows_each_shar
     assert_prints(pixel.group(2), float(x.grad[0, 1, 0, 0]), "its gradient")
     figure.locator(".lw-attr-channels select").select_option("")
     expect(figure.locator(".lw-attr-pixel")).to_contain_text("Row 1, column 1: red ")
+
+
+def test_the_overview_draws_the_colour_images_channels_and_wide_maps(colour_article, page, serve):
+    """The overview has a map per channel of the image and per map of each layer, each as wide as its
+    layer's (40 × 24, 20 × 12, …); pointing at a conv1 map says it reads the red, green and blue
+    channels, which are outlined, and pointing at a channel names its colour."""
+    site, network = colour_article.site, colour_article.network
+    page.goto(serve(site).url + "index.html")
+    overview = page.locator(".lw-figure-overview")
+    overview.scroll_into_view_if_needed()
+    for layer in network["layers"][:-1]:
+        buttons = overview.locator(f".lw-glance-map[data-layer='{layer['id']}']")
+        expect(buttons).to_have_count(layer["shape"][0] if len(layer["shape"]) == 3 else 1)
+        if len(layer["shape"]) == 3:
+            canvas = buttons.first.locator("canvas")
+            assert (canvas.get_attribute("height"), canvas.get_attribute("width")) == tuple(map(str, layer["shape"][1:]))
+    overview.locator('.lw-glance-map[data-layer="conv1"]').nth(2).hover()
+    expect(overview.locator(".lw-glance-said")).to_have_text(
+        "conv1, map 3 is computed from the red, green and blue channels of input.")
+    expect(overview.locator('.lw-glance-map[data-layer="input"].is-source')).to_have_count(3)
+    overview.locator('.lw-glance-map[data-layer="input"]').nth(1).hover()
+    expect(overview.locator(".lw-glance-said")).to_have_text("input, its green channel is the image itself.")

@@ -89,8 +89,8 @@ function pointAt(store, boxes) {
 // --- each kind of explanation, as DOM nodes -----------------------------------------------------
 
 const RENDER = {
-  input: ({ explanation: { working, result }, number }) => [
-    workingLine(number, ['The pixel\'s brightness, normalised: ', ...working, ' = '], result)],
+  input: ({ explanation: { what = 'brightness', working, result }, number }) => [
+    workingLine(number, [`The pixel's ${what}, normalised: `, ...working, ' = '], result)],
   conv: view => [convSettings(view), ...(view.explanation.terms.length === 1 ? convOneChannel(view)
     : readsTheImage(view) ? convColours(view) : convChannels(view))],
   linear: linearNodes,
