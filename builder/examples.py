@@ -3,7 +3,8 @@ checkpoint into a committed file (model/examples_file.py) and published by the b
 
     layerwise examples [--model model.cnn:FashionCNN] [--checkpoint model/cnn.pt] [--data DIR]
 
-The command needs FashionMNIST and writes the checkpoint's examples file
+The command needs the test split of the dataset the checkpoint was trained on (its metrics
+name it) and writes the checkpoint's examples file
 (model/cnn.examples.npz, builder.companions); the build needs only that file.
 A build refuses a file made for other weights, and without a file publishes
 an index saying there are none. Which layers get examples is derived from the traced model:
@@ -31,9 +32,10 @@ test index, `label` the true class (an index into `classes`), `value` the score 
 exactly), `tiles` [x, y] of the tile's top-left corner in its atlas; for maps `position` [row, col]
 of the maximum in the map, `origin` [top, left] of the receptive field in the image (negative
 where it starts outside: a tile is always the whole field, 0 outside the image) and `box` [top,
-left, bottom, right] of the field clipped to the image (bottom and right exclusive). When
+left, bottom, right] of the field clipped to the image (bottom and right exclusive); a tile of a
+colour image holds its three channels (black outside the image in each). When
 `at_least` is more than 9, other images tie with the ninth and the nine are the lowest test
-indices among them: a ReLU that is 0 on every test image (at_least 10,000) has no real examples,
+indices among them: a ReLU that is 0 on every test image (at_least the test set's size) has no real examples,
 nor has a first-layer channel whose best is a patch that many images contain (all white).
 """
 import json

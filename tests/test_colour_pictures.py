@@ -281,3 +281,68 @@ def test_the_filters_that_read_a_colour_image_are_colour_pictures(project):
     gray = project("gray")
     assert "kernel_colour" not in contract_of(gray.site)["urls"]
     assert not list((gray.site / "frames").rglob("*-colour.png"))
+
+
+# --- feature visualisation ------------------------------------------------------------------------
+
+def test_colour_feature_visualisations_are_colour_images_that_reach_their_values(project):
+    """Each convolution channel's image, rebuilt from its RGB atlas (black outside its field), run
+    through the oracle's forward pass with the per-channel normalisation, gives the published values;
+    the bound of the ascent is each channel's [black, white], normalised."""
+    colour = project("colour")
+    index = read_json(colour, "featurevis")
+    mean, std = np.array(colour.mean), np.array(colour.std)
+    assert np.allclose(index["method"]["regularisation"]["range"], np.stack([-mean / std, (1 - mean) / std], 1),
+                       rtol=0, atol=1e-6)
+    assert np.allclose(index["method"]["regularisation"]["background"], -mean / std, rtol=0, atol=1e-6)
+    coloured = False
+    for layer in index["layers"]:
+        with Image.open(colour.site / colour.url("featurevis_atlas", layer=layer["id"])) as atlas:
+            assert atlas.mode == "RGB"
+            pixels = np.asarray(atlas).transpose(2, 0, 1)  # (3, rows, columns)
+        (h, w), (top, left), box = layer["tile"], layer["origin"], layer["box"]
+        images = np.zeros((layer["channels"], *colour.shape), dtype=np.uint8)
+        for c, (x, y) in enumerate(layer["tiles"]):
+            tile = pixels[:, y:y + h, x:x + w]
+            images[c][:, box[0]:box[2], box[1]:box[3]] = tile[:, box[0] - top:box[2] - top, box[1] - left:box[3] - left]
+        coloured |= bool((images[:, 0] != images[:, 1]).any() or (images[:, 1] != images[:, 2]).any())
+        with torch.no_grad():
+            out = forward(steps_of(colour.model), colour.state, normalise(images, colour.mean, colour.std))[layer["id"]]
+        which = torch.arange(layer["channels"])
+        own = out[which, which].numpy()  # image c's map of channel c
+        row, col = layer["unit"]
+        assert np.allclose(own[:, row, col], layer["centre"], rtol=0, atol=1e-4), layer["id"]
+        assert np.allclose(own.reshape(len(own), -1).max(1), layer["value"], rtol=0, atol=1e-4), layer["id"]
+    assert coloured, "every image is gray"
+
+
+def test_the_first_convolutions_colour_images_are_the_optimum_in_the_normalised_space(project):
+    """conv1 is linear in the image, so the stated objective (the unit, less L2 × Σ (x − black)² and
+    TV × the total variation, over the field, in the per-channel normalised space) is all but maximised
+    by white where a weight is positive and black where it is negative, channel by channel: the
+    published image must do at least as well (an ascent in the wrong space does not)."""
+    colour = project("colour")
+    index = read_json(colour, "featurevis")
+    l2, tv = index["method"]["regularisation"]["l2"], index["method"]["regularisation"]["tv"]
+    layer = next(entry for entry in index["layers"] if entry["id"] == "conv1")
+    weights = colour.state["conv1.weight"].double()
+    (h, w), (top, left), box = layer["tile"], layer["origin"], layer["box"]
+    black = normalise(np.zeros((1, *colour.shape), dtype=np.uint8), colour.mean, colour.std)[0]
+    with Image.open(colour.site / colour.url("featurevis_atlas", layer="conv1")) as atlas:
+        pixels = np.asarray(atlas).transpose(2, 0, 1)
+    row, col = layer["unit"]
+
+    def objective(k, field):  # field: uint8 (3, h, w) of the unit's receptive field
+        image = np.zeros(colour.shape, dtype=np.uint8)
+        image[:, box[0]:box[2], box[1]:box[3]] = field[:, box[0] - top:box[2] - top, box[1] - left:box[3] - left]
+        x = normalise(image[None], colour.mean, colour.std)
+        unit = F.conv2d(x, weights, colour.state["conv1.bias"].double(), padding=1)[0, k, row, col]
+        inside = (x - black)[0][:, box[0]:box[2], box[1]:box[3]]
+        part = x[0][:, box[0]:box[2], box[1]:box[3]]
+        variation = (part[:, 1:] - part[:, :-1]).abs().sum() + (part[:, :, 1:] - part[:, :, :-1]).abs().sum()
+        return float(unit - l2 * (inside ** 2).sum() - tv * variation)
+
+    for k, (x, y) in enumerate(layer["tiles"]):
+        published = pixels[:, y:y + h, x:x + w]
+        signs = np.where(weights[k].numpy() > 0, 255, 0).astype(np.uint8)  # the field is the kernel's size
+        assert objective(k, published) >= objective(k, signs) - 1e-3 * abs(objective(k, signs)), f"channel {k}"
