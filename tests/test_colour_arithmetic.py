@@ -228,6 +228,8 @@ checkpoint: {checkpoint}
 ![The second convolution](layer:conv2)
 
 ![What each pixel adds to a logit](attribution:)
+
+![What each map of the first convolution looks for](examples:conv1)
 """
 
 
@@ -240,8 +242,11 @@ def write_picture(path, seed):
 @pytest.fixture(scope="module")
 def colour_article(tmp_path_factory):
     """The article built with the CLI from a random-weights ColourWide and two colour pictures; its
-    metrics name the data's classes, shape and per-channel normalisation."""
+    metrics name the data's classes, shape and per-channel normalisation; the dataset examples (what
+    `layerwise examples` keeps beside the checkpoint) are of 24 colour test images made here."""
+    from builder import examples, network as nets
     from conftest import random_weights_project, run_cli
+    from model import examples_file
     from oracle import published_outputs
     folder = tmp_path_factory.mktemp("colour-wide")
     content, metrics, images = random_weights_project(random_model(), folder, ARTICLE)
@@ -254,6 +259,10 @@ def colour_article(tmp_path_factory):
         upload=dict(invert=False, crop=False)))
     metrics.pop("confusion_matrix", None)
     (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
+    tests = np.stack([pixels_of(100 + n) for n in range(24)])
+    net = nets.load("tests.models.colour_wide:ColourWide", folder / "net.pt", folder / "net.json")
+    examples_file.write(examples_file.path_for(folder / "net.pt"),
+                        examples.compute(net, tests, np.arange(len(tests)) % len(CLASSES)))
     process = run_cli("build", "--content", content, "--out", folder / "site")
     assert process.returncode == 0, process.stderr
     site = folder / "site"
@@ -404,3 +413,33 @@ def test_the_overview_draws_the_colour_images_channels_and_wide_maps(colour_arti
     expect(overview.locator('.lw-glance-map[data-layer="input"].is-source')).to_have_count(3)
     overview.locator('.lw-glance-map[data-layer="input"]').nth(1).hover()
     expect(overview.locator(".lw-glance-said")).to_have_text("input, its green channel is the image itself.")
+
+
+def test_the_dataset_examples_and_made_images_are_drawn_in_colour(colour_article, page, serve):
+    """A conv1 map's panel draws its nine examples and its made image from the colour atlases, pixel for
+    pixel as the atlas PNGs hold them (read here with Pillow), in colour: red, green and blue differ."""
+    from PIL import Image
+    site = colour_article.site
+    urls = json.loads((site / "data" / "contract.json").read_text(encoding="utf-8"))["urls"]
+    record = json.loads((site / urls["examples_layer"].format(layer="conv1")).read_text(encoding="utf-8"))
+    page.goto(serve(site).url + "index.html")
+    figure = page.locator("#fig-conv1")
+    figure.scroll_into_view_if_needed()
+    figure.locator(".lw-examples-ask").click()
+    tiles = figure.locator(".lw-examples-list canvas")
+    expect(tiles).to_have_count(record["count"])
+    expect(figure.locator(".lw-made canvas")).to_have_count(1)
+    drawn = lambda canvas: np.array(canvas.evaluate(
+        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"), np.uint8)
+    (h, w), unit = record["tile"], record["units"][0]
+    atlas = np.asarray(Image.open(site / urls["examples_atlas"].format(layer="conv1", part=unit["atlas"])).convert("RGB"))
+    for i, (x, y) in enumerate(unit["tiles"]):
+        got = drawn(tiles.nth(i)).reshape(h, w, 4)[..., :3]
+        assert np.array_equal(got, atlas[y:y + h, x:x + w]), f"example {i + 1}"
+    assert (atlas[..., 0] != atlas[..., 1]).any(), "the atlas is not in colour"
+    index = json.loads((site / urls["featurevis"]).read_text(encoding="utf-8"))
+    entry = next(layer for layer in index["layers"] if layer["id"] == "conv1")
+    made = np.asarray(Image.open(site / urls["featurevis_atlas"].format(layer="conv1")).convert("RGB"))
+    (mh, mw), (x, y) = entry["tile"], entry["tiles"][0]
+    got = drawn(figure.locator(".lw-made canvas")).reshape(mh, mw, 4)[..., :3]
+    assert np.array_equal(got, made[y:y + mh, x:x + mw]) and (got[..., 0] != got[..., 2]).any()
