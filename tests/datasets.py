@@ -13,8 +13,9 @@ read_folder(root, split) reads a folder dataset back with Pillow alone, in Image
 (classes sorted by name, files sorted within a class): the tests' oracle for what a split holds.
 
     .venv/bin/python tests/datasets.py /tmp/shapes /tmp/strokes    # to look at them
+    .venv/bin/python tests/datasets.py photos --train 1000 --test 250   # the colour one, larger (README)
 """
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +24,17 @@ from PIL import Image, ImageDraw
 COLOUR_CLASSES = ["blue-disc", "blue-square", "red-disc", "red-square"]
 GRAY_CLASSES = ["bar", "cross", "dash"]
 COLOUR_SHAPE, GRAY_SHAPE = (3, 32, 32), (1, 20, 36)   # (channels, rows, columns)
-PER_CLASS = {"train": 60, "test": 15}                 # colour: 240 train, 60 test images
+PER_CLASS = {"train": 60, "test": 15}                 # colour: 240 train, 60 test images by default
 GRAY_PER_CLASS = {"train": 80, "test": 20}            # gray: 240 train, 60 test images
 SUPERSAMPLE = 4  # shapes are drawn this much larger and scaled down, for smooth edges
 
 
-def colour_folder(root, seed=0):
-    """Write the colour dataset under `root` (train/ and test/) and return `root`."""
+def colour_folder(root, seed=0, per_class=PER_CLASS):
+    """Write the colour dataset under `root` (train/ and test/), `per_class` images of each class in
+    each split, and return `root`."""
     root = Path(root)
     rng = np.random.default_rng(seed)
-    for split, count in PER_CLASS.items():
+    for split, count in per_class.items():
         for name in COLOUR_CLASSES:
             colour, form = name.split("-")
             for n in range(count):
@@ -111,5 +113,12 @@ def _save(image, path):
 
 
 if __name__ == "__main__":
-    colour_folder(sys.argv[1])
-    gray_folder(sys.argv[2])
+    parser = argparse.ArgumentParser(description="write the test datasets: the colour one, and the gray one if named")
+    parser.add_argument("colour")
+    parser.add_argument("gray", nargs="?")
+    parser.add_argument("--train", type=int, default=PER_CLASS["train"], help="colour images per class for training")
+    parser.add_argument("--test", type=int, default=PER_CLASS["test"], help="colour images per class for testing")
+    args = parser.parse_args()
+    colour_folder(args.colour, per_class=dict(train=args.train, test=args.test))
+    if args.gray:
+        gray_folder(args.gray)

@@ -20,7 +20,9 @@ from the metrics, colour in the page), these fail with the command's own error.
 
     .venv/bin/python -m pytest tests/test_own_data.py
 """
+import base64
 import html
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -292,7 +294,6 @@ UPLOADS = {  # name → (bytes, type): light and dark backgrounds, colour and gr
 def test_in_chromium_the_page_computes_as_pytorch_and_converts_as_pillow(project, page, serve):
     """One page load: the page's forward pass on the two test inputs and two random ones, every layer
     against PyTorch (float32); then each upload converted by the page against pillow_conversion."""
-    import base64
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(serve(project.site).url + "index.html")
@@ -314,7 +315,7 @@ def test_in_chromium_the_page_computes_as_pytorch_and_converts_as_pillow(project
         page_said = page.evaluate(CONVERT, [base64.b64encode(data).decode(), kind, [rows, cols]])
         assert {key: page_said["conversion"].get(key) for key in ("channels", "invert", "crop")} == \
             dict(channels=channels, **rule), "the contract publishes the checkpoint's rule"
-        with Image.open(__import__("io").BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data)) as image:
             want, changes = pillow_conversion(image, rule, project.case.shape, page_said["conversion"])
         got = np.array(page_said["pixels"], dtype=np.int16).reshape(channels, rows, cols)
         difference = np.abs(got - want.astype(np.int16))
@@ -324,9 +325,23 @@ def test_in_chromium_the_page_computes_as_pytorch_and_converts_as_pillow(project
     assert errors == []
 
 
+@pytest.mark.parametrize("upload", UPLOADS)
+def test_the_build_converts_an_authors_image_as_pillow_does(project, upload):
+    """builder.inputs.convert, under the rule the site's contract publishes, against pillow_conversion:
+    the same bytes and the same list of what was done."""
+    from builder.inputs import convert
+    conversion = json.loads((project.site / CONTRACT).read_text(encoding="utf-8"))["conversion"]
+    data, _ = UPLOADS[upload]()
+    with Image.open(io.BytesIO(data)) as image:
+        want, changes = pillow_conversion(image, project.metrics["dataset"]["upload"], project.case.shape, conversion)
+        got, done = convert(image, project.case.shape, conversion)
+    assert np.array_equal(got, want), f"{project.name}, {upload}: {int((got != want).sum())} values differ"
+    assert [change for change, _ in done] == changes
+
+
 def pillow_conversion(image, rule, shape, spec):
     """(uint8 (C, H, W), what was done) of an upload, as the contract's conversion describes it, with
-    Pillow: laid on white; the luma for one channel, the colours for three; inverted when the rule
+    Pillow: laid on white; the luma for one channel, the colours (or a gray image's one level) for three; inverted when the rule
     inverts and the border is light; then, to another size, cropped to what is drawn, fitted and centred
     on black when the rule crops, else scaled to cover and its middle cut out (torchvision's Resize and
     CenterCrop); each scaling across, then down, with Pillow's filter."""
@@ -338,15 +353,12 @@ def pillow_conversion(image, rule, shape, spec):
     rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
     luma = rgb.convert("L")
     bands = rgb.split()
-    gray = all(np.array_equal(np.asarray(bands[0]), np.asarray(band)) for band in bands[1:])
     if channels == 1:
         planes = [luma]
-        if not gray:
+        if not all(np.array_equal(np.asarray(bands[0]), np.asarray(band)) for band in bands[1:]):
             changes.append("made_gray")
-    else:
+    else:  # a gray upload is the same in each channel, and nothing to say
         planes = list(bands)
-        if gray:
-            changes.append("gray_copied")
     border = np.asarray(luma, dtype=np.float64)
     if rule["invert"] and np.concatenate([border[0], border[-1], border[:, 0], border[:, -1]]).mean() > \
             spec["invert_above"]:
