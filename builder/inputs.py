@@ -185,7 +185,7 @@ def _test_split(where, data_dir, dataset):
     from model import data
     try:
         return data.load("test", data_dir, spec=dataset["spec"])
-    except data.DataNotFound as err:
+    except (data.DataNotFound, data.BadDataset) as err:
         raise BuildError(f"the chosen inputs must be exported from the dataset once, but {err}", *where) from None
 
 

@@ -88,7 +88,7 @@ def input_shape(model, spec=None, where=(None, None)):
     if not (isinstance(shape, (tuple, list)) and len(shape) == 3
             and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in shape)):
         raise BuildError(f"{spec or type(model).__name__}.input_shape is {shape!r}; set it to three whole numbers "
-                         "above 0, input_shape = (1, H, W) (channels, height, width)", *where)
+                         "above 0, input_shape = (C, H, W) (channels, 1 or 3, height, width)", *where)
     return tuple(map(int, shape))
 
 
@@ -107,6 +107,8 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
                          f"the checkpoint's is {sha256[:12]}…), so their normalisation and accuracy would be "
                          "wrong; restore both files together or retrain", metrics_path)
     layers = describe(model, traced)
+    dataset = dataset_of(metrics, layers[0].shape, spec, metrics_path)  # first: other data explains the rest
+    normalisation = per_channel(metrics["normalisation"], layers[0].shape[0], metrics_path)
     classes = list(getattr(model, "classes", None) or metrics.get("classes") or [])
     if len(classes) != layers[-1].size:
         raise BuildError(f"{spec} has {layers[-1].size} outputs but {len(classes)} class names; give the class "
@@ -116,8 +118,6 @@ def load(spec, checkpoint, metrics_path, where=(None, None)):
         raise BuildError(f"the confusion matrix has {len(counts)} rows but {spec} has {len(classes)} classes; "
                          "it belongs to another model: restore the metrics that came with the checkpoint or "
                          "retrain", metrics_path)
-    dataset = dataset_of(metrics, layers[0].shape, spec, metrics_path)
-    normalisation = per_channel(metrics["normalisation"], layers[0].shape[0], metrics_path)
     description = Description(spec, layers, classes, normalisation, checkpoint.as_posix(), sha256, metrics, dataset)
     return Network(model, traced, description)
 
@@ -221,12 +221,13 @@ def dataset_of(metrics, shape, spec, path):
     """The metrics' dataset record, filled in (DEFAULT_DATASET when they have none), or stop when its
     images are not the shape `spec` takes."""
     dataset = json.loads(json.dumps(metrics.get("dataset") or DEFAULT_DATASET))
-    dataset.setdefault("input_shape", DEFAULT_DATASET["input_shape"])
     dataset["upload"] = dict(DEFAULT_DATASET["upload"], **dataset.get("upload", {}))
     if tuple(dataset["input_shape"]) != tuple(shape):
-        raise BuildError(f"the metrics' dataset {dataset['spec']} has images of shape {_dims(dataset['input_shape'])}"
-                         f" but {spec} takes {_dims(shape)}; these metrics belong to another model: restore the "
-                         "metrics that came with the checkpoint or retrain", path)
+        named = "" if "dataset" in metrics else " (they name none: metrics written before datasets were recorded)"
+        raise BuildError(f"the metrics' dataset {dataset['spec']}{named} has images of shape "
+                         f"{_dims(dataset['input_shape'])} but {spec} takes {_dims(shape)}; these metrics belong to "
+                         f"another model: restore the metrics that came with the checkpoint or retrain it "
+                         "(layerwise train --dataset SPEC)", path)
     return dataset
 
 

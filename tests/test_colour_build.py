@@ -305,7 +305,8 @@ def test_a_dataset_of_another_shape_is_refused(tmp_path):
     assert "the metrics' dataset MNIST has images of shape 1×28×28 but tests.models.colour_build:WideGray " \
            "takes 1×20×36" in said
     said = refusal(*write_project(tmp_path, "WideGray"))  # no record: FashionMNIST, 1 × 28 × 28
-    assert "dataset FashionMNIST has images of shape 1×28×28" in said
+    assert "dataset FashionMNIST (they name none: metrics written before datasets were recorded) has images of " \
+           "shape 1×28×28 but tests.models.colour_build:WideGray takes 1×20×36" in said
 
 
 @pytest.mark.parametrize("normalisation, dataset", [
