@@ -186,8 +186,8 @@ def _render_page(article, network, generated, problems):
     _, height, width = network.layers[0].shape
     html = theme.render(env, "page.html", settings=article.settings, body=Markup(rendered.html),
                         toc=rendered.toc, inputs=shown, thumbnail=dict(width=width, height=height),
-                        conversion=contract.CONVERSION, mistakes=_mistakes_figure(rendered.figures, kept),
-                        learning=bool(moments["snapshots"]),
+                        conversion=contract.conversion(network.dataset),
+                        mistakes=_mistakes_figure(rendered.figures, kept), learning=bool(moments["snapshots"]),
                         reproduce=views.reproduce_view(network, shown), contract_url=contract.PATH)
     return html, rendered
 

@@ -42,6 +42,7 @@ def figure_view(figure, network, first, scales):
     layer = network.layer(figure.target)
     ranges = entry["ranges"][layer.id]
     view = dict(number=figure.number, caption=figure.caption, layer=layer, id=figure.id,
+                picture=_picture_view(network, layer, entry),
                 scale=dict(scale, legend=url("legend", cmap=scale["cmap"]),
                            centred=scale["vmin"] < 0 < scale["vmax"] and scale["cmap"] == DIVERGING))
     if layer.spatial:
@@ -53,7 +54,6 @@ def figure_view(figure, network, first, scales):
                              kernel=_kernel_view(layer, k, colour))
                         for k, (low, high) in enumerate(ranges)]
         view["counter"] = text("counter", number=1, count=len(ranges))
-        view["picture"] = _picture_view(network, layer, entry)
     elif layer is network.layers[-1]:  # the classifier's output: one score per class
         view["kind"] = "logits"
         view["output"] = output(network.output)
@@ -71,11 +71,18 @@ def figure_view(figure, network, first, scales):
     return view
 
 
+PICTURE_WIDTH = 192  # about what the picture of a colour input is shown at, in CSS pixels, with or without style
+
+
 def _picture_view(network, layer, entry):
-    """The input in colour, beside the maps of its channels, when the network reads three; else None."""
+    """The input in colour, beside the maps of its channels, when the network reads three (else None):
+    its URL, alt text, and a size that shows each of its pixels as a square of whole CSS pixels."""
     if layer is not network.layers[0] or network.channels != 3:
         return None
-    return dict(url=picture(entry["id"], network.channels), alt=text("picture_alt", name=entry["name"]))
+    _, height, width = layer.shape
+    zoom = max(1, round(PICTURE_WIDTH / width))
+    return dict(url=picture(entry["id"], network.channels), width=width * zoom, height=height * zoom,
+                alt=text("picture_alt", network.dataset, name=entry["name"]))
 
 
 def _kernel_view(layer, k, colour=False):

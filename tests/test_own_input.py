@@ -19,7 +19,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from builder import bench, contract as build_contract
-from builder.inputs import _as_fashion_mnist
+from builder.inputs import convert
 from conftest import CHECKPOINT, CONTENT, open_page
 from model import data
 from model.cnn import FashionCNN
@@ -213,8 +213,10 @@ def test_a_link_to_an_input_the_page_cannot_read_says_so(page, server, link):
 
 
 def upload_sample():
+    """A picture's PNG bytes, and (its pixels (28, 28) as the build converts it, the texts of what was done)."""
     image = garment((150, 110))
-    return encoded(image, "PNG"), _as_fashion_mnist(image, (28, 28))
+    pixels, changes = convert(image, (1, 28, 28), build_contract.conversion())
+    return encoded(image, "PNG"), (pixels[0], [build_contract.text(change, **fields) for change, fields in changes])
 
 
 def test_an_upload_is_converted_as_the_build_converts_and_sent_nowhere(opened, server, model, committed_metrics,

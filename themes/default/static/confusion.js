@@ -55,8 +55,9 @@ async function showCell(list, { trueClass, predicted, names }, store, site, ownI
   list.hidden = false;
 }
 
-/** A test image on a small canvas, gray as the dataset stores it. */
-function thumbnail(pixels, [rows, cols]) {
+/** A test image on a small canvas, gray or in colour as the dataset stores it; `shape` ends (…, H, W). */
+function thumbnail(pixels, shape) {
+  const [rows, cols] = shape.slice(-2);
   const canvas = element('canvas', { attributes: { width: cols, height: rows, 'aria-hidden': 'true' } });
   paintPixels(canvas, pixels);
   return canvas;
@@ -80,7 +81,7 @@ export async function resolveTestLink(link, site, own) {
 
 /**
  * The test images of one cell of the confusion matrix, [{index, pixels}] in test-set order:
- * each its uint8 pixels, row-major (data/confusion/<true>-<predicted>.u8).
+ * each its uint8 pixels (C, H, W), row-major (data/confusion/<true>-<predicted>.u8).
  */
 async function cellImages(site, trueClass, predicted) {
   const [contract, kept] = await Promise.all([site.contract(), site.json('confusion')]);

@@ -24,6 +24,7 @@ const SCRIPTS = {
   confusion: { css: 'own' },
   examples: { near: '.lw-figure-maps, .lw-figure-vector' },
   overview: { margin: 0 },
+  picture: {},
 };
 
 const site = new Site(document.body.dataset.contract);
@@ -81,7 +82,7 @@ function mountOwnInputsOnFirstUse(picker, store, site) {
   const load = () => (loading ??= Promise.all([import('./own.js'), view('yours', 'own')])
     .then(([{ OwnInputs }, { mountYours }]) => mountYours(picker, store, site, own = new OwnInputs(site))));
   if (picker) {
-    find('.lw-draw', picker).addEventListener('click', async () => (await load()).togglePad());
+    find('.lw-draw', picker)?.addEventListener('click', async () => (await load()).togglePad());
     const chooser = find('.lw-upload input', picker);
     chooser.addEventListener('change', async () => {
       const [file] = chooser.files;

@@ -728,10 +728,14 @@ export const OPERATIONS = {
   Input: {
     forward: (layer, [image]) => image,  // the normalised image it is given
     backward: () => {},                  // it reads no layer
-    explain: ({ network: { normalisation: { mean, std } }, value }) => {
-      const brightness = value * std + mean;
-      return { kind: 'input', formula: ['(brightness − mean) ÷ std, brightness from 0 to 1'],
-               working: ['(', brightness, ' − ', mean, ') ÷ ', std], result: value };
+    explain: ({ network: { normalisation: { mean: means, std: stds } }, layer, at: [k], value }) => {
+      // Each channel has its own mean and std; a colour image's channels are red, green and blue.
+      const colour = layer.shape[0] === 3 ? ['red', 'green', 'blue'][k] : null;
+      const [what, mean, std] = colour ? [`${colour} value`, `${colour} mean`, `${colour} std`]
+        : ['brightness', 'mean', 'std'];
+      const brightness = value * stds[k] + means[k];
+      return { kind: 'input', what, formula: [`(${what} − ${mean}) ÷ ${std}, ${what} from 0 to 1`],
+               working: ['(', brightness, ' − ', means[k], ') ÷ ', stds[k]], result: value };
     },
   },
   Conv2d: { forward: conv2d, backward: conv2dBackward, explain: explainConv,

@@ -36,10 +36,16 @@ export function paint(canvas, map, scale, palette) {
   canvas.getContext('2d').putImageData(image, 0, 0);
 }
 
-/** Draw uint8 pixels (rows one after another) as gray on `canvas`, which has their size. */
+/**
+ * Draw uint8 pixels (C, H, W: one channel as gray, three as red, green and blue) on `canvas`,
+ * which has their height and width.
+ */
 export function paintPixels(canvas, pixels) {
-  const image = new ImageData(canvas.width, canvas.height);
-  pixels.forEach((value, i) => image.data.set([value, value, value, 255], 4 * i));
+  const image = new ImageData(canvas.width, canvas.height), plane = canvas.width * canvas.height;
+  const [red, green, blue] = pixels.length === 3 * plane ? [0, plane, 2 * plane] : [0, 0, 0];
+  for (let i = 0; i < plane; i++) {
+    image.data.set([pixels[red + i], pixels[green + i], pixels[blue + i], 255], 4 * i);
+  }
   canvas.getContext('2d').putImageData(image, 0, 0);
 }
 

@@ -77,7 +77,8 @@ export function mountYours(picker, store, site, own) {
 
   async function resolveLink(link) {
     if (link.startsWith('draw.')) {
-      const [, rows, cols] = (await site.network()).layers[0].shape;
+      const [channels, rows, cols] = (await site.network()).layers[0].shape;
+      if (channels !== 1) return null;  // the pad draws one channel: no drawing is this network's input
       const pixels = await pixelsOfLink(link, rows * cols);
       if (!pixels) return null;
       const opened = await openPad();

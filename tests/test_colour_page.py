@@ -1,0 +1,246 @@
+"""The reader's page for a colour network, in a real Chromium: a network of 3 × 32 × 32 images
+(tests/models/own_data.py's ColourNet) trained for one epoch on tests/datasets.py's colour folder, so
+the site has every view (the mistakes browser, the Learning slider), built with two test inputs.
+
+- an upload is converted as Pillow converts it under the site's rule (written out here: on white,
+  colour kept, scaled to cover and its middle cut out, no inversion); the page's forward pass on
+  those pixels equals PyTorch's in float64 (tests/oracle.py), every layer, ±1e-5; the input figure
+  paints them in colour and the status line names PyTorch's answer;
+- there is no drawing pad, and a link to a drawing says it cannot be read;
+- the input figure shows the picture in colour (the dataset's own test image, as Pillow reads it)
+  beside a carousel of its three channels, and follows the chosen input;
+- the mistakes browser's test images are drawn in colour (the dataset's own), and one of them
+  becomes the input; Compare shows the second input's picture; the Learning slider runs the colour
+  network at a moment of training as PyTorch does.
+
+    .venv/bin/python -m pytest tests/test_colour_page.py
+"""
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+from playwright.sync_api import expect
+
+import datasets
+from conftest import run_main, urls_of
+from oracle import forward, steps_of
+from test_own_input import CANVAS_RGB, FORWARD
+from tests.models.own_data import ColourNet
+
+SHAPE = ColourNet.input_shape
+TOLERANCE = 1e-5
+ARTICLE = """---
+model: tests.models.own_data:ColourNet
+checkpoint: {checkpoint}
+inputs:
+  - test: 0
+  - test: 31
+---
+
+## The image
+
+![The input image](layer:input)
+
+![The first convolution](layer:conv1)
+
+![The scores](layer:fc)
+
+![Where it goes wrong](chart:confusion)
+
+![Its first filters as it learnt](training:conv1)
+"""
+
+# The pixels an <img> shows, (H, W, 3) bytes, once it has loaded.
+IMAGE_RGB = """async image => {
+  await image.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+  const context = canvas.getContext('2d');
+  context.drawImage(image, 0, 0);
+  return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data.filter((_, i) => i % 4 !== 3));
+}"""
+
+
+@pytest.fixture(scope="module")
+def colour_site(tmp_path_factory):
+    """The trained colour network's article, built; its model (float64) and the dataset's test images."""
+    folder = tmp_path_factory.mktemp("colour-page")
+    shapes = datasets.colour_folder(folder / "shapes")
+    checkpoint = folder / "net.pt"
+    status, said = run_main("train", "--model", "tests.models.own_data:ColourNet", "--dataset", shapes,
+                            "--checkpoint", checkpoint, "--epochs", "1", "--device", "cpu")
+    assert status == 0, said
+    content = folder / "content"
+    content.mkdir()
+    (content / "article.md").write_text(ARTICLE.format(checkpoint=checkpoint), encoding="utf-8")
+    status, said = run_main("build", "--content", content, "--out", folder / "site")
+    assert status == 0, said
+    model = ColourNet()
+    model.load_state_dict(torch.load(checkpoint, weights_only=True))
+    images, labels, classes = datasets.read_folder(shapes, "test")
+    metrics = json.loads(checkpoint.with_suffix(".json").read_text(encoding="utf-8"))
+    return SimpleNamespace(site=folder / "site", url=urls_of(folder / "site"), checkpoint=checkpoint,
+                           model=model.double().eval(), images=images, labels=labels, classes=classes,
+                           normalisation=metrics["normalisation"])
+
+
+def opened(page, serve, colour_site, fragment=""):
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(serve(colour_site.site).url + "index.html" + fragment)
+    expect(page.locator("#fig-conv1 .lw-counter")).to_be_visible()
+    return page
+
+
+def normalised(pixels, normalisation):
+    """uint8 (C, H, W) → float64 (1, C, H, W): (p ÷ 255 − mean[c]) ÷ std[c], the article's formula."""
+    x = torch.as_tensor(np.array(pixels), dtype=torch.float64) / 255
+    mean, std = (torch.tensor(normalisation[key], dtype=torch.float64)[:, None, None] for key in ("mean", "std"))
+    return ((x - mean) / std)[None]
+
+
+def torch_layers(model, normalisation, pixels, state=None):
+    """Every layer's output in float64, flattened, by layer id."""
+    state = state or {name: tensor.double() for name, tensor in model.state_dict().items()}
+    outputs = forward(steps_of(model), state, normalised(pixels, normalisation))
+    return {name: value[0].numpy().ravel() for name, value in outputs.items()}
+
+
+def assert_same(page_layers, expected, what):
+    for layer, values in expected.items():
+        got = np.array(page_layers[layer], dtype=np.float64)
+        error = np.abs(got - values) / np.maximum(1.0, np.abs(values))
+        assert error.max() <= TOLERANCE, f"{what}, {layer}: off by {error.max():.2e} at {int(error.argmax())}"
+
+
+def photo(size=(57, 40)):
+    """A colour picture of another shape than the input's (wider), on a light background."""
+    image = Image.new("RGB", size, (235, 225, 200))
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    draw.ellipse((w * 0.1, h * 0.2, w * 0.5, h * 0.9), fill=(200, 30, 40))
+    draw.rectangle((w * 0.55, h * 0.1, w * 0.9, h * 0.6), fill=(20, 60, 190))
+    for x in range(0, w, 5):
+        draw.line((x, 0, x + 4, h), fill=(40, 160, 60))
+    return image
+
+
+def pillow_cover(image, shape):
+    """The site's rule written out with Pillow: on white, colour kept, no inversion, scaled (Lanczos,
+    across then down) to cover the input keeping its proportions, and its middle cut out, sizes and
+    offsets rounded as Python rounds. Returns uint8 (C, H, W)."""
+    _, rows, cols = shape
+    rgba = image.convert("RGBA")
+    rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    scale = max(cols / rgb.width, rows / rgb.height)
+    width, height = max(cols, round(rgb.width * scale)), max(rows, round(rgb.height * scale))
+    across = rgb.resize((width, rgb.height), Image.Resampling.LANCZOS) if width != rgb.width else rgb
+    both = across.resize((width, height), Image.Resampling.LANCZOS) if height != rgb.height else across
+    left, top = round((width - cols) / 2), round((height - rows) / 2)
+    return np.asarray(both.crop((left, top, left + cols, top + rows))).transpose(2, 0, 1)
+
+
+def shown_pixels(locator, script):
+    """What a canvas or image shows as uint8 (C, H, W)."""
+    values = np.array(locator.evaluate(script), dtype=np.uint8)
+    return values.reshape(SHAPE[1], SHAPE[2], 3).transpose(2, 0, 1)
+
+
+def test_an_uploaded_colour_image_is_converted_as_pillow_does_and_runs_as_pytorch_does(colour_site, page, serve,
+                                                                                        tmp_path):
+    """The upload's pixels are Pillow's, byte for byte; every layer of the page's forward pass on them is
+    PyTorch's; the input figure paints them in colour and the status line names PyTorch's answer. The
+    page has no drawing pad, and a link to a drawing is said to be unreadable."""
+    opened(page, serve, colour_site)
+    expect(page.locator(".lw-draw")).to_have_count(0)
+    expect(page.locator(".lw-sketch")).to_have_count(0)
+    path = tmp_path / "fruit.png"
+    image = photo()
+    image.save(path)
+    expected = pillow_cover(image, SHAPE)
+
+    page.locator(".lw-upload input").set_input_files(path)
+    expect(page.locator(".lw-upload-said")).to_contain_text(
+        f"fruit.png: converted to look like a shapes image: 57×40 scaled to cover {SHAPE[2]}×{SHAPE[1]}")
+    expect(page.locator(".lw-yours input")).to_be_checked()
+    chip = shown_pixels(page.locator(".lw-yours canvas"), CANVAS_RGB)
+    assert np.array_equal(chip, expected), f"{int((chip != expected).sum())} values differ from Pillow's"
+    painted = page.locator("#fig-input .lw-picture canvas").first
+    expect(painted).to_be_visible()
+    expect(page.locator("#fig-input .lw-picture img").first).to_be_hidden()
+    assert np.array_equal(shown_pixels(painted, CANVAS_RGB), expected), "the input figure's picture"
+
+    [layers] = page.evaluate(FORWARD, [expected.ravel().tolist()])
+    oracle = torch_layers(colour_site.model, colour_site.normalisation, expected)
+    assert_same(layers, oracle, "the upload")
+    answer = colour_site.classes[int(oracle["fc"].argmax())]
+    expect(page.locator(".lw-status")).to_contain_text(f"Showing your image fruit.png: predicted {answer}")
+
+    opened(page, serve, colour_site, "#input=draw.eJwDAAAAAAE")
+    expect(page.locator(".lw-upload-said")).to_contain_text("The link names an input this page cannot read")
+    assert page.errors == []
+
+
+def test_the_input_figure_shows_the_colour_picture_and_its_three_channels(colour_site, page, serve):
+    """Each test input's picture is the dataset's own test image, in colour; the carousel holds its red,
+    green and blue maps; choosing the other input changes them."""
+    opened(page, serve, colour_site)
+    figure = page.locator("#fig-input")
+    expect(figure.locator(".lw-maps > li")).to_have_count(3)
+    expect(figure.locator(".lw-counter")).to_have_text("1 / 3")
+    for index in (0, 31):
+        input_id = f"test-{index:05d}"
+        page.locator(f".lw-picker input[value='{input_id}']").check()
+        picture = figure.locator(".lw-picture img").first
+        expect(picture).to_have_attribute("src", colour_site.url("picture", input=input_id))
+        assert np.array_equal(shown_pixels(picture, IMAGE_RGB), colour_site.images[index]), input_id
+        expect(figure.locator(".lw-maps > li").nth(0).locator("img")).to_have_attribute(
+            "src", colour_site.url("map", input=input_id, layer="input", k=0))
+    assert page.errors == []
+
+
+def test_mistakes_compare_and_learning_work_with_a_colour_network(colour_site, page, serve):
+    """The mistakes browser draws the dataset's own test images in colour and makes one the input;
+    Compare puts the second input's picture beside the first; at the first moment of training the
+    output table shows PyTorch's scores with that moment's weights."""
+    from model import snapshots_file
+    from reader_helpers import assert_prints
+    opened(page, serve, colour_site)
+    page.locator("#fig-confusion").scroll_into_view_if_needed()  # its script loads as it comes near
+    page.locator("#fig-confusion button.lw-cell").first.click()
+    first = page.locator(".lw-cell-image").first
+    expect(first).to_be_visible()
+    index = int(first.locator("span").inner_text())
+    thumbnail = shown_pixels(first.locator("canvas"), CANVAS_RGB)
+    assert np.array_equal(thumbnail, colour_site.images[index]), f"test image {index}"
+    first.click()
+    true = colour_site.classes[int(colour_site.labels[index])]
+    expect(page.locator(".lw-status")).to_contain_text(f"Showing {true}")
+    painted = page.locator("#fig-input .lw-picture canvas").first
+    expect(painted).to_be_visible()
+    assert np.array_equal(shown_pixels(painted, CANVAS_RGB), colour_site.images[index])
+
+    page.locator(".lw-picker input[value='test-00000']").check()
+    page.locator(".lw-compare-open").click()
+    page.locator(".lw-compare-with").select_option("test-00031")
+    second = page.locator("#fig-input .lw-picture-second")
+    expect(second).to_be_visible()
+    expect(second).to_have_attribute("src", colour_site.url("picture", input="test-00031"))
+    expect(page.locator("#fig-conv1 .lw-pair").first).to_be_visible()
+    page.locator(".lw-compare-with").select_option("")
+    expect(second).to_be_hidden()
+
+    page.locator(".lw-learning-open").click()
+    slider = page.locator(".lw-training-slider")
+    slider.fill("0")
+    step = snapshots_file.read(snapshots_file.path_for(colour_site.checkpoint)).snapshots[0]
+    state = {name: torch.from_numpy(np.asarray(array)).double() for name, array in step.state.items()}
+    oracle = torch_layers(colour_site.model, colour_site.normalisation, colour_site.images[0], state)
+    rows = page.locator("#fig-fc tbody tr")
+    expect(page.locator(".lw-training-said")).to_contain_text(f"Step {step.step} of")
+    for c in range(len(colour_site.classes)):
+        assert_prints(rows.nth(c).locator(".lw-value").first.inner_text(), float(oracle["fc"][c]), f"class {c}")
+    assert page.errors == []
