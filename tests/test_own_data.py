@@ -72,12 +72,18 @@ def make_data(name, folder):
     return (str(root), None, *[datasets.read_folder(root, split)[:2] for split in ("train", "test")])
 
 
-def ran(*args):
-    """Run the command line's main() on ARGS in this process; fail, with what it printed, unless it worked."""
+def main_of(*args):
+    """(exit status, stderr) of the command line's main() on ARGS in this process (conftest.run_main),
+    an unknown flag's usage message included."""
     try:
-        status, stderr = run_main(*args)
+        return run_main(*args)
     except SystemExit as exit:  # argparse: a flag this version does not have
-        status, stderr = exit.code, "(argparse refused the command line; see the captured stderr)"
+        return exit.code, f"argparse refused the command line (a flag of issue 19 missing?): {args}"
+
+
+def ran(*args):
+    """main_of(ARGS); fail, with what it printed, unless it worked."""
+    status, stderr = main_of(*args)
     assert status == 0, f"`layerwise {' '.join(map(str, args))}` failed ({status}), which issue 19 " \
                         f"makes work:\n{stderr}"
 
@@ -242,8 +248,8 @@ def colour_data(tmp_path_factory):
 @pytest.mark.parametrize("model", REFUSED)
 def test_a_model_that_does_not_fit_the_data_is_refused_before_training(model, colour_data, tmp_path):
     checkpoint = tmp_path / "net.pt"
-    status, stderr = run_main("train", "--model", model, "--checkpoint", checkpoint, "--dataset", colour_data,
-                              "--epochs", "1")
+    status, stderr = main_of("train", "--model", model, "--checkpoint", checkpoint, "--dataset", colour_data,
+                             "--epochs", "1")
     assert status == 1, stderr
     said = stderr.strip()
     assert said.startswith("error:") and "\n" not in said and "Traceback" not in said, said
