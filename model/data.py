@@ -82,7 +82,7 @@ class Split:
         order = torch.arange(len(self)) if order is None else order
         chunks = order.split(size)
         shown = desc is not None and isinstance(self.images, Files)
-        for chunk in tqdm(chunks, desc=desc, unit="batch", disable=not shown, dynamic_ncols=True):
+        for chunk in tqdm(chunks, desc=desc, unit="batch", disable=not shown, dynamic_ncols=True, leave=False):
             yield self.images[chunk], self.labels[chunk]
 
 

@@ -438,9 +438,9 @@ def refuse_unfit(model, dataset):
     image_shape, classes, name = tuple(dataset.shape), len(dataset.classes), dataset.spec
     shape = tuple(getattr(model, "input_shape", data.IMAGE_SHAPE))
     if shape != image_shape:
-        raise Unfit(f"takes {_dims(shape)} images (its input_shape) but {name}'s are {_dims(image_shape)} "
-                    f"(channels×height×width); set input_shape = {image_shape} on the class, with its first layer "
-                    f"reading {image_shape[0]} channel{'s' if image_shape[0] > 1 else ''}")
+        raise Unfit(f"takes {_dims(shape)} images but {name}'s are {_dims(image_shape)} (channels×height×width); "
+                    f"train it on data of its shape with --dataset, or set input_shape = {image_shape} on the "
+                    f"class, with its first layer reading {image_shape[0]} channel{'s' if image_shape[0] > 1 else ''}")
     was_training = model.training
     outputs = model.eval()(torch.zeros(2, *image_shape)).shape
     model.train(was_training)

@@ -25,10 +25,14 @@ from torch import nn
 # --- the forward pass ------------------------------------------------------------------------------
 
 def normalised(pixels, mean, std, dtype=torch.float64):
-    """uint8 images (..., 28, 28) → tensor (N, 1, 28, 28), written here from the article's formula."""
+    """uint8 images (N, C, H, W), or (..., H, W) of one channel, → tensor (N, C, H, W), written here from
+    the article's formula: (pixel / 255 − mean[c]) / std[c], with one mean and std per channel (or one
+    number for all)."""
     pixels = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.array(pixels, dtype=np.uint8))
     x = pixels.to(dtype) / 255.0
-    return ((x - mean) / std).reshape(-1, 1, *x.shape[-2:])
+    x = x if x.dim() == 4 else x.reshape(-1, 1, *x.shape[-2:])
+    mean, std = (torch.tensor(v, dtype=dtype).reshape(-1, 1, 1) for v in (np.atleast_1d(mean), np.atleast_1d(std)))
+    return (x - mean) / std
 
 
 def softmax(logits):
