@@ -87,7 +87,8 @@ def compute(network, images, labels):
     """The Examples of `network` (builder.network.Network) over uint8 images (N, C, H, W) and their
     labels; `images` may be a lazy sequence (model.examples_file.compute)."""
     meta = dict(checkpoint=Path(network.checkpoint).name, weights_sha256=network.weights_sha256,
-                normalisation=network.normalisation, model=network.name, source=source(network))
+                normalisation=network.metrics["normalisation"],  # as the metrics say it: numbers before colour
+                model=network.name, source=source(network))
     with graph._one_thread():  # the same float sums on any machine, and here faster than two threads
         return examples_file.compute(images, labels, specs(network.layers), _outputs_of(network), meta)
 

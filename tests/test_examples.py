@@ -116,7 +116,7 @@ def check_crops(layers, split, model):
     (oracle.depends_on), 0 outside the image; each vector tile is the whole test image."""
     mask_of = depends_on(model)
     field_at = lru_cache(maxsize=None)(lambda layer_id, r, c: rectangle(mask_of(layer_id, r, c)))
-    images = split.images.numpy()
+    images = split.images.numpy()[:, 0]  # FashionMNIST's one channel: (N, H, W)
     for layer_id, record in layers.items():
         h, w = record["tile"]
         if record["kind"] == "vector":

@@ -96,7 +96,7 @@ def test_the_first_convolutions_images_are_the_optimum_of_the_stated_objective(o
     conv1 = next(entry for entry in network_json["layers"] if entry["id"] == "conv1")
     weight, bias = conv_weights(site, conv1)
     normalisation, (row, col), box = network_json["normalisation"], layer["unit"], layer["box"]
-    level = 1 / 255 / normalisation["std"]
+    level = 1 / 255 / normalisation["std"][0]  # one channel
 
     def objective(x, c):
         unit = F.conv2d(x[None, None], weight[c:c + 1], bias[c:c + 1], padding=tuple(conv1["padding"]))[0, 0, row, col]
