@@ -94,7 +94,8 @@ def test_inputs_are_the_named_fashion_mnist_test_images(input_records, built, fa
     assert named, "the article's inputs are FashionMNIST test images"
     for record in named:
         index = int(record["id"].removeprefix("test-"))
-        assert np.array_equal(input_pixels(built.content, record["id"]), fashion_test_split.images[index].numpy())
+        assert np.array_equal(input_pixels(built.content, record["id"]),
+                              fashion_test_split.images[index].numpy().reshape(28, 28))  # (1, 28, 28): one channel
         assert record["label"] == int(fashion_test_split.labels[index]), record["id"]
 
 
