@@ -132,7 +132,7 @@ def test_the_examples_shown_are_the_true_top_nine_cut_at_the_units_field(
         assert item["texts"][1] == network_json["classes"][int(fashion_test_split.labels[i])], what
         assert item["opaque"], what
 
-    images = fashion_test_split.images.numpy()
+    images = fashion_test_split.images.numpy()[:, 0]  # (N, 1, 28, 28): FashionMNIST's one channel
     if kind == "unit":
         for i, item in zip(index, shown):
             assert np.array_equal(np.reshape(item["gray"], item["size"]), images[i]), f"test image {i}"

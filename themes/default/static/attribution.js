@@ -19,7 +19,7 @@
  * reader's own input are computed here by backward.js, loaded then. Loaded itself when the figure
  * comes near the viewport (main.js).
  */
-import { channelName } from './arithmetic.js';
+import { channelName, sum } from './arithmetic.js';
 import { channelOf, contributionsOf, explained, otherClass, perPixel, unitTerms, whyNot } from './contributions.js';
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
@@ -225,10 +225,9 @@ class AttributionFigure {
     if (!this.channelChooser) return;
     const number = this.shown.writer.number, channel = this.channel();
     this.channelChooser.value = channel === null ? '' : String(channel + 1);
-    const sums = Array.from({ length: this.channels }, (_, c) =>
-      explained(channelOf(contributions, this.channels, c), 0).sum);
-    const parts = sums.map((total, c) => `${channelName(this.channels, c)} ${number(total)}`).join(' + ');
-    this.channelSums.textContent = `; by channel, Σ contributions = ${parts} = ${number(explained(contributions, 0).sum)}.`;
+    const parts = Array.from({ length: this.channels }, (_, c) =>
+      `${channelName(this.channels, c)} ${number(sum(channelOf(contributions, this.channels, c)))}`);
+    this.channelSums.textContent = `; by channel, Σ contributions = ${parts.join(' + ')} = ${number(sum(contributions))}.`;
   }
 
   paintMap(canvas, values, scale) {
@@ -267,27 +266,32 @@ class AttributionFigure {
       said.textContent = '';
       return;
     }
-    const [r, c] = at, plane = this.rows * this.cols;
-    const { outputs, network, gradients, chosen, writer, record } = this.shown;
-    const baselines = [record.exact ? 0 : record.baseline].flat();
-    const term = channel => {
-      const i = channel * plane + r * this.cols + c;
-      const value = Math.fround(outputs[network.layers[0].id].values[i] - baselines[channel % baselines.length]);
-      const g = gradients[chosen][i];
-      return { value: writer.number(value), gradient: writer.number(g), product: value * g };
-    };
+    said.textContent = this.pixelLine(at);
+  }
+
+  /** A pixel's value × gradient = product: the chosen channel's, or each channel's and their sum. */
+  pixelLine([r, c]) {
+    const { writer } = this.shown, n = writer.number;
+    const terms = Array.from({ length: this.channels }, (_, channel) => this.pixelTerm(channel, r, c));
     const one = this.channels === 1 ? 0 : this.channel();
     if (one !== null) {
-      const { value, gradient, product } = term(one);
-      said.textContent = (this.channels === 1 ? '' : `${channelName(this.channels, one)}: `)
-        + writer.text('attribution_pixel', { row: r + 1, col: c + 1, value, gradient, product: writer.number(product) });
-      return;
+      const { value, gradient, product } = terms[one];
+      const line = writer.text('attribution_pixel', { row: r + 1, col: c + 1, value: n(value),
+                                                      gradient: n(gradient), product: n(product) });
+      return this.channels === 1 ? line : `${channelName(this.channels, one)}: ${line}`;
     }
-    const terms = Array.from({ length: this.channels }, (_, channel) => term(channel));
     const each = terms.map(({ value, gradient, product }, channel) =>
-      `${channelName(this.channels, channel)} ${value} × ${gradient} = ${writer.number(product)}`);
-    said.textContent = `Row ${r + 1}, column ${c + 1}: ${each.join('; ')}; together `
-      + writer.number(terms.reduce((total, { product }) => total + product, 0));
+      `${channelName(this.channels, channel)} ${n(value)} × ${n(gradient)} = ${n(product)}`);
+    return `Row ${r + 1}, column ${c + 1}: ${each.join('; ')}; together ${n(sum(terms.map(term => term.product)))}`;
+  }
+
+  /** One channel's value at pixel (r, c) (less the baseline), its gradient and their product. */
+  pixelTerm(channel, r, c) {
+    const { outputs, network, gradients, chosen, record } = this.shown;
+    const i = (channel * this.rows + r) * this.cols + c;
+    const baselines = [record.exact ? 0 : record.baseline].flat();
+    const value = Math.fround(outputs[network.layers[0].id].values[i] - baselines[channel % baselines.length]);
+    return { value, gradient: gradients[chosen][i], product: value * gradients[chosen][i] };
   }
 }
 
