@@ -256,12 +256,13 @@ class Files:
 
 def _folder(spec):
     from torchvision.datasets import ImageFolder
+    missing = [name for name in ("train", "test") if not (Path(spec) / name).is_dir()]
+    if missing:
+        raise DataNotFound(f"{spec} has no '{missing[0]}' folder; a folder dataset holds train/<class>/* and "
+                           "test/<class>/* (torchvision's ImageFolder layout)")
     found = {}
     for name in ("train", "test"):
         folder = Path(spec) / name
-        if not folder.is_dir():
-            raise DataNotFound(f"{spec} has no '{name}' folder; a folder dataset holds train/<class>/* and "
-                               "test/<class>/* (torchvision's ImageFolder layout)")
         try:
             found[name] = ImageFolder(str(folder))
         except (FileNotFoundError, RuntimeError) as err:
