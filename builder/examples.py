@@ -38,6 +38,7 @@ colour image holds its three channels (black outside the image in each). When
 indices among them: a ReLU that is 0 on every test image (at_least the test set's size) has no real examples,
 nor has a first-layer channel whose best is a patch that many images contain (all white).
 """
+import copy
 import json
 from pathlib import Path
 
@@ -83,24 +84,30 @@ def source(network):
     return f"{network.dataset['spec']} test set"
 
 
-def compute(network, images, labels):
+def compute(network, images, labels, device="cpu"):
     """The Examples of `network` (builder.network.Network) over uint8 images (N, C, H, W) and their
-    labels; `images` may be a lazy sequence (model.examples_file.compute)."""
+    labels, run on `device` ("cpu", "cuda"); `images` may be a lazy sequence read from disk
+    (model.examples_file.compute), which gets a progress bar."""
     meta = dict(checkpoint=Path(network.checkpoint).name, weights_sha256=network.weights_sha256,
                 normalisation=network.metrics["normalisation"],  # as the metrics say it: numbers before colour
                 model=network.name, source=source(network))
+    streamed = not isinstance(images, (np.ndarray, torch.Tensor))
     with graph._one_thread():  # the same float sums on any machine, and here faster than two threads
-        return examples_file.compute(images, labels, specs(network.layers), _outputs_of(network), meta)
+        return examples_file.compute(images, labels, specs(network.layers), _outputs_of(network, device), meta,
+                                     desc="dataset examples" if streamed else None)
 
 
-def _outputs_of(network):
-    """A function from a uint8 batch to the outputs of its layers, run by the traced graph."""
+def _outputs_of(network, device="cpu"):
+    """A function from a uint8 batch to the outputs of its layers, run by the traced graph on `device`."""
     nodes = {op.id: op.node for op in network.traced.ops}
+    module = network.traced.graph_module
+    if torch.device(device).type != "cpu":  # a copy: the build's network stays on the CPU
+        module = copy.deepcopy(module).to(device)
 
     def outputs_of(batch):
         with torch.no_grad():
-            outputs = graph.run(network.traced.graph_module, as_input(batch, **network.normalisation))
-        return {layer: outputs[node].numpy() for layer, node in nodes.items()}
+            outputs = graph.run(module, as_input(batch, **network.normalisation).to(device))
+        return {layer: outputs[node].cpu().numpy() for layer, node in nodes.items()}
     return outputs_of
 
 

@@ -107,16 +107,18 @@ class Examples:
         return image[None] if image.ndim == 2 else image
 
 
-def compute(images, labels, specs, outputs_of, meta, count=COUNT, batch=BATCH):
+def compute(images, labels, specs, outputs_of, meta, count=COUNT, batch=BATCH, desc=None):
     """Score every image of `images` (uint8 (N, C, H, W), or (N, H, W) for one channel, with
     `labels`) for every unit of `specs`: `outputs_of(uint8 batch (n, C, H, W))` returns {layer id:
     float32 array (n, *shape)}. `images` is read a batch at a time and then at the indices kept, so
     it may be any sequence that slicing and a list of indices index (model.data's Split.images, a
-    lazy folder too large for memory among them). `meta` is recorded as given, completed with what
-    the computation knows."""
+    lazy folder too large for memory among them), under a progress bar named `desc` when given.
+    `meta` is recorded as given, completed with what the computation knows."""
+    from tqdm import tqdm
     labels = np.asarray(labels)
     tops = {spec.id: _Top(count) for spec in specs}
-    for start in range(0, len(images), batch):
+    for start in tqdm(range(0, len(images), batch), desc=desc, unit="batch", disable=desc is None,
+                      dynamic_ncols=True):
         outputs = outputs_of(_channelled(images[start:start + batch]))
         for spec in specs:
             tops[spec.id].add(*_scores(np.asarray(outputs[spec.id]), spec), start)
