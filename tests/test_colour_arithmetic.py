@@ -1,14 +1,20 @@
 """The page's arithmetic on a colour, non-square image, in a real Chromium, against PyTorch (float64,
-tests/oracle.py): a network reading 3 × 24 × 40 images into 4 classes, with random weights.
+tests/oracle.py): tests/models/colour_wide.py's network, 3 × 24 × 40 images into 4 classes, with
+random weights.
 
 - the page's own modules (static/forward.js, backward.js, maths.js, contributions.js), imported in a
   page of the theme's folder as tests/test_page_operations.py does: the uint8 pixels normalised per
   channel, every layer's output and the gradient of seed · output with respect to every layer (±1e-5),
   the exact attribution adding up, split per pixel and per channel, and the first convolution's
   explanation, one term per colour channel (patch × kernel = products), adding up to the value;
-- the inspector of a built colour article: a value of the first convolution is worked out channel
-  by channel, red, green and blue, each channel's sum of products then the bias, and the printed
-  numbers add up to the printed value.
+- a built colour article (its metrics name the classes, the shape and a per-channel normalisation):
+  the inspector works out a first-convolution value channel by channel, red, green and blue, each
+  channel's sum of products then the bias, the printed numbers adding up to the printed value, beside
+  the input patch in colour, while conv2 keeps one button per map; conv1's filters are colour pictures
+  of their weights beside the per-channel tiles; the attribution figure splits its sum by channel and
+  shows one channel's share on request, for a built input and for an upload (computed in the page);
+  the overview draws the image's channels and the wide maps; the dataset examples and the made image
+  are drawn in colour from their atlases.
 
     .venv/bin/python -m pytest tests/test_colour_arithmetic.py -s
 """
@@ -443,3 +449,31 @@ def test_the_dataset_examples_and_made_images_are_drawn_in_colour(colour_article
     (mh, mw), (x, y) = entry["tile"], entry["tiles"][0]
     got = drawn(figure.locator(".lw-made canvas")).reshape(mh, mw, 4)[..., :3]
     assert np.array_equal(got, made[y:y + mh, x:x + mw]) and (got[..., 0] != got[..., 2]).any()
+
+
+def test_an_uploaded_colour_pictures_attribution_is_computed_in_the_page_as_autograd_does(
+        colour_article, page, serve, tmp_path):
+    """A colour picture of the input's size, uploaded: the page converts it (unchanged), computes its
+    gradients itself (backward.js), and the figure's channel shares, sum, constant and logit are
+    autograd's on the picture normalised per channel (float64 here)."""
+    from reader_helpers import printed, said
+    write_picture(tmp_path / "mine.png", seed=42)
+    x = normalised(pixels_of(42))[None].requires_grad_(True)
+    logits = random_model().double()(x)[0]
+    c = int(logits.argmax())
+    logits[c].backward()
+    shares, logit = (x * x.grad)[0].detach().numpy(), float(logits[c].detach())
+
+    page.goto(serve(colour_article.site).url + "index.html")
+    page.locator(".lw-upload input").set_input_files(tmp_path / "mine.png")
+    figure = page.locator(".lw-figure-attribution")
+    figure.scroll_into_view_if_needed()
+    expect(figure.locator(".lw-attr-name").first).to_have_text(CLASSES[c])
+    expect(figure.locator(".lw-attr-sum")).to_contain_text(f"logit of {CLASSES[c]} ({printed(logit)})")
+    line = said(figure.locator(".lw-attr-channels"),
+                r"by channel, Σ contributions = red (\S+) \+ green (\S+) \+ blue (\S+) = (\S+)\.")
+    for ch in range(3):
+        assert_prints(line.group(ch + 1), float(shares[ch].sum()), f"the {COLOURS[ch]} channel's share")
+    assert_prints(line.group(4), float(shares.sum()), "Σ contributions")
+    constant = said(figure.locator(".lw-attr-sum"), r"constant \((\S+)\)").group(1)
+    assert_prints(constant, logit - float(shares.sum()), "the constant")
