@@ -8,7 +8,8 @@ the site has every view (the mistakes browser, the Learning slider), built with 
   paints them in colour and the status line names PyTorch's answer;
 - there is no drawing pad, and a link to a drawing says it cannot be read;
 - the input figure shows the picture in colour (the dataset's own test image, as Pillow reads it)
-  beside a carousel of its three channels, and follows the chosen input;
+  above a carousel of its three channels, and follows the chosen input; a value of the green channel
+  is worked out with the green mean and std;
 - the mistakes browser's test images are drawn in colour (the dataset's own), and one of them
   becomes the input; Compare shows the second input's picture; the Learning slider runs the colour
   network at a moment of training as PyTorch does.
@@ -27,6 +28,7 @@ from playwright.sync_api import expect
 import datasets
 from conftest import run_main, urls_of
 from oracle import forward, steps_of
+from reader_helpers import assert_prints, inspector, said, select
 from test_own_input import CANVAS_RGB, FORWARD
 from tests.models.own_data import ColourNet
 
@@ -186,7 +188,8 @@ def test_an_uploaded_colour_image_is_converted_as_pillow_does_and_runs_as_pytorc
 
 def test_the_input_figure_shows_the_colour_picture_and_its_three_channels(colour_site, page, serve):
     """Each test input's picture is the dataset's own test image, in colour; the carousel holds its red,
-    green and blue maps; choosing the other input changes them."""
+    green and blue maps; choosing the other input changes them. A value of the green map is worked out
+    with the green channel's own mean and std."""
     opened(page, serve, colour_site)
     figure = page.locator("#fig-input")
     expect(figure.locator(".lw-maps > li")).to_have_count(3)
@@ -199,6 +202,18 @@ def test_the_input_figure_shows_the_colour_picture_and_its_three_channels(colour
         assert np.array_equal(shown_pixels(picture, IMAGE_RGB), colour_site.images[index]), input_id
         expect(figure.locator(".lw-maps > li").nth(0).locator("img")).to_have_attribute(
             "src", colour_site.url("map", input=input_id, layer="input", k=0))
+
+    network = json.loads((colour_site.site / colour_site.url("network")).read_text(encoding="utf-8"))
+    k, r, c = 1, 5, 7
+    select(page, network, "input", k, r, c)
+    panel = inspector(page, "input")
+    expect(panel).to_contain_text("(green value − green mean) ÷ green std")
+    line = said(panel, r"The pixel's green value, normalised: \((\S+) − (\S+)\) ÷ (\S+) = ([^\s,]+)")
+    brightness, mean, std = colour_site.images[31][k, r, c] / 255, *(colour_site.normalisation[key][k]
+                                                                       for key in ("mean", "std"))
+    for text, value, what in zip(line.groups(), (brightness, mean, std, (brightness - mean) / std),
+                                 ("the green value", "the green mean", "the green std", "the normalised value")):
+        assert_prints(text, value, what)
     assert page.errors == []
 
 
@@ -207,7 +222,6 @@ def test_mistakes_compare_and_learning_work_with_a_colour_network(colour_site, p
     Compare puts the second input's picture beside the first; at the first moment of training the
     output table shows PyTorch's scores with that moment's weights."""
     from model import snapshots_file
-    from reader_helpers import assert_prints
     opened(page, serve, colour_site)
     page.locator("#fig-confusion").scroll_into_view_if_needed()  # its script loads as it comes near
     page.locator("#fig-confusion button.lw-cell").first.click()

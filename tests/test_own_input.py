@@ -278,11 +278,11 @@ def test_a_cell_of_the_confusion_matrix_opens_its_test_images(opened, model, com
     images = opened.locator("#fig-confusion .lw-cell-image")
     expect(images).to_have_count(len(indices))
     assert [int(t) for t in images.locator("span").all_inner_texts()] == indices.tolist()
+    pixels = fashion_test_split.images[indices[0]].numpy()[0]  # (28, 28): its one channel
     first = images.first.locator("canvas").evaluate(CANVAS_GRAY)
-    assert np.array_equal(np.array(first).reshape(28, 28), fashion_test_split.images[indices[0]].numpy())
+    assert np.array_equal(np.array(first).reshape(28, 28), pixels)
     images.first.click()
     expect(opened).to_have_url(re.compile(rf"input=test\.{indices[0]}\b"))
-    pixels = fashion_test_split.images[indices[0]].numpy()
     expect_follows(opened, model, committed_metrics, pixels, contract)
     expect(opened.locator(".lw-status")).to_contain_text(f"Showing {FashionCNN.classes[true]}")
     other = context.new_page()
