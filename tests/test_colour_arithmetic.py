@@ -86,6 +86,7 @@ RUN = """async ({ network, pixels, weights, seed, at }) => {
     perPixel: Array.from(perPixel(contributions, channels)),
     channels: [...Array(channels).keys()].map(c => Array.from(channelOf(contributions, channels, c))),
     explained: explain(network, outputs, named.conv1, 'conv1', at),
+    input: explain(network, outputs, {}, 'input', [1, 3, 7]),
   };
 }"""
 
@@ -477,3 +478,14 @@ def test_an_uploaded_colour_pictures_attribution_is_computed_in_the_page_as_auto
     assert_prints(line.group(4), float(shares.sum()), "Σ contributions")
     constant = said(figure.locator(".lw-attr-sum"), r"constant \((\S+)\)").group(1)
     assert_prints(constant, logit - float(shares.sum()), "the constant")
+
+
+def test_an_input_value_is_explained_with_its_channels_mean_and_std(ran):
+    """The image's green value at (3, 7) is worked out from its brightness and the green channel's mean
+    and std: (p ÷ 255 − mean[1]) ÷ std[1]."""
+    e = ran.page["input"]
+    assert e["what"] == "green value"
+    brightness, mean, std = (piece for piece in e["working"] if isinstance(piece, (int, float)))
+    assert abs(brightness - ran.pixels[1, 3, 7] / 255) <= 1e-6
+    assert (mean, std) == (NORMALISATION["mean"][1], NORMALISATION["std"][1])
+    assert abs(e["result"] - (brightness - mean) / std) <= 1e-6

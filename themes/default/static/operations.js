@@ -20,7 +20,7 @@
  */
 import { sizeOf, Tensor } from './data.js';
 import {
-  adaptiveWindow, boxOf, broadcastAt, broadcastOffsets, clamp, eachWindow, erf, erfc, indexAt,
+  adaptiveWindow, boxOf, broadcastAt, broadcastOffsets, clamp, COLOURS, eachWindow, erf, erfc, indexAt,
   isSpatial, offsetIn, paddingOf, patchOf, range, rowsOf, sigmoid, slidingWindow, softplus, sum,
   wholeMap,
 } from './arithmetic.js';
@@ -730,7 +730,7 @@ export const OPERATIONS = {
     backward: () => {},                  // it reads no layer
     explain: ({ network: { normalisation: { mean: means, std: stds } }, layer, at: [k], value }) => {
       // Each channel has its own mean and std; a colour image's channels are red, green and blue.
-      const colour = layer.shape[0] === 3 ? ['red', 'green', 'blue'][k] : null;
+      const colour = layer.shape[0] === COLOURS.length ? COLOURS[k] : null;
       const [what, mean, std] = colour ? [`${colour} value`, `${colour} mean`, `${colour} std`]
         : ['brightness', 'mean', 'std'];
       const brightness = value * stds[k] + means[k];
