@@ -47,7 +47,7 @@ import torch
 from PIL import Image
 
 from builder import companions, graph
-from builder.contract import url
+from builder.contract import dataset_name, url
 from builder.datafiles import exact
 from model import examples_file
 from model.data import as_input
@@ -80,8 +80,9 @@ def spec_of(layer):
 
 
 def source(network):
-    """What the examples are drawn from, in words: "FashionMNIST test set"."""
-    return f"{network.dataset['spec']} test set"
+    """What the examples are drawn from, in words: "FashionMNIST test set" (a folder by its last part,
+    so that no author's own path is published)."""
+    return f"{dataset_name(network.dataset)} test set"
 
 
 def compute(network, images, labels, device="cpu"):

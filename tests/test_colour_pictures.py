@@ -213,6 +213,7 @@ def test_examples_are_the_true_top_nine_with_their_pixels(name, project):
     channels = chosen.shape[0]
     index = read_json(chosen, "examples")
     assert index["available"] and index["images"] == len(chosen.images) and index["layers"]
+    assert index["source"] == "data test set", "the folder by its name, not the author's path"
     mask_of = depends_on(chosen.model, tuple(chosen.shape))
     for entry in index["layers"]:
         record = read_json(chosen, "examples_layer", layer=entry["id"])
