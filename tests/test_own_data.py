@@ -11,6 +11,8 @@ command line (`layerwise train --dataset …`) and built into an article with tw
 - the page names the classes and the input shape, and the inputs' labels are the test images' own;
 - a model that does not fit the data (one channel for three, five outputs for four classes) is
   refused before training, naming both numbers;
+- a folder too large for memory (so declared with LAYERWISE_MEMORY_MB) streams from disk under
+  progress bars and gives the same files, byte for byte;
 - in Chromium, with one page load per dataset, the page's forward pass equals PyTorch's (±1e-5) on
   the test inputs and on random ones, and an upload is converted as Pillow converts it under the
   rule the checkpoint's metrics publish.
@@ -220,6 +222,25 @@ def test_the_page_names_the_classes_and_the_input_shape(project):
         assert f'<th scope="row">{html.escape(name)}</th>' in page, f"the output table's row of {name}"
     labels = [summary.get("label") for summary in read(project.site, "inputs")]
     assert labels == [int(project.test[1][n]) for n in project.shown], "the test images are the dataset's own"
+
+
+def test_a_folder_too_large_for_memory_streams_from_disk_and_gives_the_same_files(projects, monkeypatch, tmp_path):
+    """The colour folder trained again, read from disk batch by batch (LAYERWISE_MEMORY_MB below its
+    size): the same checkpoint and files beside it, byte for byte, the same metrics but the time, and
+    the passes over the data under progress bars."""
+    project = projects("colour")
+    monkeypatch.setenv("LAYERWISE_MEMORY_MB", "0.01")
+    checkpoint = tmp_path / "net.pt"
+    status, stderr = main_of("train", "--model", f"tests.models.own_data:{project.case.model}", "--checkpoint",
+                             checkpoint, "--dataset", project.spec, "--epochs", "1", "--device", "cpu",
+                             *project.case.flags)
+    assert status == 0, stderr
+    assert "scoring the test set" in stderr and "dataset examples" in stderr, "progress bars while streaming"
+    for suffix in (".pt", ".snapshots.npz", ".confusion.npz", ".examples.npz"):
+        assert checkpoint.with_suffix(suffix).read_bytes() == project.checkpoint.with_suffix(suffix).read_bytes(), \
+            suffix
+    streamed = json.loads(checkpoint.with_suffix(".json").read_text(encoding="utf-8"))
+    assert {**streamed, "train_seconds": 0} == {**project.metrics, "train_seconds": 0}
 
 
 # --- refusals --------------------------------------------------------------------------------------
