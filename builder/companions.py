@@ -126,8 +126,10 @@ def write_confusion(spec, checkpoint, metrics, data_dir=None):
     loaded = network.load(spec, checkpoint, metrics)
     test = _test_split(loaded, data_dir)
     norm = loaded.normalisation
-    predicted = confusion_file.predict(loaded.model, data.as_input(test.images, norm["mean"], norm["std"]))
-    record = confusion_file.compute(test.images.numpy(), test.labels.numpy(), predicted, loaded.weights_sha256,
+    batches = (data.as_input(images, norm["mean"], norm["std"])
+               for images, _ in test.batches(1000, desc="scoring the test set"))
+    predicted = confusion_file.predict(loaded.model, batches)
+    record = confusion_file.compute(test.images, test.labels.numpy(), predicted, loaded.weights_sha256,
                                     len(loaded.classes))
     path = confusion_file.path_for(checkpoint)
     confusion_file.write(path, record)
@@ -143,7 +145,7 @@ def write_examples(spec, checkpoint, metrics, data_dir=None):
     loaded = network.load(spec, checkpoint, metrics)
     test = _test_split(loaded, data_dir)
     started = time.perf_counter()
-    found = examples.compute(loaded, test.images.numpy(), test.labels.numpy())
+    found = examples.compute(loaded, test.images, test.labels.numpy())
     seconds = time.perf_counter() - started
     path = examples_file.path_for(checkpoint)
     examples_file.write(path, found)
@@ -153,10 +155,10 @@ def write_examples(spec, checkpoint, metrics, data_dir=None):
 
 
 def _test_split(loaded, data_dir):
-    """The test split of the dataset the checkpoint's metrics name, whole in memory."""
+    """The test split of the dataset the checkpoint's metrics name (read from disk when it is too large
+    to hold in memory)."""
     from model import data
     try:
-        split = data.load("test", data_dir, spec=loaded.dataset["spec"])
-        return data.Split(split.images[:], split.labels)
+        return data.load("test", data_dir, spec=loaded.dataset["spec"])
     except (data.DataNotFound, data.BadDataset) as err:
         raise BuildError(str(err)) from None
