@@ -99,9 +99,9 @@ class AttributionFigure {
     const [contract, network, record, shown, outputs] = await Promise.all([
       this.site.contract(), this.site.network(), this.site.json('attributions'), this.site.input(input),
       this.site.outputs(input)]);
-    const { gradients, baselineLogits } = await gradientsOf(this.site, input, network, outputs, record);
+    const { gradientOf, baselineLogits } = await gradientsOf(this.site, input, network, outputs, record);
     return { contract, network, record, summary: shown.summary, writer: createWriter(contract), outputs,
-             gradients, baselineLogits, chosen: this.classOf(state) ?? shown.summary.predicted };
+             gradientOf, baselineLogits, chosen: this.classOf(state) ?? shown.summary.predicted };
   }
 
   show(shown) {
@@ -128,8 +128,8 @@ class AttributionFigure {
 
   /** Each input value's contribution to class c's score, (C, H, W). */
   contributionsOf(c) {
-    const { outputs, network, gradients, record } = this.shown;
-    return contributionsOf(outputs[network.layers[0].id].values, gradients[c], record.exact ? 0 : record.baseline);
+    const { outputs, network, gradientOf, record } = this.shown;
+    return contributionsOf(outputs[network.layers[0].id].values, gradientOf(c), record.exact ? 0 : record.baseline);
   }
 
   sumLine(c, contributions) {
@@ -287,11 +287,12 @@ class AttributionFigure {
 
   /** One channel's value at pixel (r, c) (less the baseline), its gradient and their product. */
   pixelTerm(channel, r, c) {
-    const { outputs, network, gradients, chosen, record } = this.shown;
+    const { outputs, network, gradientOf, chosen, record } = this.shown;
     const i = (channel * this.rows + r) * this.cols + c;
     const baselines = [record.exact ? 0 : record.baseline].flat();
     const value = Math.fround(outputs[network.layers[0].id].values[i] - baselines[channel % baselines.length]);
-    return { value, gradient: gradients[chosen][i], product: value * gradients[chosen][i] };
+    const gradient = gradientOf(chosen)[i];
+    return { value, gradient, product: value * gradient };
   }
 }
 
@@ -308,17 +309,22 @@ function canvasIn(surface) {
 }
 
 /**
- * {gradients: (classes × pixels) gradients of the logits, baselineLogits}: the build's, or
- * computed here for own inputs (with, for integrated gradients, each logit at the baseline).
+ * {gradientOf: class → the gradient of its logit by every input value (C × H × W), baselineLogits}:
+ * the build's, or computed here for own inputs when a class is first shown (a backward pass, or
+ * with integrated gradients `steps` of them, and then the logit at the baseline), since of many
+ * classes the figure shows two.
  */
 async function gradientsOf(site, input, network, outputs, record) {
-  if (!site.isComputed(input)) return { gradients: await publishedGradients(site, input), baselineLogits: [] };
+  if (!site.isComputed(input)) {
+    const published = await publishedGradients(site, input);
+    return { gradientOf: c => published[c], baselineLogits: [] };
+  }
   const [{ attribution, gradient }, weights] = await Promise.all([import('./backward.js'), weightsOf(site, input, network)]);
   const image = outputs[network.layers[0].id], classes = network.layers.at(-1).shape.at(-1);
   const target = network.layers.at(-1).id;
   const baseline = record.exact ? null : baselineImage(image, record.baseline);
-  const baselineLogits = [];
-  const gradients = Array.from({ length: classes }, (_, c) => {
+  const baselineLogits = [], computed = new Map();
+  const compute = c => {
     const seed = new Float64Array(classes);
     seed[c] = 1;
     if (record.exact) {
@@ -327,8 +333,12 @@ async function gradientsOf(site, input, network, outputs, record) {
     const found = attribution(network, image, weights, seed, { steps: record.steps, baseline });
     baselineLogits[c] = found.baselineValue;  // the same path and steps as the build's
     return Float32Array.from(found.gradient);
-  });
-  return { gradients, baselineLogits };
+  };
+  const gradientOf = c => {
+    if (!computed.has(c)) computed.set(c, compute(c));
+    return computed.get(c);
+  };
+  return { gradientOf, baselineLogits };
 }
 
 /** The baseline as an image like `image` (C, H, W): its value, one for all channels or one per channel. */
