@@ -1,4 +1,4 @@
-"""The reader's page for a colour network, in a real Chromium: a network of 3 × 32 × 32 images
+"""The reader's page for a colour network and a non-square one, in a real Chromium: a network of 3 × 32 × 32 images
 (tests/models/own_data.py's ColourNet) trained for one epoch on tests/datasets.py's colour folder, so
 the site has every view (the mistakes browser, the Learning slider), built with two test inputs.
 
@@ -12,12 +12,18 @@ the site has every view (the mistakes browser, the Learning slider), built with 
   is worked out with the green mean and std;
 - the mistakes browser's test images are drawn in colour (the dataset's own), and one of them
   becomes the input; Compare shows the second input's picture; the Learning slider runs the colour
-  network at a moment of training as PyTorch does.
+  network at a moment of training as PyTorch does;
+- a grayscale network of 20 × 36 images (rows × columns; tests/models/own_data.py's GrayNet, random
+  weights): its drawing pad has the input's proportions, a stroke across it draws across the 36
+  columns, and the page's forward pass on the drawing is PyTorch's.
 
     .venv/bin/python -m pytest tests/test_colour_page.py
 """
+import base64
 import json
+import zlib
 from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -29,8 +35,8 @@ import datasets
 from conftest import run_main, urls_of
 from oracle import forward, steps_of
 from reader_helpers import assert_prints, inspector, said, select
-from test_own_input import CANVAS_RGB, FORWARD
-from tests.models.own_data import ColourNet
+from test_own_input import CANVAS_RGB, FORWARD, settled, stroke
+from tests.models.own_data import GRAY_CLASSES, ColourNet, GrayNet
 
 SHAPE = ColourNet.input_shape
 TOLERANCE = 1e-5
@@ -257,4 +263,65 @@ def test_mistakes_compare_and_learning_work_with_a_colour_network(colour_site, p
     expect(page.locator(".lw-training-said")).to_contain_text(f"Step {step.step} of")
     for c in range(len(colour_site.classes)):
         assert_prints(rows.nth(c).locator(".lw-value").first.inner_text(), float(oracle["fc"][c]), f"class {c}")
+    assert page.errors == []
+
+
+GRAY_ARTICLE = """---
+model: tests.models.own_data:GrayNet
+checkpoint: {checkpoint}
+---
+
+![The input image](layer:input)
+
+![The first convolution](layer:conv1)
+
+![The scores](layer:fc)
+"""
+
+
+@pytest.fixture(scope="module")
+def wide_site(tmp_path_factory):
+    """A 20 × 36 grayscale network with random weights, its metrics naming a dataset of light strokes on
+    black, built with one input of its size; its model (float64) and normalisation."""
+    folder = tmp_path_factory.mktemp("wide-page")
+    torch.manual_seed(2)
+    model = GrayNet()
+    torch.save(model.state_dict(), folder / "net.pt")
+    normalisation = {"mean": [0.21], "std": [0.32]}
+    metrics = {"test_accuracy": 0.5, "classes": list(GRAY_CLASSES), "normalisation": normalisation,
+               "dataset": {"spec": "strokes", "input_shape": list(GrayNet.input_shape),
+                           "upload": {"invert": True, "crop": True}}}
+    (folder / "net.json").write_text(json.dumps(metrics), encoding="utf-8")
+    content = folder / "content"
+    (content / "inputs").mkdir(parents=True)
+    picture = np.zeros(GrayNet.input_shape[1:], np.uint8)
+    picture[8:12, 4:32] = 230
+    Image.fromarray(picture, "L").save(content / "inputs" / "dash.png")
+    (content / "article.md").write_text(GRAY_ARTICLE.format(checkpoint=folder / "net.pt"), encoding="utf-8")
+    status, said = run_main("build", "--content", content, "--out", folder / "site")
+    assert status == 0, said
+    return SimpleNamespace(site=folder / "site", model=model.double().eval(), normalisation=normalisation)
+
+
+def test_a_non_square_networks_pad_has_its_proportions_and_its_drawing_runs_as_pytorch_does(wide_site, page, serve):
+    """The pad is 36 wide for 20 tall; a stroke along its middle row draws across the columns, not down
+    the rows; every layer of the page's forward pass on the drawing (as its link names it) is PyTorch's."""
+    _, rows, cols = GrayNet.input_shape
+    opened(page, serve, wide_site)
+    page.locator(".lw-draw").click()
+    pad = page.locator(".lw-sketch-canvas")
+    expect(pad).to_be_focused()
+    box = pad.bounding_box()
+    assert abs(box["width"] / box["height"] - cols / rows) < 0.05, box
+    stroke(page, pad, [(0.1, 0.5), (0.9, 0.5)])
+    settled(page)  # the link names the drawing on the pad
+    link = parse_qs(urlsplit(page.url).fragment)["input"][0][len("draw."):]
+    drawn = np.frombuffer(zlib.decompress(base64.urlsafe_b64decode(link + "=" * (-len(link) % 4)), -15), np.uint8)
+    assert drawn.size == rows * cols
+    drawn = drawn.reshape(1, rows, cols)
+    inked_rows, inked_cols = np.nonzero(drawn[0] > 128)
+    assert inked_cols.max() - inked_cols.min() >= 0.7 * cols and inked_rows.max() - inked_rows.min() <= 4, \
+        "the stroke runs along a row"
+    [layers] = page.evaluate(FORWARD, [drawn.ravel().tolist()])
+    assert_same(layers, torch_layers(wide_site.model, wide_site.normalisation, drawn), "the drawing")
     assert page.errors == []
