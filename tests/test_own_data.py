@@ -27,6 +27,7 @@ import html
 import io
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -37,7 +38,7 @@ from PIL import Image, ImageOps
 from playwright.sync_api import expect
 
 import datasets
-from conftest import CONTRACT, once_each, run_main, urls_of
+from conftest import CONTRACT, REPO, once_each, run_main, urls_of
 from oracle import declared, published_outputs, published_tensors
 from test_convert import encoded, garment, transparent
 from tests.models import own_data
@@ -241,6 +242,37 @@ def test_a_folder_too_large_for_memory_streams_from_disk_and_gives_the_same_file
             suffix
     streamed = json.loads(checkpoint.with_suffix(".json").read_text(encoding="utf-8"))
     assert {**streamed, "train_seconds": 0} == {**project.metrics, "train_seconds": 0}
+
+
+def test_the_readmes_worked_example_runs_as_written(monkeypatch, tmp_path):
+    """README's "Your own data": its model file, its article and its commands, run in a new project
+    folder as written, with fewer training pictures and one epoch: the article builds, strictly, and
+    its test pictures are the ones it names."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Your own data\n"):]
+    section = section[:section.index("\n## ", 1)]
+    blocks = re.findall(r"```(\w*)\n(.*?)```", section, re.S)
+    model, = [code for kind, code in blocks if kind == "python" and "class Shapes" in code]
+    article, = [code for kind, code in blocks if kind == "markdown"]
+    commands = [shlex.split(line.split("#")[0]) for kind, code in blocks if kind == "sh"
+                for line in code.replace("\\\n", " ").splitlines() if line.startswith(".venv/bin/layerwise ")]
+    assert [command[1] for command in commands] == ["train", "build", "serve"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mymodels").mkdir()
+    (tmp_path / "mymodels" / "__init__.py").write_text("")
+    (tmp_path / "mymodels" / "shapes.py").write_text(model, encoding="utf-8")
+    (tmp_path / "shapes").mkdir()
+    (tmp_path / "shapes" / "article.md").write_text(article, encoding="utf-8")
+    datasets.colour_folder(tmp_path / "photos", per_class=dict(train=20, test=250))
+    train, build, _ = commands
+    ran(*[("1" if previous == "--epochs" else word) for previous, word in zip([""] + train, train)][1:])
+    ran(*build[1:])
+    site = tmp_path / build[build.index("--out") + 1]
+    test_labels = datasets.read_folder(tmp_path / "photos", "test")[1]
+    shown = [int(n) for n in re.findall(r"- test: (\d+)", article)]
+    assert [summary["label"] for summary in read(site, "inputs")] == [int(test_labels[n]) for n in shown]
+    assert "3 channels: blue-disc, blue-square, red-disc, red-square" in \
+        " ".join((site / "index.html").read_text(encoding="utf-8").split())
 
 
 # --- refusals --------------------------------------------------------------------------------------
