@@ -21,6 +21,7 @@ the site has every view (the mistakes browser, the Learning slider), built with 
 """
 import base64
 import json
+import re
 import zlib
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -242,6 +243,11 @@ def test_mistakes_compare_and_learning_work_with_a_colour_network(colour_site, p
     painted = page.locator("#fig-input .lw-picture canvas").first
     expect(painted).to_be_visible()
     assert np.array_equal(shown_pixels(painted, CANVAS_RGB), colour_site.images[index])
+    expect(page).to_have_url(re.compile(rf"input=test\.{index}\b"))
+    other = page.context.new_page()  # the link reopens that test image
+    other.goto(page.url)
+    expect(other.locator(".lw-status")).to_have_text(page.locator(".lw-status").inner_text())
+    other.close()
 
     page.locator(".lw-picker input[value='test-00000']").check()
     page.locator(".lw-compare-open").click()

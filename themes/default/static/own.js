@@ -23,7 +23,7 @@ export class OwnInputs {
     this.site = site;
     this.count = 0;
     this.recent = {};      // kind → the ids of its newest inputs, newest last
-    this.pixelsOf = new Map();  // id → its pixels, for the pad
+    this.pixelsOf = new Map();  // id → its pixels, for the pad and the picker's own choice
     this.links = new Map();     // id → its name in links (hash.js), null for none
     this.loaded = null;
     this.size = null;           // [rows, columns] of the network's input, once loaded
@@ -48,7 +48,7 @@ export class OwnInputs {
   }
 
   /**
-   * Run `pixels` (uint8, the input's rows one after another) through the network and add the
+   * Run `pixels` (uint8 (C, H, W): each channel's rows one after another) through the network and add the
    * result as an input; its id is returned. `kind` ('drawing', 'upload', 'test') names the
    * kind of input; only its newest few are kept. `label` is the true class
    * when known. `link` is its name in links (see drawingLink); null for none, and left out
