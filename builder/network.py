@@ -205,14 +205,15 @@ def read_metrics(path, checkpoint):
 def per_channel(normalisation, channels, path=None):
     """{"mean": [one per channel], "std": [...]} from the metrics' normalisation: lists of one entry per
     channel, or numbers (metrics written before colour), which hold for every channel."""
-    from model.data import per_channel as listed
     lists = {}
-    for key, value in listed(normalisation).items():
-        value = value * channels if len(value) == 1 else value
+    for key in ("mean", "std"):
+        value = normalisation[key]
+        if not isinstance(value, list):
+            value = [value] * channels
         if len(value) != channels:
             raise BuildError(f"the normalisation's {key} has {len(value)} entries but the model's images have "
                              f"{channels} channels; it was measured on other data: retrain", path)
-        lists[key] = value
+        lists[key] = [float(v) for v in value]
     return lists
 
 
