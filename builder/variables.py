@@ -42,10 +42,11 @@ def article_variables(network, inputs, summary_table, live, channels=None):
 def dataset_facts(network):
     """What the network was trained on: its `spec` as the author named it, its `name` as the page says
     it, one image's `input_shape` (C, H, W), `channels`, `height` and `width`, its `classes` in label
-    order, and how a reader's upload is made to look like its images (`upload`: invert, crop)."""
+    order, how a reader's upload is made to look like its images (`upload`: invert, crop), and the
+    `normalisation` of its pixels, one `mean` and `std` per channel."""
     channels, height, width = network.dataset["input_shape"]
     return dict(network.dataset, name=contract.dataset_name(network.dataset), channels=channels, height=height,
-                width=width, classes=network.classes, colour=channels == 3)
+                width=width, classes=network.classes, colour=channels == 3, normalisation=network.normalisation)
 
 
 def channel_facts(channels):
