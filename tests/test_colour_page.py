@@ -331,3 +331,23 @@ def test_a_non_square_networks_pad_has_its_proportions_and_its_drawing_runs_as_p
     [layers] = page.evaluate(FORWARD, [drawn.ravel().tolist()])
     assert_same(layers, torch_layers(wide_site.model, wide_site.normalisation, drawn), "the drawing")
     assert page.errors == []
+
+
+def test_axe_finds_nothing_on_the_colour_page_with_an_upload_compared(colour_site, new_context, serve, tmp_path):
+    """With an upload painted in the input figure and a test input's picture beside it, and the
+    mistakes browser open, axe-core finds no violation."""
+    from test_axe import AXE, violations
+    assert AXE.exists(), "axe-core is missing: run `npm ci`"
+    page = opened(new_context(bypass_csp=True).new_page(), serve, colour_site)  # the CSP rightly refuses axe
+    photo().save(tmp_path / "fruit.png")
+    page.locator(".lw-upload input").set_input_files(tmp_path / "fruit.png")
+    expect(page.locator("#fig-input .lw-picture canvas").first).to_be_visible()
+    page.locator(".lw-compare-open").click()
+    page.locator(".lw-compare-with").select_option("test-00031")
+    expect(page.locator("#fig-input .lw-picture-second")).to_be_visible()
+    page.locator("#fig-confusion").scroll_into_view_if_needed()
+    page.locator("#fig-confusion button.lw-cell").first.click()
+    expect(page.locator(".lw-cell-image").first).to_be_visible()
+    page.add_script_tag(path=str(AXE))
+    assert violations(page) == []
+    assert page.errors == []
