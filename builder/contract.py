@@ -133,6 +133,8 @@ CONVERSION_TEXTS = {
 PICTURE_URL = "frames/pictures/{input}.png"
 # A colour picture of each filter of a convolution that reads a three-channel image (builder.frames).
 KERNEL_COLOUR_URL = "frames/kernels/{layer}/{k}-colour.png"
+# The same filters in colour at each moment of training (builder.learning), a row a moment.
+LEARNING_COLOUR_URL = "frames/training/{layer}-colour.png"
 
 
 def conversion(dataset=DEFAULT_DATASET):
@@ -160,7 +162,8 @@ def texts(dataset=DEFAULT_DATASET):
 
 def urls(channels=1):
     """URLS, with the colour picture's for a network of three channels."""
-    return URLS if channels == 1 else dict(URLS, picture=PICTURE_URL, kernel_colour=KERNEL_COLOUR_URL)
+    return URLS if channels == 1 else dict(URLS, picture=PICTURE_URL, kernel_colour=KERNEL_COLOUR_URL,
+                                           learning_colour=LEARNING_COLOUR_URL)
 
 
 def picture(input_id, channels=1):
@@ -170,7 +173,7 @@ def picture(input_id, channels=1):
 
 def url(kind, **fields):
     """The page-relative URL of one file of the site, e.g. url("map", input="x", layer="conv1", k=0)."""
-    return URLS[kind].format(**fields)
+    return urls(3)[kind].format(**fields)
 
 
 def text(key, dataset=DEFAULT_DATASET, /, **fields):

@@ -15,7 +15,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from builder.contract import DIVERGING, KERNEL_COLOUR_URL, PICTURE, SEQUENTIAL, picture, url
-from builder.layers import tile_shape
+from builder.layers import colour_kernels, tile_shape
 
 
 LEGEND_STEPS = 64  # colours in a legend (templates/legend.html says 64 too): a smooth bar, a quarter of the bytes
@@ -79,15 +79,6 @@ def _write_kernels(site, layer_id, weights):
     bound = float(np.abs(weights).max()) or 1.0
     for k, kernels in enumerate(weights):
         _save(site / url("kernel", layer=layer_id, k=k), tile(kernels), Scale(DIVERGING, -bound, bound))
-
-
-def colour_kernels(network):
-    """The convolutions whose filters are also published as colour pictures: those that read the
-    input image itself when it has three channels (red, green, blue), all three in every filter."""
-    image = network.layers[0]
-    return [layer for layer in network.layers
-            if layer.type == "Conv2d" and image.shape[0] == 3 and layer.inputs == [image.id]
-            and layer.weight_shape is not None and layer.weight_shape[1] == 3]
 
 
 def _write_colour_kernels(site, layer_id, weights):

@@ -133,6 +133,15 @@ def vector_grid(layer, before):
     return n // cols, cols
 
 
+def colour_kernels(network):
+    """The convolutions whose filters are also published as colour pictures: those that read the
+    input image itself when it has three channels (red, green, blue), all three in every filter."""
+    image = network.layers[0]
+    return [layer for layer in network.layers
+            if layer.type == "Conv2d" and image.shape[0] == 3 and layer.inputs == [image.id]
+            and layer.weight_shape is not None and layer.weight_shape[1] == 3]
+
+
 def tile_shape(count, h, w):
     """(height, width) of `count` h × w kernels laid out in a near-square grid with one-pixel gaps."""
     cols = math.ceil(math.sqrt(count))

@@ -1,17 +1,22 @@
 """Pictures of the filters at each moment of training, for `![caption](training:conv1)`.
 
     frames/training/<layer>.png          a convolution's filters, a row of them per moment
+    frames/training/<layer>-colour.png   the same in colour, for a convolution reading a colour image
     data/learning.json                   how far each layer's weights had moved at each moment
 
 One colour scale per layer, shared by every moment (symmetric around 0, the largest weight the
 layer ever had at either end), so the pictures show the weights growing as well as taking shape.
+The colour pictures map each weight to a byte of its channel as builder.frames' colour kernels do,
+rint((w / bound + 1) × 127.5), with that one bound for the layer: mid-gray is 0.
 """
 import json
 
 import numpy as np
+from PIL import Image
 
 from builder.contract import DIVERGING, url
 from builder.frames import Scale, _save, tile
+from builder.layers import colour_kernels
 
 
 def layers_with_filters(network):
@@ -37,6 +42,20 @@ def write(folder, network, found):
         for i, row in enumerate(rows):
             sheet[i * (height + 1):i * (height + 1) + height] = row
         _save(folder / url("learning", layer=layer.id), sheet, Scale(DIVERGING, -bound, bound))
+        if layer in colour_kernels(network):
+            _save_colour(folder / url("learning_colour", layer=layer.id), moments, bound)
+
+
+def _save_colour(path, moments, bound):
+    """Each moment's filters (K, 3, h, w) as a row of RGB pictures, with one-pixel white gaps between
+    filters and between moments."""
+    count, _, height, width = moments[0].shape
+    sheet = np.full((len(moments) * (height + 1) - 1, count * (width + 1) - 1, 3), 255, dtype=np.uint8)
+    for i, weights in enumerate(moments):
+        rgb = np.clip(np.rint((np.asarray(weights, dtype=np.float64) / bound + 1) * 127.5), 0, 255)
+        for k, kernels in enumerate(rgb.astype(np.uint8).transpose(0, 2, 3, 1)):
+            sheet[i * (height + 1):i * (height + 1) + height, k * (width + 1):k * (width + 1) + width] = kernels
+    Image.fromarray(sheet, "RGB").save(path, optimize=True)
 
 
 def strip(weights):

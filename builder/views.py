@@ -11,8 +11,7 @@ import numpy as np
 
 from builder import charts
 from builder.contract import DIVERGING, KERNEL_COLOUR_URL, number, output, percent, picture, text, url, value_range
-from builder.frames import colour_kernels
-from builder.layers import tile_shape
+from builder.layers import colour_kernels, tile_shape
 
 
 def input_view(entry, channels=1):
@@ -221,9 +220,12 @@ def training_view(figure, network, moments):
             for m in moments["snapshots"]]
     alt = (f"The {count} filters of {layer.id}, one row for each of {len(rows)} moments of training, "
            f"from step {rows[0]['step']} at the top to step {rows[-1]['step']} at the bottom")
+    colour = layer in colour_kernels(network) and dict(
+        url=url("learning_colour", layer=layer.id), width=count * (w + 1) - 1, height=len(rows) * (h + 1) - 1,
+        alt=f"The same filters in colour: red, green and blue are each filter's weights on the three channels")
     return dict(number=figure.number, caption=figure.caption, id=figure.id, layer=layer.id, count=count,
                 url=url("learning", layer=layer.id), alt=alt, width=count * (width + 1) - 1,
-                height=len(rows) * (height + 1) - 1, rows=rows)
+                height=len(rows) * (height + 1) - 1, rows=rows, colour=colour)
 
 
 def summary_rows(network):

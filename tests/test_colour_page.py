@@ -351,3 +351,21 @@ def test_axe_finds_nothing_on_the_colour_page_with_an_upload_compared(colour_sit
     page.add_script_tag(path=str(AXE))
     assert violations(page) == []
     assert page.errors == []
+
+
+def test_the_learning_figure_shows_a_colour_convolutions_filters_in_colour(colour_site):
+    """Beside the per-channel tiles, each moment's filters of conv1 as RGB pictures: channel c of a
+    filter's pixel is its weight on channel c, rint((w / bound + 1) × 127.5), with one bound for the
+    layer over every moment, the largest weight it ever had."""
+    kept = np.load(colour_site.checkpoint.with_name("net.snapshots.npz"))
+    moments = kept["state/conv1.weight"].astype(np.float64)            # (moments, K, 3, h, w)
+    bound = np.abs(moments).max()
+    urls = json.loads((colour_site.site / "data/contract.json").read_text(encoding="utf-8"))["urls"]
+    with Image.open(colour_site.site / urls["learning_colour"].format(layer="conv1")) as image:
+        shown = np.asarray(image.convert("RGB"))
+    count, k, _, h, w = moments.shape
+    assert shown.shape == (count * (h + 1) - 1, k * (w + 1) - 1, 3)
+    for i in range(count):
+        for f in range(k):
+            expected = np.rint((moments[i, f] / bound + 1) * 127.5).transpose(1, 2, 0)
+            assert np.array_equal(shown[i * (h + 1):i * (h + 1) + h, f * (w + 1):f * (w + 1) + w], expected), (i, f)
