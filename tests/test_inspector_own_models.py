@@ -312,7 +312,7 @@ def check_add(page, model, layer, at, panel):
 
 
 def check_input(page, model, layer, at, panel):
-    mean, std = (model.network["normalisation"][key] for key in ("mean", "std"))
+    mean, std = (model.network["normalisation"][key][at[0]] for key in ("mean", "std"))  # its channel's
     assert_numbers(panel["numbers"], [model.outputs["input"][tuple(at)] * std + mean, mean, std])
     n = spans(panel["numbers"])
     adds_up((n[0] - n[1]) / n[2], panel["result"], "(brightness − mean) ÷ std")
