@@ -132,7 +132,7 @@ def attribution_view(figure, network, first, generated):
     _, height, width = network.layers[0].shape
     return dict(number=figure.number, caption=figure.caption, id=figure.id, exact=record["exact"],
                 steps=record["steps"], not_linear=record["not_linear"], width=width, height=height,
-                picture=picture(entry["id"], network.channels),
+                picture=picture(entry["id"], network.channels), colour=network.channels == 3,
                 map=url("attribution_map", input=entry["id"]), name=classes[c], other=classes[other],
                 classes=classes, chosen=c, versus=other,
                 what=what["value"], alt=text("attribution_alt", what=what["value"], cls=classes[c],
