@@ -19,6 +19,9 @@ from pathlib import Path
 from builder.errors import BuildError
 
 
+DEVICE_HELP = "where the network runs: auto (a GPU where torch finds one), cpu, cuda, cuda:1 … (default: auto)"
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -70,6 +73,16 @@ def _train(args):
     return 0
 
 
+def _device(name):
+    """The --device name, refused in one line when torch has no such device."""
+    from model import train
+    try:
+        train.device_for(name)
+    except ValueError as err:
+        raise BuildError(str(err)) from None
+    return name
+
+
 def _augmentations(text):
     return () if text.strip() == "none" else tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -78,7 +91,7 @@ def _confusion(args):
     from builder import companions
     from builder.content import metrics_path
     print(companions.write_confusion(args.model, args.checkpoint, metrics_path(args.checkpoint, args.metrics),
-                                     args.data))
+                                     args.data, _device(args.device)))
     return 0
 
 
@@ -86,7 +99,7 @@ def _examples(args):
     from builder import companions
     from builder.content import metrics_path
     print(companions.write_examples(args.model, args.checkpoint, metrics_path(args.checkpoint, args.metrics),
-                                    args.data))
+                                    args.data, _device(args.device)))
     return 0
 
 
@@ -137,18 +150,19 @@ def _parser():
     train.add_argument("--augment", type=_augmentations, metavar="LIST",
                        help="augmentations, of flip, crop, erase, comma-separated; 'none' for none (default: all "
                             "three for FashionMNIST, none for other data)")
-    train.add_argument("--device", default="auto", help="where to train: auto (a GPU where there is one), cpu, "
-                       "cuda, cuda:1 … (default: auto)")
+    train.add_argument("--device", default="auto", help=DEVICE_HELP)
     kept = command("confusion", _confusion, "keep the test images behind each cell of the confusion matrix "
                    "beside the checkpoint (needs the dataset)")
     kept.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")
     kept.add_argument("--checkpoint", default="model/cnn.pt", metavar="FILE")
     kept.add_argument("--metrics", metavar="FILE", help="default: the checkpoint's name with .json")
+    kept.add_argument("--device", default="auto", help=DEVICE_HELP)
     found = command("examples", _examples, "find the test images that excite each channel and unit most and "
                     "keep them beside the checkpoint (needs the dataset)")
     found.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")
     found.add_argument("--checkpoint", default="model/cnn.pt", metavar="FILE")
     found.add_argument("--metrics", metavar="FILE", help="default: the checkpoint's name with .json")
+    found.add_argument("--device", default="auto", help=DEVICE_HELP)
     return parser
 
 

@@ -119,16 +119,17 @@ def _reason(err):
     return f"{type(err).__name__}: {text.splitlines()[0][:120]}" if text else type(err).__name__
 
 
-def write_confusion(spec, checkpoint, metrics, data_dir=None):
-    """Keep the test images behind the confusion matrix of `checkpoint` beside it; say what was written."""
+def write_confusion(spec, checkpoint, metrics, data_dir=None, device="cpu"):
+    """Keep the test images behind the confusion matrix of `checkpoint` beside it, scoring them on
+    `device` (model.train.device_for's name); say what was written."""
     from builder import network
-    from model import data
+    from model import data, train
     loaded = network.load(spec, checkpoint, metrics)
     test = _test_split(loaded, data_dir)
-    norm = loaded.normalisation
-    batches = (data.as_input(images, norm["mean"], norm["std"])
+    norm, device = loaded.normalisation, train.device_for(device)
+    batches = (data.as_input(images, norm["mean"], norm["std"]).to(device)
                for images, _ in test.batches(1000, desc="scoring the test set"))
-    predicted = confusion_file.predict(loaded.model, batches)
+    predicted = confusion_file.predict(loaded.model.to(device), batches)
     record = confusion_file.compute(test.images, test.labels.numpy(), predicted, loaded.weights_sha256,
                                     len(loaded.classes))
     path = confusion_file.path_for(checkpoint)
@@ -138,14 +139,15 @@ def write_confusion(spec, checkpoint, metrics, data_dir=None):
             f"{len(predicted)} test images, {path.stat().st_size:,} bytes")
 
 
-def write_examples(spec, checkpoint, metrics, data_dir=None):
-    """Keep the test images that excite each channel and unit of `checkpoint` most beside it; say what
-    was written."""
+def write_examples(spec, checkpoint, metrics, data_dir=None, device="cpu"):
+    """Keep the test images that excite each channel and unit of `checkpoint` most beside it, running
+    the network on `device` (model.train.device_for's name); say what was written."""
     from builder import examples, network
+    from model import train
     loaded = network.load(spec, checkpoint, metrics)
     test = _test_split(loaded, data_dir)
     started = time.perf_counter()
-    found = examples.compute(loaded, test.images, test.labels.numpy())
+    found = examples.compute(loaded, test.images, test.labels.numpy(), device=train.device_for(device))
     seconds = time.perf_counter() - started
     path = examples_file.path_for(checkpoint)
     examples_file.write(path, found)

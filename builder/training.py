@@ -52,8 +52,8 @@ def train(spec, checkpoint, metrics, *, where=None, data_dir=None, dataset=None,
         f"{kept.stat().st_size:,} bytes): test accuracy {recorded['test_accuracy']:.2%} "
         f"in {recorded['train_seconds']:.0f} s")
     # What the page shows of the test set belongs to these weights too: keep it beside them.
-    log(companions.write_confusion(spec, checkpoint, metrics, data_dir))
-    log(companions.write_examples(spec, checkpoint, metrics, data_dir))
+    log(companions.write_confusion(spec, checkpoint, metrics, data_dir, device))
+    log(companions.write_examples(spec, checkpoint, metrics, data_dir, device))
 
 
 def _refuse_unwritable(path):

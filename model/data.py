@@ -12,8 +12,9 @@ and gives (image, label) pairs, the image a PIL image or a tensor; its classes a
 attribute, or the labels' numbers. Every image of a dataset has one shape: 1 or 3 channels,
 height and width from 16 to 96 pixels; a dataset has from 2 to 100 classes.
 
-A split small enough (MEMORY_LIMIT bytes of pixels, or the environment's LAYERWISE_MEMORY_MB)
-is held in memory; a larger folder is read from disk batch by batch, with a progress bar.
+A split small enough (MEMORY_LIMIT bytes as float32, or the environment's LAYERWISE_MEMORY_MB) is
+held in memory; a larger folder is read from disk batch by batch, with a progress bar. Images with
+transparency are laid on white, as a reader's upload is (builder/inputs.py).
 
 FashionMNIST, the default, is looked for in these places, in order; the first that works wins:
 
@@ -50,12 +51,13 @@ DEFAULT = "FashionMNIST"
 IMAGE_SHAPE = (1, 28, 28)  # one FashionMNIST image as a network sees it: channels, height, width
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-MEMORY_LIMIT = 2 << 30        # bytes of uint8 pixels a split may hold in memory; larger folders stream
+MEMORY_LIMIT = 2 << 30        # bytes a split may take in memory as float32 (4 per pixel); larger folders stream
 SIDES, CLASSES = (16, 96), (2, 100)
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 # How a reader's upload is made to look like the dataset's images is decided from this many of them.
 LOOKED_AT = 1000
-DARK, PLAIN = 64, 0.75  # a border darker than this is dark; a border this much of one level is plain
+# A border darker than DARK is dark; one whose pixels lie within LEVEL of their median, PLAIN of them, is plain.
+DARK, LEVEL, PLAIN = 64, 24, 0.75
 
 
 class DataNotFound(Exception):
@@ -69,12 +71,25 @@ class BadDataset(Exception):
 @dataclass
 class Split:
     """One split: `images` uint8 (N, C, H, W), a tensor or a lazily read sequence indexed the same
-    way, and int64 `labels` (N,)."""
+    way, and int64 `labels` (N,). `shuffled`: whether the images are stored in random order
+    (FashionMNIST's are), so that the first few are a fair sample; a folder is stored class by class."""
     images: object
     labels: torch.Tensor
+    shuffled: bool = False
 
     def __len__(self):
         return len(self.labels)
+
+    def sample(self, n):
+        """The indices of n images (all when there are fewer) that stand for the split: the first n
+        when it is shuffled, else n spread evenly over it, so that every class is in."""
+        n = min(n, len(self))
+        return torch.arange(n) if self.shuffled else torch.linspace(0, len(self) - 1, n).round().long()
+
+    def subset(self, n):
+        """A Split of n of these images (Split.sample), in their order here."""
+        chosen = self.sample(n)
+        return Split(self.images[chosen], self.labels[chosen], self.shuffled)
 
     def batches(self, size, order=None, desc=None):
         """Yield (uint8 images, labels) of `size` images at a time, in `order` (indices) or as stored;
@@ -104,14 +119,17 @@ class Dataset:
 
     def upload_rule(self):
         """How a reader's own image is made to look like this dataset's (README: Your own data):
-        `invert` when its images are light on a dark background, `crop` when they show one object on
-        a plain one; decided from the first LOOKED_AT training images."""
-        images = self.split("train").images[torch.arange(min(LOOKED_AT, len(self.split("train"))))]
+        `invert` when its images are gray and light on a dark background (inverting colours would
+        show the network colours it never saw), `crop` when they show one object on a plain
+        background; decided from LOOKED_AT training images (Split.sample)."""
+        train = self.split("train")
+        images = train.images[train.sample(LOOKED_AT)]
         gray = images.float().mean(1)                                   # (n, H, W)
         border = torch.cat([gray[:, 0], gray[:, -1], gray[:, :, 0], gray[:, :, -1]], 1)
         level = border.median(1, keepdim=True).values
-        plain = ((border - level).abs() <= 24).float().mean(1)
-        return dict(invert=bool(level.median() < DARK), crop=bool(plain.median() >= PLAIN))
+        plain = ((border - level).abs() <= LEVEL).float().mean(1)
+        dark = bool(level.median() < DARK) and self.shape[0] == 1  # an inverted colour image has other colours
+        return dict(invert=dark, crop=bool(plain.median() >= PLAIN))
 
     def record(self):
         """What the checkpoint's metrics keep of the dataset (README: the metrics file)."""
@@ -139,11 +157,6 @@ def load(split, data_dir=None, spec=None):
     return open(spec, data_dir).split(split)
 
 
-def classes(spec=None, root=None):
-    """The dataset's class names, in label order."""
-    return _fashion_classes() if (spec or DEFAULT) == DEFAULT else open(spec, root).classes
-
-
 def normalisation_of(split):
     """{'mean': [...], 'std': [...]}: each channel's mean and standard deviation on a 0–1 scale over
     the split's images, rounded to 4 decimals."""
@@ -152,7 +165,12 @@ def normalisation_of(split):
         means, stds = channels.mean(1), channels.std(1)
     else:
         means, stds = _streamed_moments(split)
-    return dict(mean=[round(v, 4) for v in means.tolist()], std=[round(v, 4) for v in stds.tolist()])
+    normalisation = dict(mean=[round(v, 4) for v in means.tolist()], std=[round(v, 4) for v in stds.tolist()])
+    flat = [c for c, std in enumerate(normalisation["std"]) if std == 0]
+    if flat:
+        raise BadDataset(f"channel {flat[0]} has the same value in every training image, so it cannot be "
+                         "normalised (its standard deviation is 0); give the images of one channel as grayscale")
+    return normalisation
 
 
 def per_channel(normalisation):
@@ -171,14 +189,6 @@ def as_input(images, mean, std):
     mean, std = (torch.tensor(np.asarray(v, dtype=np.float64), dtype=torch.float32).reshape(-1, 1, 1)
                  for v in (mean, std))
     return x.sub(mean).div(std)
-
-
-def to_pil(pixels):
-    """One uint8 image (C, H, W) as a Pillow image, 'L' or 'RGB'."""
-    from PIL import Image
-    pixels = np.asarray(pixels, dtype=np.uint8)
-    return Image.fromarray(pixels[0], "L") if pixels.shape[0] == 1 else Image.fromarray(pixels.transpose(1, 2, 0),
-                                                                                         "RGB")
 
 
 # --- FashionMNIST, found on this machine ------------------------------------------------------------
@@ -212,7 +222,7 @@ def _fashion_classes():
 def _fashion_from(root, split, download):
     from torchvision.datasets import FashionMNIST
     ds = FashionMNIST(str(root), train=(split == "train"), download=download)
-    return Split(ds.data.unsqueeze(1), ds.targets)
+    return Split(ds.data.unsqueeze(1), ds.targets, shuffled=True)
 
 
 def _candidate_roots(data_dir):
@@ -250,8 +260,9 @@ class Files:
         return len(self.paths)
 
     def __getitem__(self, index):
-        indices = torch.arange(len(self))[index].reshape(-1).tolist()
-        return torch.from_numpy(np.stack([_pixels_of(self.paths[i], self.channels) for i in indices]))
+        indices = torch.arange(len(self))[index]
+        pixels = torch.from_numpy(np.stack([_pixels_of(self.paths[i], self.channels) for i in indices.reshape(-1).tolist()]))
+        return pixels[0] if indices.dim() == 0 else pixels
 
 
 def _folder(spec):
@@ -277,7 +288,7 @@ def _folder(spec):
         paths = [path for path, _ in found_split.samples]
         files = Files(paths, channels, size)
         labels = torch.tensor(found_split.targets, dtype=torch.int64)
-        small = len(paths) * channels * size[0] * size[1] <= _memory_limit()
+        small = 4 * len(paths) * channels * size[0] * size[1] <= _memory_limit()
         splits[name] = Split(_read_all(files, f"reading {spec}/{name}") if small else files, labels)
     return Dataset(spec, train.classes, splits)
 
@@ -288,13 +299,17 @@ def _folder_looks(paths):
     from PIL import Image
     channels, size, first = 1, None, None
     for path in paths:
-        with Image.open(path) as image:
-            channels = 3 if image.mode not in GRAY_MODES else channels
-            if size is None:
-                size, first = image.size, path
-            elif image.size != size:
-                raise BadDataset(f"{path} is {image.size[0]}×{image.size[1]} pixels but {first} is "
-                                 f"{size[0]}×{size[1]}; give every image of the dataset one size")
+        try:
+            with Image.open(path) as image:
+                mode, found = image.mode, image.size
+        except OSError as err:
+            raise BadDataset(f"{path}: cannot read the image ({err}); replace or remove it") from None
+        channels = 3 if mode not in GRAY_MODES else channels
+        if size is None:
+            size, first = found, path
+        elif found != size:
+            raise BadDataset(f"{path} is {found[0]}×{found[1]} pixels but {first} is "
+                             f"{size[0]}×{size[1]}; give every image of the dataset one size")
     return channels, (size[1], size[0])
 
 
@@ -316,7 +331,11 @@ def _pixels_of(path, channels):
 
 
 def _as_pixels(image, channels):
-    """A Pillow image as uint8 (C, H, W) of `channels` channels (transparency laid on black)."""
+    """A Pillow image as uint8 (C, H, W) of `channels` channels, transparent parts laid on white."""
+    from PIL import Image
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
     image = image.convert("L" if channels == 1 else "RGB")
     pixels = np.asarray(image, dtype=np.uint8)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1).copy()
@@ -375,7 +394,13 @@ def _authors(spec, root):
     except Exception as err:  # the author's code may raise anything
         raise BadDataset(f"{spec} could not be constructed ({type(err).__name__}: {_first_line(err)}); it is called "
                          "like a torchvision dataset: Class(root=..., train=True or False, transform=None)") from None
-    return _from_datasets(spec, made)
+    try:
+        return _from_datasets(spec, made)
+    except BadDataset:
+        raise
+    except Exception as err:  # its __getitem__ or __len__ failed
+        raise BadDataset(f"{spec} could not be read ({type(err).__name__}: {_first_line(err)}); its items must be "
+                         "(image, label) pairs, the image a PIL image or a tensor (C, H, W)") from None
 
 
 def _construct(cls, root, train, download):
@@ -403,7 +428,7 @@ def _from_datasets(spec, made):
     for name, dataset in made.items():
         items = [dataset[i] for i in tqdm(range(len(dataset)), desc=f"reading {spec} {name}", unit="image",
                                           disable=len(dataset) < 10_000, dynamic_ncols=True)]
-        pixels = [_item_pixels(image, channels) for image, _ in items]
+        pixels = [_item_pixels(image, channels, f"{spec}: {name} image {i}") for i, (image, _) in enumerate(items)]
         shape = pixels[0].shape
         odd = next((i for i, p in enumerate(pixels) if p.shape != shape), None)
         if odd is not None:
@@ -416,21 +441,30 @@ def _from_datasets(spec, made):
 
 
 def _channels_of(image):
-    if hasattr(image, "mode"):
+    from PIL import Image
+    if isinstance(image, Image.Image):
         return 1 if image.mode in GRAY_MODES else 3
-    shape = tuple(image.shape)
+    shape = tuple(np.shape(image))
     return 1 if len(shape) == 2 or shape[0] == 1 else 3
 
 
-def _item_pixels(image, channels):
-    """An item's image (PIL, or a tensor/array (C, H, W) or (H, W), uint8 or floats in 0–1) as uint8
-    (channels, H, W)."""
-    if hasattr(image, "mode"):
+def _item_pixels(image, channels, which):
+    """An item's image as uint8 (channels, H, W): a PIL image, or a tensor or array (C, H, W) with C 1
+    or 3, or (H, W), of bytes or of floats from 0 to 1 (what ToTensor gives); else BadDataset naming
+    `which` item it is."""
+    from PIL import Image
+    if isinstance(image, Image.Image):
         return _as_pixels(image, channels)
     x = torch.as_tensor(np.asarray(image))
     x = x[None] if x.dim() == 2 else x
+    if x.dim() != 3 or x.shape[0] not in (1, 3):
+        raise BadDataset(f"{which} has shape {tuple(np.shape(image))}; give a PIL image, or a tensor (C, H, W) with "
+                         "1 or 3 channels first")
     if x.dtype != torch.uint8:
-        x = (x.float() * 255).round().clamp(0, 255).to(torch.uint8)
+        if x.is_floating_point() and (x.min() < 0 or x.max() > 1):
+            raise BadDataset(f"{which} holds floats from {float(x.min()):.3g} to {float(x.max()):.3g}; give pixels "
+                             "from 0 to 1 (as ToTensor makes them, before any normalisation) or bytes 0–255")
+        x = (x.double() * 255).round().clamp(0, 255).to(torch.uint8)
     return x.expand(channels, *x.shape[1:]).numpy().copy() if x.shape[0] != channels else x.numpy()
 
 

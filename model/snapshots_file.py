@@ -40,7 +40,7 @@ class Snapshot:
 
     @property
     def test_accuracy(self):
-        """The fraction of test images on the diagonal, rounded as model.train.evaluate rounds it."""
+        """The fraction of test images on the diagonal, rounded as model.train.evaluate_batches rounds it."""
         return round(float(np.trace(self.confusion) / self.confusion.sum()), 6)
 
 

@@ -149,10 +149,11 @@ class Images:
 
     @classmethod
     def load(cls, dataset, recipe=Recipe()):
-        """`dataset`'s splits, with only the first `recipe.train_subset` training images if given."""
+        """`dataset`'s splits, with only `recipe.train_subset` training images if given (Split.subset:
+        the first ones of a shuffled split, else ones spread over it)."""
         train = dataset.split("train")
         if recipe.train_subset:
-            train = data.Split(train.images[:recipe.train_subset], train.labels[:recipe.train_subset])
+            train = train.subset(recipe.train_subset)
         shift = SHIFT if "crop" in (recipe.augment or ()) else 0
         return cls(dataset, train, dataset.split("test"), data.normalisation_of(train), shift)
 
@@ -214,7 +215,7 @@ def fit(model, images, recipe, output="logits", progress=True, device=torch.devi
     optimiser, schedule = optimiser_for(network, recipe, total_steps)
     generator = torch.Generator().manual_seed(recipe.seed)
     # Their own draws, so that measuring leaves the training's random sequence alone.
-    calibration = _augment(images.train_batch(torch.arange(min(CALIBRATION_IMAGES, len(images.y_train)))),
+    calibration = _augment(images.train_batch(images.train.sample(CALIBRATION_IMAGES)),
                            torch.Generator().manual_seed(recipe.seed), recipe, images.shift).to(device)
     published = _Published(model, network, norms, calibration, images)
     keep, losses, kept, epochs = snapshots_file.steps(total_steps), [], [published.snapshot(0)], []
@@ -226,7 +227,7 @@ def fit(model, images, recipe, output="logits", progress=True, device=torch.devi
             kept.append(published.snapshot(len(losses), train_loss=since))
 
     bar = tqdm(total=total_steps, disable=not progress, unit="step", dynamic_ncols=True)
-    with _deterministic():
+    with _deterministic(device):
         for epoch in range(1, recipe.epochs + 1):
             seen, loss_sum, correct = _train_epoch(network, optimiser, schedule, images, recipe,
                                                    total_steps - len(losses), generator, after_step, bar=bar,
@@ -273,7 +274,7 @@ def record(model, run, images, recipe, checkpoint, metrics_path, seconds, device
                              batch_norm=run.norms,    # the layers trained with a batch norm after them
                              batch_norm_statistics=f"measured before folding on {run.calibration_images} "
                                                    "training images, augmented as in training" if run.norms else None,
-                             erasing=recipe.erasing,
+                             erasing=recipe.erasing if "erase" in recipe.augment else 0,
                              train_images=len(images.y_train)),
         normalisation=dict(mean=images.mean, std=images.std),   # per channel
         training_network=run.changes,   # what training changed of the model's layers ([]: its forward() as written)
@@ -395,24 +396,22 @@ def fold(layer, norm):
 
 
 @contextmanager
-def _deterministic():
-    """Have torch refuse any operation whose result may vary from run to run, while training."""
+def _deterministic(device):
+    """Have torch refuse any operation whose result may vary from run to run, while training on the
+    CPU. On a GPU some layers have no deterministic backward pass (AdaptiveAvgPool2d to more than
+    one cell, for one): there torch only warns, and two runs may differ in the last digits."""
     before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before)
 
 
-def evaluate(model, x, y, batch_size=1000):
-    """Return (accuracy as a fraction, confusion matrix as rows of true classes)."""
-    return evaluate_batches(model, zip(x.split(batch_size), y.split(batch_size)), int(y.max()) + 1)
-
-
 @torch.no_grad()
 def evaluate_batches(model, batches, classes):
-    """evaluate() over (images, labels) batches, on the model's device, with `classes` rows."""
+    """(accuracy as a fraction, confusion matrix as `classes` rows of true classes) of `model` over
+    (normalised images, labels) batches, run on the model's device."""
     model.eval()
     device = next(model.parameters()).device
     predicted, labels = zip(*[(model(xb.to(device)).argmax(1).cpu(), yb) for xb, yb in batches])

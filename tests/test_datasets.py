@@ -6,6 +6,7 @@ IDX bytes written by hand), never model.data's own reading.
     .venv/bin/python -m pytest tests/test_datasets.py -q
 """
 import json
+import re
 import sys
 
 import numpy as np
@@ -178,3 +179,79 @@ def test_training_on_a_streamed_folder_gives_the_same_weights(gray, tmp_path, mo
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+class Tensors:
+    """An author's class whose items are tensors, as a ToTensor transform gives them: floats 0–1 (C, H, W)."""
+    classes = ["dark", "light"]
+
+    def __init__(self, train=True, scale=1.0, shape=(3, 20, 24)):
+        generator = torch.Generator().manual_seed(0 if train else 1)
+        self.images = torch.rand(40, *shape, generator=generator) * scale
+        self.labels = [n % 2 for n in range(40)]
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.images[index], self.labels[index]
+
+
+class Scaled(Tensors):
+    def __init__(self, train=True):
+        super().__init__(train, scale=255.0)
+
+
+class ChannelsLast(Tensors):
+    def __init__(self, train=True):
+        super().__init__(train, shape=(20, 24, 3))
+
+
+def test_an_authors_class_may_give_tensors_from_0_to_1():
+    dataset = data.open(f"{__name__}:Tensors")
+    expected = (Tensors(train=False).images.double() * 255).round().to(torch.uint8)
+    assert dataset.shape == (3, 20, 24) and torch.equal(dataset.split("test").images, expected)
+
+
+@pytest.mark.parametrize("cls, words", [
+    ("Scaled", "test_datasets:Scaled: train image 0 holds floats from"),
+    ("ChannelsLast", "has shape (20, 24, 3); give a PIL image, or a tensor (C, H, W)"),
+])
+def test_an_authors_images_of_another_form_are_refused_by_name(cls, words):
+    with pytest.raises(data.BadDataset, match=re.escape(words)):
+        data.open(f"{__name__}:{cls}")
+
+
+def test_a_corrupt_image_and_a_constant_channel_are_refused_naming_them(tmp_path):
+    spec = folder_of(tmp_path / "d", [(20, 20)])
+    (tmp_path / "d" / "train" / "a" / "0.png").write_bytes(b"not a picture")
+    with pytest.raises(data.BadDataset, match=r"0\.png: cannot read the image"):
+        data.open(spec)
+    flat = tmp_path / "flat"
+    for split in ("train", "test"):
+        for k, name in enumerate("ab"):
+            pixels = np.zeros((20, 20, 3), dtype=np.uint8)
+            pixels[..., 0] = 50 * k + 10    # red varies, green and blue are 0 everywhere
+            save(pixels, flat / split / name / "0.png")
+    with pytest.raises(data.BadDataset, match="channel 1 has the same value in every training image"):
+        data.open(str(flat)).normalisation()
+
+
+def test_a_folder_stored_class_by_class_is_sampled_across_its_classes(tmp_path):
+    """The upload rule and the batch norms' calibration look at images spread over the split, so a
+    folder's first class alone does not decide them; a colour dataset is never inverted."""
+    root = tmp_path / "d"
+    for split, count in (("train", 30), ("test", 2)):
+        for name, level in (("a-dark", 0), ("b-light", 255)):
+            for n in range(count):
+                pixels = np.full((20, 20), level, dtype=np.uint8)
+                pixels[8:12, 8:12] = 128 + n
+                save(pixels, root / split / name / f"{n}.png")
+    train = data.open(str(root)).split("train")
+    assert set(train.labels[train.sample(10)].tolist()) == {0, 1}
+    assert set(train.subset(10).labels.tolist()) == {0, 1}
+    colour = datasets.colour_folder(tmp_path / "colour")
+    assert data.open(str(colour)).split("train").sample(4).tolist() == [0, 80, 159, 239]
+    for path in (tmp_path / "colour").rglob("*.png"):   # the same pictures, darkened: dark borders
+        Image.fromarray(np.asarray(Image.open(path)) // 8).save(path)
+    assert data.open(str(colour)).upload_rule()["invert"] is False, "inverting a colour picture changes its colours"
