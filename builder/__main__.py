@@ -142,7 +142,7 @@ def _parser():
     train.add_argument("--metrics", metavar="FILE", help="default: the checkpoint's name with .json")
     train.add_argument("--epochs", type=int)
     train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
-    train.add_argument("--train-subset", type=int, metavar="N", help="train on the first N images only")
+    train.add_argument("--train-subset", type=int, metavar="N", help="train on N of the training images only (FashionMNIST's first N; spread over a folder's classes)")
     train.add_argument("--seed", type=int)
     train.add_argument("--dataset", metavar="SPEC", help="a folder holding train/<class>/* and test/<class>/*, a "
                        "torchvision dataset's name (MNIST, CIFAR10, …) or your own class as module:Class "
