@@ -163,6 +163,18 @@ def input_records(site, site_url, summaries):
     return records
 
 
+@pytest.fixture(scope="module")
+def theme_page(browser):
+    """A page of the theme's folder, served as it is, in the session's browser: the base its modules are
+    imported from (./static/…), so the modules under test are the files the build copies."""
+    page = browser.new_page()
+    with serving(REPO / "themes" / "default") as served:
+        page.goto(served.url)
+        expect(page.locator("body")).to_be_attached()
+        yield page
+    page.close()
+
+
 @pytest.fixture(scope="session")
 def committed_metrics():
     return json.loads(METRICS.read_text(encoding="utf-8"))

@@ -44,6 +44,13 @@ def assert_prints(text, value, what="value", rounded=False):
         f"{what}: {text!r} has more than three significant digits"
 
 
+def error_of(got, expected):
+    """The largest |got − expected| ÷ max(1, |expected|)."""
+    got, expected = np.asarray(got, np.float64).ravel(), np.asarray(expected, np.float64).ravel()
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    return float((np.abs(got - expected) / np.maximum(1.0, np.abs(expected))).max(initial=0.0))
+
+
 def close(a, b, scale):
     """Two computations of one value agree, up to the data files' four-digit rounding of `scale`."""
     return abs(a - b) <= 2e-3 * scale + 1e-4

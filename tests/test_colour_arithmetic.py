@@ -27,12 +27,10 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from conftest import REPO
 from oracle import adds_up, conv_terms, declared, spans, total
-from reader_helpers import assert_prints
+from reader_helpers import assert_prints, error_of
 from tests.models.colour_wide import CLASSES, ColourWide
 
-STATIC = REPO / "themes" / "default"
 TOLERANCE = 1e-5
 SHAPE = ColourWide.input_shape  # channels, rows, columns: wider than tall
 NORMALISATION = dict(mean=[0.52, 0.44, 0.31], std=[0.25, 0.21, 0.28])  # per channel, as network.json has it
@@ -102,25 +100,6 @@ def described(model):
     tensors = {layer.id: {name: value.detach().numpy() for name, value in module(layer).named_parameters()}
                for layer in layers if module(layer) is not None and any(True for _ in module(layer).parameters())}
     return record, tensors
-
-
-def error_of(got, expected):
-    """The largest |got − expected| ÷ max(1, |expected|)."""
-    got, expected = np.asarray(got, np.float64).ravel(), np.asarray(expected, np.float64).ravel()
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    return float((np.abs(got - expected) / np.maximum(1.0, np.abs(expected))).max(initial=0.0))
-
-
-@pytest.fixture(scope="module")
-def theme_page(browser):
-    """A page of the theme's folder, served as it is: the modules under test are the files the build copies."""
-    from conftest import serving
-    page = browser.new_page()
-    with serving(STATIC) as served:
-        page.goto(served.url)
-        expect(page.locator("body")).to_be_attached()
-        yield page
-    page.close()
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ import datasets
 from conftest import CONTRACT, REPO, once_each, run_main, urls_of
 from oracle import declared, published_outputs, published_tensors
 from test_convert import encoded, garment, transparent
+from test_own_input import FORWARD
 from tests.models import own_data
 
 TOLERANCE = 1e-5
@@ -312,22 +313,6 @@ def test_a_model_that_does_not_fit_the_data_is_refused_before_training(model, co
 
 
 # --- in Chromium -----------------------------------------------------------------------------------
-
-# The page's forward pass with its own modules, for each of several inputs' pixels (C, H, W):
-# {layer id: [values]} per input.
-FORWARD = """async pixelsList => {
-  const { Site } = await import('./static/site.js');
-  const { normalise, run } = await import('./static/forward.js');
-  const site = new Site(document.body.dataset.contract);
-  const network = await site.network();
-  const weights = {};
-  for (const layer of network.layers) weights[layer.id] = await site.weights(layer);
-  return pixelsList.map(pixels => {
-    const image = normalise(Uint8Array.from(pixels), network.layers[0].shape, network.normalisation);
-    const outputs = run(network.layers, image, weights);
-    return Object.fromEntries(Object.entries(outputs).map(([id, tensor]) => [id, Array.from(tensor.values)]));
-  });
-}"""
 
 # Decode and convert the bytes of an upload with the page's own modules and the site's contract.
 CONVERT = """async ([encoded, type, size]) => {

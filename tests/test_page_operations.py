@@ -35,11 +35,10 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from conftest import CONTENT, METRICS, REPO, random_weights_project, run_cli
+from conftest import CONTENT, METRICS, random_weights_project, run_cli
 from oracle import declared, published_outputs
-from reader_helpers import assert_prints
+from reader_helpers import assert_prints, error_of
 
-STATIC = REPO / "themes" / "default"
 TOLERANCE = 1e-5
 
 # Every entry of the page's table: which of forward, backward and explain it has.
@@ -235,26 +234,7 @@ def as_page(net, seed, samples):
                          for id, tensors in net.weights.items()})
 
 
-def error_of(got, expected):
-    """The largest |got − expected| ÷ max(1, |expected|)."""
-    got, expected = np.asarray(got, np.float64).ravel(), np.asarray(expected, np.float64).ravel()
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    return float((np.abs(got - expected) / np.maximum(1.0, np.abs(expected))).max(initial=0.0))
-
-
 # --- the page, once for every network ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def theme_page(browser):
-    """A page of the theme's folder, served as it is, in the session's browser: the modules' base."""
-    from conftest import serving
-    page = browser.new_page()
-    with serving(STATIC) as served:
-        page.goto(served.url)
-        expect(page.locator("body")).to_be_attached()
-        yield page
-    page.close()
-
 
 @pytest.fixture(scope="module")
 def ran(theme_page):
