@@ -30,6 +30,7 @@ Each DIR is a torchvision root: it holds `FashionMNIST/raw/` with the four
 original IDX files (or their .gz). Other torchvision datasets are looked for in
 the same roots and downloaded into the first where the machine can.
 """
+import functools
 import gzip
 import importlib
 import inspect
@@ -103,14 +104,17 @@ class Split:
 
 class Dataset:
     """A dataset as the network sees it: its `spec` as the author wrote it, `classes` in label
-    order, one image's `shape` (C, H, W), and its two splits (split())."""
+    order, one image's `shape` (C, H, W), and its two splits (split()). A split may be given as a
+    function that reads it, called when it is first asked for."""
 
-    def __init__(self, spec, classes, splits):
-        self.spec, self.classes, self._splits = spec, list(classes), splits
-        self.shape = tuple(splits["train"].images[:1].shape[1:])
+    def __init__(self, spec, classes, splits, shape=None):
+        self.spec, self.classes, self._splits = spec, list(classes), dict(splits)
+        self.shape = tuple(shape or self.split("train").images[:1].shape[1:])
 
     def split(self, name):
         """The 'train' or 'test' split."""
+        if callable(self._splits[name]):
+            self._splits[name] = self._splits[name]()
         return self._splits[name]
 
     def normalisation(self):
@@ -140,9 +144,10 @@ class Dataset:
 def open(spec=None, root=None):  # noqa: A001 (data.open reads as what it does)
     """The dataset `spec` names (see the module's docstring), FashionMNIST when None."""
     spec = spec or DEFAULT
-    if spec == DEFAULT:
-        dataset = Dataset(DEFAULT, _fashion_classes(), {name: _fashion(name, root) for name in ("train", "test")})
-    elif ":" in spec and not Path(spec).exists():
+    if spec == DEFAULT:  # read split by split, when asked for: a build needs only the test images
+        return Dataset(DEFAULT, _fashion_classes(), {name: functools.partial(_fashion, name, root)
+                                                     for name in ("train", "test")}, IMAGE_SHAPE)
+    if ":" in spec and not Path(spec).exists():
         dataset = _authors(spec, root)
     elif Path(spec).is_dir() or "/" in spec or os.sep in spec:
         dataset = _folder(spec)
