@@ -151,7 +151,7 @@ def test_missing_dataset_when_training_is_needed_lists_every_way(make_content, t
     with pytest.raises(BuildError) as raised:
         building.build(article.parent, tmp_path / "site", train=True, log=lambda message: None)
     message = str(raised.value)
-    for way in ("--data DIR", data.ENV_VAR, "apt-get install dataset-fashion-mnist", "download"):
+    for way in ("--data-root DIR", data.ENV_VAR, "apt-get install dataset-fashion-mnist", "download"):
         assert way in message
     assert not (tmp_path / "never-trained.pt").exists() and not (tmp_path / "site").exists()
 

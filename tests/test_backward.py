@@ -351,7 +351,8 @@ def test_integrated_gradients_close_their_gap_as_steps_grow(name, trained_style,
     model.eval()
     x = torch.from_numpy(published_outputs(trained.site, network, first)["input"].astype(np.float32))[None]
     norm = network["normalisation"]
-    baseline = torch.full_like(x, (0 - norm["mean"]) / norm["std"])
+    [mean], [std] = norm["mean"], norm["std"]
+    baseline = torch.full_like(x, (0 - mean) / std)
     with torch.no_grad():
         predicted = int(model(x).argmax())
         values = [float(model(t)[0, predicted]) for t in (x, baseline)]
