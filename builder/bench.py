@@ -374,7 +374,7 @@ def _training_speed_rows(data_dir, steps=60, warm_up=10):
     recipe, model = train.declared(train.Recipe(), dataset), FashionCNN()
     images = train.Images.load(dataset, recipe)
     matmul_gflops = measure_matmul_gflops()
-    network, _, _ = train._training_network(model, recipe.batch_norm)
+    network, _, _ = train._training_network(model, recipe.batch_norm, convolutions=recipe.conv_norms)
     optimiser, schedule = train.optimiser_for(network, recipe, steps)
     generator = torch.Generator().manual_seed(recipe.seed)
     batches = torch.randperm(len(images.y_train), generator=generator).split(recipe.batch_size)[:steps]
@@ -384,7 +384,7 @@ def _training_speed_rows(data_dir, steps=60, warm_up=10):
         if n == warm_up:
             started = time.perf_counter()
         train.step(network, optimiser, schedule, train._augment(images.train_batch(idx), generator, recipe),
-                   images.y_train[idx])
+                   images.y_train[idx], bfloat16=recipe.bfloat16)
     per_second = (steps - warm_up) * recipe.batch_size / (time.perf_counter() - started)
     gflops = per_second * training_flops_per_image(model, data.IMAGE_SHAPE) / 1e9
     return [(f"training throughput (the recipe's optimiser steps, {steps - warm_up} batches of {recipe.batch_size})",
