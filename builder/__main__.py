@@ -134,7 +134,7 @@ def _parser():
 
     bench = command("bench", _bench, "measure build, page and training figures and print them as a table")
     bench.add_argument("--content", default="content", metavar="DIR", help="the article's folder (default: content)")
-    bench.add_argument("--train", action="store_true", help="also retrain from scratch (about 3.5 minutes)")
+    bench.add_argument("--train", action="store_true", help="also retrain from scratch (about 2 minutes)")
 
     train = command("train", _train, "train the network and write its checkpoint and metrics")
     train.add_argument("--model", default="model.cnn:FashionCNN", metavar="MODULE:CLASS")

@@ -1,7 +1,7 @@
 """Measure the figures the README quotes and print them as a Markdown table.
 
     python -m builder bench            # builds, serves and measures the site (about half a minute)
-    python -m builder bench --train    # also retrains from scratch (about 3.5 minutes more)
+    python -m builder bench --train    # also retrains from scratch (about 2 minutes more)
 
 Everything runs on a copy of content/ in a temporary folder, with its own
 build cache, so the author's files and cache are left alone. The browser
