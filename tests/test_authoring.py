@@ -235,7 +235,7 @@ def test_own_colour_photo_becomes_a_fashion_mnist_like_input(make_content, tmp_p
     assert "my photo.jpg" in process.stderr and "converted" in process.stderr and "inverted" in process.stderr
     record = json.loads((out / urls_of(out)("record", input="my-photo")).read_text())
     assert record["layers"]["input"]["shape"] == [1, 28, 28]
-    mean, std = json.loads(conftest.METRICS.read_text())["normalisation"].values()
+    [mean], [std] = json.loads(conftest.METRICS.read_text())["normalisation"].values()
     brightness = np.array(record["layers"]["input"]["values"]).reshape(28, 28) * std + mean
     rows, cols = np.nonzero(brightness > 0.5)
     assert brightness[:, 0].max() < 0.1 and brightness[:, -1].max() < 0.1, "the white background turned black"
