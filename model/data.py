@@ -189,7 +189,8 @@ def as_input(images, mean, std):
     """uint8 images (N, C, H, W), or (N, H, W) of one channel, → the normalised float tensor
     (N, C, H, W) a network sees: (pixel / 255 − mean[c]) / std[c]. `mean` and `std` are one
     number per channel, or one number for all."""
-    x = torch.as_tensor(np.asarray(images)).float().div(255)
+    pixels = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images, dtype=np.uint8))
+    x = pixels.float().div(255)  # np.array copies: an image read from a file may be a read-only array
     x = x.unsqueeze(1) if x.dim() == 3 else x
     mean, std = (torch.tensor(np.asarray(v, dtype=np.float64), dtype=torch.float32).reshape(-1, 1, 1)
                  for v in (mean, std))
