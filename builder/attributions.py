@@ -68,7 +68,7 @@ def compute(network, inputs):
     constants}}, and the method's record. With integrated gradients, `gradients` are the mean
     gradients along the path and `constants` the logits at the baseline, leaving `gaps`."""
     model = network.traced.graph_module.eval()
-    x = as_input(np.stack([_channelled(i.pixels) for i in inputs]), **network.normalisation)  # (N, C, H, W)
+    x = as_input(np.stack([i.pixels for i in inputs]), **network.normalisation)  # (N, C, H, W)
     black = baseline(network.normalisation)
     is_exact = exact(network.layers)
     at = torch.from_numpy(black.astype(np.float32)[:, None, None])  # (C, 1, 1)
@@ -102,12 +102,6 @@ def baseline(normalisation):
     """A black image, normalised: (0 − mean[c]) / std[c] per channel, float64 (C,)."""
     mean, std = (np.asarray(normalisation[key], dtype=np.float64).reshape(-1) for key in ("mean", "std"))
     return (0.0 - mean) / std
-
-
-def _channelled(pixels):
-    """One input's uint8 pixels as (C, H, W): (H, W) are one channel's."""
-    pixels = np.asarray(pixels)
-    return pixels[None] if pixels.ndim == 2 else pixels
 
 
 def _gradients(model, x):

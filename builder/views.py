@@ -222,7 +222,7 @@ def training_view(figure, network, moments):
            f"from step {rows[0]['step']} at the top to step {rows[-1]['step']} at the bottom")
     colour = layer in colour_kernels(network) and dict(
         url=url("learning_colour", layer=layer.id), width=count * (w + 1) - 1, height=len(rows) * (h + 1) - 1,
-        alt=f"The same filters in colour: red, green and blue are each filter's weights on the three channels")
+        alt="The same filters in colour: red, green and blue are each filter's weights on the three channels")
     return dict(number=figure.number, caption=figure.caption, id=figure.id, layer=layer.id, count=count,
                 url=url("learning", layer=layer.id), alt=alt, width=count * (width + 1) - 1,
                 height=len(rows) * (height + 1) - 1, rows=rows, colour=colour)

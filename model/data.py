@@ -389,7 +389,8 @@ def _torchvision(spec, root):
 
 def _authors(spec, root):
     module_name, _, name = spec.partition(":")
-    sys.path.insert(0, os.getcwd()) if os.getcwd() not in sys.path else None
+    if os.getcwd() not in sys.path:  # the author's module is imported from the project's folder
+        sys.path.insert(0, os.getcwd())
     try:
         cls = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as err:
