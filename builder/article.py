@@ -1,7 +1,7 @@
 """Render the article's body: Jinja variables first, then Markdown with figures and maths.
 
 Two additions to Python-Markdown, both checked against the source's line numbers (the lines the
-author wrote: Jinja's expansion is tracked, see _expand_variables):
+author wrote: Jinja's expansion is tracked, see expand_variables):
 
 - `![caption](layer:conv1)` standing alone in a paragraph becomes Figure N, an
   element with id `fig-conv1`; `[](#fig-conv1)` becomes a link reading "Figure N".
@@ -67,7 +67,7 @@ def render(article, context, targets, render_figure, problems):
     """Return the body as HTML; `targets` maps each kind of figure an author may write,
     `![caption](scheme:target)` (builder/figures.py), to the names it may show ([""] for a kind that takes none),
     and `render_figure(Figure) -> html` draws each figure."""
-    body, origins = _expand_variables(article, context)
+    body, origins = expand_variables(article, context)
     source = _Source(article, origins, targets, problems)
     md = markdown.Markdown(extensions=EXTENSIONS + [_Layerwise(source, render_figure)],
                            extension_configs={"toc": {"toc_depth": 2},  # the contents list the ## sections
@@ -79,7 +79,7 @@ def render(article, context, targets, render_figure, problems):
     return Rendered(html, source.figures, md.toc_tokens)
 
 
-def _expand_variables(article, context):
+def expand_variables(article, context):
     """Fill in {{ … }} from the build (shapes, accuracy, predictions) before Markdown sees the text.
 
     Returns (the text, the article's line each of its lines comes from). A value of many lines

@@ -62,10 +62,13 @@ class Article:
 
 def load(content_dir):
     """Read and check content_dir/article.md."""
-    path = Path(content_dir) / ARTICLE
-    text = read_text(path)
-    front, body, body_line = _split_front_matter(text, path)
-    settings, key_lines = _settings(front, path)
+    return read(Path(content_dir) / ARTICLE, Settings)
+
+
+def read(path, kind):
+    """Read and check a Markdown file whose YAML front matter sets the fields of the dataclass `kind`."""
+    front, body, body_line = _split_front_matter(read_text(path), path)
+    settings, key_lines = _settings(front, path, kind)
     return Article(path, settings, body, body_line, key_lines)
 
 
@@ -96,8 +99,8 @@ def _split_front_matter(text, path):
                      path, 1)
 
 
-def _settings(front, path):
-    """Parse the front matter into (Settings, key → line), naming the line of any mistake."""
+def _settings(front, path, kind):
+    """Parse the front matter into (kind, key → line), naming the line of any mistake."""
     try:
         loader = yaml.SafeLoader(front)
         node = loader.get_single_node()  # the node keeps each key's line; the values come from it
@@ -109,10 +112,10 @@ def _settings(front, path):
         raise BuildError(f"front matter is not valid YAML ({problem}); check the indentation and quoting",
                          path, line) from None
     if values is None:
-        return Settings(), {}
+        return kind(), {}
     if not isinstance(values, dict):
         raise BuildError("front matter must be 'key: value' lines", path, 2)
-    known = {f.name: type(getattr(Settings(), f.name)) for f in fields(Settings)}
+    known = {f.name: type(getattr(kind(), f.name)) for f in fields(kind)}
     lines = {}
     for key, _ in node.value:
         if key.value in lines:
@@ -126,4 +129,4 @@ def _settings(front, path):
         if not isinstance(value, known[key]):
             raise BuildError(f"front matter key '{key}' must be a {'list' if known[key] is list else 'string'}",
                              path, lines.get(key))
-    return Settings(**values), lines
+    return kind(**values), lines

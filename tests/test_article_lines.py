@@ -137,7 +137,7 @@ def test_the_expanded_text_is_what_jinja_renders(tmp_path):
     body = PREAMBLE + "End {{ many }} and {{- nothing }} done.\n"
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              comment_start_string="{##", comment_end_string="##}")
-    text, origins = prose._expand_variables(article_of(tmp_path, body), CONTEXT)
+    text, origins = prose.expand_variables(article_of(tmp_path, body), CONTEXT)
     assert text == env.from_string(body).render(CONTEXT)
     assert not {"\ue000", "\ue001"} & set(text), "a line mark is left in the text"
     assert len(origins) == text.count("\n") + 1
