@@ -9,7 +9,9 @@ Inputs, filters and legends live in separate URL namespaces, so no name an
 author gives an image can land on another file.
 """
 import json
+import math
 import re
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from builder.layers import DEFAULT_DATASET
 
@@ -47,8 +49,9 @@ URLS = {
 # none, gray for the input image.
 DIVERGING, SEQUENTIAL, PICTURE = "RdBu_r", "viridis", "gray"
 
-# Python's '.3g' with a true minus sign; percentages with one decimal.
-FORMAT = {"digits": 3, "percent_decimals": 1, "minus": "\u2212"}
+# Python's '.3g' with a true minus sign; percentages with one decimal; whole numbers (steps, counts)
+# with their thousands apart, as Python's '{:,}'.
+FORMAT = {"digits": 3, "percent_decimals": 1, "minus": "\u2212", "thousands": ","}
 
 # How an image the author or the reader brings becomes the network's input, said once: the build
 # (builder/inputs.py, with Pillow) and the page (static/convert.js) both follow it, and a test
@@ -101,7 +104,16 @@ TEXTS = {
     "source_test": "{dataset} test image {index}",
     "uploaded": "{name}: {changes}. It stays in this browser; nothing is sent anywhere.",
     "unchanged": "used as it is",
-    "unreadable_link": "The link names an input this page cannot read ({link}); the figures show {shown} instead.",
+    # A link's parameter the page cannot use (store.js's `unusable`): link_unusable says which, with `why`,
+    # one of the link_* texts after it, filled with the parameter's name, value and fields (picker.js).
+    "link_unusable": "The link's {name}={value} is not used: {why}.",
+    "link_name": "this page reads nothing called {name} from a link",
+    "link_map": "{name} has maps 1 to {count}",
+    "link_count": "it counts from 1",
+    "link_moment": "training kept the network at {count} steps from {first} to {last}, which the Learning slider shows",
+    "link_no_moments": "this page kept no moments of training",
+    "link_input": "no input of this page is called that",
+    "link_drawing": "it holds no drawing this page can read",
     "not_an_image": "{name} is not an image this page can read; choose a PNG, JPEG, WebP or GIF file.",
     "cell": "{count} test images of {true} predicted as {predicted}",
     "cell_part": "the first {shown} of {count} test images of {true} predicted as {predicted}",
@@ -185,6 +197,40 @@ def number(value):
     """A number as the page prints it: FORMAT's significant digits and a true minus sign."""
     shown = f"{float(value) + 0.0:.{FORMAT['digits']}g}"  # + 0.0 turns -0.0 into 0.0
     return shown.replace("-", FORMAT["minus"])
+
+
+def whole(value):
+    """A whole number as the page prints it: 5875 → '5,875'."""
+    return f"{int(value):,}".replace(",", FORMAT["thousands"])
+
+
+def printed_sums(*sums):
+    """Numbers that add up, printed so that they visibly do, as the page's format.js printedSums:
+    each of `sums` is its terms then its total. (number, equals): `number` prints with the fewest
+    decimals, from FORMAT's significant digits of the largest number up to float32's spacing there,
+    for which every sum's rounded terms add up exactly to its rounded total; `equals` is ' = ', or
+    ' ≈ ' when none do (then with the first decimals)."""
+    decimals, exact = _sum_decimals([[float(value) for value in numbers] for numbers in sums])
+    shown = lambda value: format(_rounded(value, decimals) + 0, "f").replace("-", FORMAT["minus"])  # + 0: no −0
+    return shown, " = " if exact else " \u2248 "
+
+
+def _sum_decimals(sums):
+    largest = max((abs(value) for numbers in sums for value in numbers), default=0.0)
+    if not largest:
+        return 0, True
+    first = max(0, FORMAT["digits"] - 1 - int(f"{largest:.{FORMAT['digits'] - 1}e}".split("e")[1]))
+    last = max(first, math.floor(-math.log10(2.0 ** (math.floor(math.log2(largest)) - 23))))
+    for decimals in range(first, last + 1):
+        if all(sum(_rounded(value, decimals) for value in numbers[:-1]) == _rounded(numbers[-1], decimals)
+               for numbers in sums):
+            return decimals, True
+    return first, False
+
+
+def _rounded(value, decimals):
+    """`value` rounded to `decimals` decimals, an exact tie to the even digit, as a Decimal."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
 
 
 def percent(value, decimals=FORMAT["percent_decimals"]):

@@ -6,14 +6,9 @@ change it here and there together.
 from markupsafe import Markup
 
 from builder import contract
-from builder.contract import number, percent
+from builder.contract import number, percent, whole
 
-
-def thousands(value):
-    return f"{value:,}"
-
-
-FILTERS = dict(num=number, percent=percent, thousands=thousands)  # for the article and the templates
+FILTERS = dict(num=number, percent=percent, thousands=whole)  # for the article and the templates
 
 
 def article_variables(network, inputs, summary_table, live, channels=None):

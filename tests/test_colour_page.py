@@ -189,7 +189,7 @@ def test_an_uploaded_colour_image_is_converted_as_pillow_does_and_runs_as_pytorc
     expect(page.locator(".lw-status")).to_contain_text(f"Showing your image fruit.png: predicted {answer}")
 
     opened(page, serve, colour_site, "#input=draw.eJwDAAAAAAE")
-    expect(page.locator(".lw-upload-said")).to_contain_text("The link names an input this page cannot read")
+    expect(page.locator(".lw-link-said")).to_contain_text("input=draw.eJwDAAAAAAE is not used")
     assert page.errors == []
 
 

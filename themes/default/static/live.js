@@ -16,7 +16,7 @@ export function mountLive(root, store, site) {
     }
     if (!status) return;
     const { moment: step } = store.getState(), id = shown.summary.id;
-    const computed = step !== null ? ` ${shown.writer.text('computed_moment', { step })}`
+    const computed = step !== null ? ` ${shown.writer.text('computed_moment', { step: shown.writer.whole(step) })}`
       : site.isComputed(id) ? ` ${shown.writer.text('computed', {})}` : '';
     status.textContent = statusLine(shown, fields) + computed;
   });

@@ -17,10 +17,11 @@ import { mountSurfaces } from './surface.js';
 /**
  * The kinds of figure (builder/figures.py) whose script loads as one comes near: static/<kind>.js
  * for the figures of class lw-figure-<kind>, its mount(figures, store, site, page), with
- * static/<css>.css; `near`: other figures that load it.
+ * static/<css>.css; `near`: other figures that load it; `links`: the names it reads from links (the
+ * store's `params`), which a link may give where the page has such a figure.
  */
 const SCRIPTS = {
-  attribution: { css: null },
+  attribution: { css: null, links: ['versus', 'pixel', 'channel'] },
   confusion: { css: 'own' },
   examples: { near: '.lw-figure-maps, .lw-figure-vector' },
   overview: { margin: 0 },
@@ -33,7 +34,7 @@ const figures = findAll('.lw-figure[data-layer]');
 const store = createStore(reduce, initialState({
   input: checkedInput(picker), maps: carouselSizes(figures) }));
 
-if (picker) mountPicker(picker, store);
+if (picker) mountPicker(picker, store, site);
 mountCarousels(figures, store, site);
 mountSurfaces(figures, store);
 mountPictures(figures, store, site);
@@ -55,7 +56,13 @@ for (const [kind, { css = kind, near, margin }] of Object.entries(SCRIPTS)) {
   whenNear(findAll(near ? `${selector}, ${near}` : selector),
     async () => (await view(kind, css)).mount(findAll(selector), store, site, page), margin);
 }
-mountHash(store, inputIds(picker), own);
+const learning = Boolean(button('learning'));  // the button goes once the slider is open
+mountHash(store, inputIds(picker), {
+  ...own,
+  moments: async () => (learning ? (await site.json('training')).snapshots.map(moment => moment.step) : null),
+  figureNames: Object.entries(SCRIPTS).flatMap(([kind, { links = [] }]) =>
+    (find(`.lw-figure-${kind}`) ? links : [])),
+});
 
 /** The inspector's code (and its arithmetic) is fetched when the reader first selects a value. */
 function mountInspectorOnFirstSelection(figures, store, site) {
@@ -75,7 +82,7 @@ function mountInspectorOnFirstSelection(figures, store, site) {
  * The reader's own inputs (own.js runs the network in the page; yours.js has the pad, the upload
  * and the picker's own choice) load, with the weights, on first use: Draw, Upload, a file
  * dropped on the page, a link to a drawing or a test image. Returns what hash.js needs to name
- * them in links, and `load()`, which gives own.js's OwnInputs once loaded.
+ * them in links (linkOf, resolve), and `load()`, which gives own.js's OwnInputs once loaded.
  */
 function mountOwnInputsOnFirstUse(picker, store, site) {
   let loading = null, own = null;
@@ -91,8 +98,9 @@ function mountOwnInputsOnFirstUse(picker, store, site) {
     });
     bindDrops(async file => (await load()).useFile(file));
   }
-  return { linkOf: id => (own ? own.linkOf(id) : id), resolve: async link => (await load()).resolve(link),
-           load: async () => (await load()).own };
+  // Only a drawing's or a test image's link is worth loading the network for (own.js, confusion.js).
+  const resolve = async link => (/^(draw|test)\./.test(link) ? (await load()).resolve(link) : { why: 'link_input' });
+  return { linkOf: id => (own ? own.linkOf(id) : id), resolve, load: async () => (await load()).own };
 }
 
 /** A file dropped anywhere on the page is the reader's input, rather than opened by the browser. */

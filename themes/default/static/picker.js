@@ -1,9 +1,11 @@
 /**
  * The input picker: one radio button per input. Choosing one changes the store's input; the
- * store's input (also from a deep link) decides which radio is checked.
+ * store's input (also from a deep link) decides which radio is checked. Under it, the picker
+ * names what a link asked for that the page cannot use (the store's `unusable`).
  */
 import { find, findAll } from './dom.js';
-import { watch } from './store.js';
+import { createWriter } from './format.js';
+import { watch, watchLoaded } from './store.js';
 
 /** The inputs' ids, in the picker's order. */
 export function inputIds(picker) {
@@ -15,7 +17,7 @@ export function checkedInput(picker) {
   return picker && find('input[name="input"]:checked', picker)?.value;
 }
 
-export function mountPicker(picker, store) {
+export function mountPicker(picker, store, site) {
   picker.addEventListener('change', event => {
     if (event.target.name !== 'input') return;
     store.dispatch({ type: 'chooseInput', input: event.target.value });
@@ -23,6 +25,20 @@ export function mountPicker(picker, store) {
   watch(store, state => state.input, input => {
     for (const radio of radios(picker)) radio.checked = radio.value === input;
   });
+  const said = find('.lw-link-said', picker);
+  watchLoaded(store, state => state.unusable, async unusable => unusable.length && createWriter(await site.contract()),
+    (writer, unusable) => { said.textContent = unusable.map(entry => unusableText(writer, entry)).join(' '); });
+}
+
+/**
+ * What the picker says of a link's parameter the page cannot use: its name, its value and why,
+ * the why's fields filled in as the page prints them (a list joined by commas, a number whole).
+ */
+function unusableText(writer, { name, value, why, fields }) {
+  const printed = field => (typeof field === 'number' ? writer.whole(field) : field);
+  const filled = Object.fromEntries(Object.entries(fields).map(([key, field]) =>
+    [key, Array.isArray(field) ? field.map(printed).join(', ') : printed(field)]));
+  return writer.text('link_unusable', { name, value, why: writer.text(why, { name, value, ...filled }) });
 }
 
 function radios(picker) {

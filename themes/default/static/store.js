@@ -13,6 +13,10 @@
  *   moment     the optimiser step of a training snapshot the figures show the network at, or null
  *              for the trained network
  *   params     a figure's own state, as URL text: {versus: '4'} (attribution.js)
+ *   tour       the step of the tour shown, counted from 1, or null when the tour is closed
+ *   unusable   what the link named that the page cannot use, [{name, value, why, fields}]: the link's
+ *              parameter `name`=`value`, and `why`, the name of a contract text saying why, filled
+ *              with `fields`; the picker names each (picker.js)
  */
 
 /** A store: getState(), dispatch(action), subscribe(listener) → unsubscribe. */
@@ -72,7 +76,8 @@ const NONE = Object.freeze([]);  // no outlines: one shared empty list, so state
 /** The state before any action: `input` chosen, every carousel on its first map. */
 export function initialState({ input, maps }) {
   const positions = Object.fromEntries(Object.keys(maps).map(layer => [layer, 0]));
-  return { input, maps, positions, selection: null, highlights: NONE, compare: null, moment: null, params: {} };
+  return { input, maps, positions, selection: null, highlights: NONE, compare: null, moment: null, params: {},
+           tour: null, unusable: NONE };
 }
 
 /**
@@ -164,13 +169,32 @@ const ACTIONS = {
     return { ...state, params: { ...state.params, ...params } };
   },
 
-  /** A deep link: an input (null keeps the current one), the map of every carousel, … */
-  restore(state, { input, positions, compare = null, moment = null, params = {} }) {
+  /** Show step `step` of the tour (from 1), or close it (null). */
+  tour(state, { step }) {
+    return step === state.tour ? state : { ...state, tour: step };
+  },
+
+  /**
+   * The link's parameter `name` has a value the page cannot use: `why` names the contract's text
+   * that says why, `fields` fill it. A later word on the same parameter replaces the earlier one.
+   */
+  unusable(state, { name, value, why, fields = {} }) {
+    const kept = state.unusable.filter(entry => entry.name !== name);
+    return { ...state, unusable: [...kept, { name, value, why, fields }] };
+  },
+
+  /**
+   * A deep link: an input (null keeps the current one), the map of every carousel, … What the
+   * last link named unusable is forgotten; `unusable` is what this one names.
+   */
+  restore(state, { input, positions, compare = null, moment = null, params = {}, tour = null, unusable = [] }) {
     const chosen = input ? ACTIONS.chooseInput(state, { input }) : state;
     const moved = Object.keys(state.maps).reduce(
       (next, layer) => ACTIONS.showMap(next, { layer, k: positions[layer] ?? 0 }), chosen);
-    const restored = ACTIONS.moment(ACTIONS.compare(moved, { input: compare }), { step: moment });
-    return { ...restored, params: Object.fromEntries(Object.entries(params).filter(([name]) => !(name in state.maps))) };
+    const restored = ACTIONS.tour(ACTIONS.moment(ACTIONS.compare(moved, { input: compare }), { step: moment }),
+                                  { step: tour });
+    const said = unusable.reduce((next, entry) => ACTIONS.unusable(next, entry), { ...restored, unusable: NONE });
+    return { ...said, params: Object.fromEntries(Object.entries(params).filter(([name]) => !(name in state.maps))) };
   },
 };
 

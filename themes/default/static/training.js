@@ -95,7 +95,7 @@ function makeSlider(picker, training, store, writer) {
     const k = step === null ? last : Math.max(0, moments.findIndex(moment => moment.step === step));
     const moment = moments[k];
     const words = writer.text('moment', {
-      step: moment.step.toLocaleString('en'), total: training.total_steps.toLocaleString('en'),
+      step: writer.whole(moment.step), total: writer.whole(training.total_steps),
       epoch: moment.epoch.toFixed(2), accuracy: writer.percent(moment.test_accuracy) })
       + (k === last ? ` ${writer.text('moment_final', {})}` : '');
     slider.value = String(k);

@@ -62,30 +62,26 @@ export function mountYours(picker, store, site, own) {
 
     /**
      * The input a link names when it is the reader's: a drawing (opened on the pad) or a test
-     * image. A link that names neither, or whose drawing cannot be read, is said to be so.
+     * image: {input} with its id, or {why, fields} saying why not (store.js's unusable).
      */
     async resolve(link) {
-      const input = await resolveLink(link);
-      if (input === null) {
-        const [contract, summary] = await Promise.all([site.contract(), site.summary(store.getState().input)]);
-        const shown = link.length > 24 ? `${link.slice(0, 23)}…` : link;
-        said.textContent = createWriter(contract).text('unreadable_link', { link: shown, shown: summary.source });
+      if (link.startsWith('draw.')) {
+        const input = await drawingOf(link);
+        return input === null ? { why: 'link_drawing' } : { input };
       }
-      return input;
+      const input = link.startsWith('test.') ? await resolveTestLink(link, site, own) : null;
+      return input === null ? { why: 'link_input' } : { input };
     },
   };
 
-  async function resolveLink(link) {
-    if (link.startsWith('draw.')) {
-      const [channels, rows, cols] = (await site.network()).layers[0].shape;
-      if (channels !== 1) return null;  // the pad draws one channel: no drawing is this network's input
-      const pixels = await pixelsOfLink(link, rows * cols);
-      if (!pixels) return null;
-      const opened = await openPad();
-      opened.started = true;
-      return opened.load(pixels);
-    }
-    return link.startsWith('test.') ? resolveTestLink(link, site, own) : null;
+  async function drawingOf(link) {
+    const [channels, rows, cols] = (await site.network()).layers[0].shape;
+    if (channels !== 1) return null;  // the pad draws one channel: no drawing is this network's input
+    const pixels = await pixelsOfLink(link, rows * cols);
+    if (!pixels) return null;
+    const opened = await openPad();
+    opened.started = true;
+    return opened.load(pixels);
   }
 }
 
