@@ -45,6 +45,24 @@ URLS = {
     "confusion_cell": "data/confusion/{true}-{predicted}.u8",
 }
 
+# The guided tour (builder/tour.py), named in the contract only when content/tour.md exists: its file, and
+# the controls a step may point at, each a CSS selector for target.querySelector() inside the step's target.
+TOUR_URL = "data/tour.json"
+TOUR_CONTROLS = {
+    "choices": ".lw-choices",                                   # the picker's thumbnails
+    "own": ".lw-own",                                           # Draw, Upload, Mistakes, Compare…
+    "draw": ".lw-draw",
+    "upload": ".lw-upload",
+    "values": ".lw-maps > .is-current .lw-surface, :scope > .lw-surface",  # the map or vector to select in
+    "maps": ".lw-controls",                                     # a carousel's arrows and counter
+    "kernel": ".lw-maps > .is-current .lw-kernel",              # the current map's filter
+    "scores": ".lw-outputs",                                    # the output table
+    "contributions": ".lw-attr-surface",                        # the attribution's map of contributions
+    "units": ".lw-attr-units",                                  # the logit split by the units before it
+    "versus": ".lw-attr-other",                                 # "… and not B?"
+    "cells": ".lw-confusion",                                   # the confusion matrix
+}
+
 # Colour scales: diverging around 0 when a layer has negative values, sequential when it has
 # none, gray for the input image.
 DIVERGING, SEQUENTIAL, PICTURE = "RdBu_r", "viridis", "gray"
@@ -261,5 +279,18 @@ def record(scales, palettes, kind, dataset=DEFAULT_DATASET):
 def write(site, scales, palettes, kind, dataset=DEFAULT_DATASET):
     path = site / PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record(scales, palettes, kind, dataset), ensure_ascii=False, separators=(",", ":"))
-                    + "\n", encoding="utf-8")
+    _dump(path, record(scales, palettes, kind, dataset))
+
+
+def add_tour(site):
+    """Name the tour in a built site's contract: urls["tour"], and the controls its steps may point at."""
+    path = site / PATH
+    written = json.loads(path.read_text(encoding="utf-8"))
+    written["urls"]["tour"] = TOUR_URL
+    written["tour_controls"] = TOUR_CONTROLS
+    path.unlink()  # a hard link into the build's cache (builder.cache.link_into): write a file of its own
+    _dump(path, written)
+
+
+def _dump(path, value):
+    path.write_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
