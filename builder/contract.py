@@ -149,6 +149,27 @@ TEXTS = {
     "difference_alt": "Each pixel's contribution to {a} minus its contribution to {b}, from {low} to {high}",
     "made": "An image made to excite this channel, not a real one.",
     "made_compared": "It reaches {value}; the best test image reaches {best}.",
+    # the tour (static/tour.js): its panel, its questions' choices and answers
+    "tour_step": "Step {number} of {count}",
+    "tour_said": "Tour, step {number} of {count}: {title}",
+    "tour_back": "Back",
+    "tour_next": "Next",
+    "tour_done": "Done",
+    "tour_close": "Close tour",
+    "tour_resume": "Tour, step {number}",
+    "tour_reveal": "Reveal",
+    "tour_positive": "positive",
+    "tour_zero": "zero",
+    "tour_negative": "negative",
+    "tour_map": "map {number}",
+    "tour_sign": "The value is {value}: {sign}.",
+    "tour_brightest": "Map {number} holds the largest value, {value}.",
+    "tour_winner": "The network picks {cls}, with a {what} of {value}.",
+    "tour_right": "Right. {answer}",
+    "tour_wrong": "Not this time. {answer}",
+    "tour_explained": "The figure shows how it was computed.",
+    "link_tour": "the tour has steps 1 to {count}, so it opened at step 1",
+    "link_no_tour": "this page has no tour",
 }
 
 
