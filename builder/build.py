@@ -2,11 +2,12 @@
 
     python -m builder build [--content content] [--out site] [--strict]
 
-Stages, in order: read the article → describe the network (load or train
+Stages, in order: read the article (and the tour, if any) → describe the network (load or train
 it, unless the cache already holds its description) → resolve the inputs
 → generate frames, data files and charts by running the inputs through
 the network (unless the cache holds them) → render the article and the
-page (in memory, so every mistake is found before the site is touched) →
+page (in memory, so every mistake is found before the site is touched),
+then the tour, if content/tour.md exists, checked against that page →
 put static files, generated files and HTML into a sibling temporary folder
 → check its links → replace the old site with it. A build that fails at
 any point leaves the previous site exactly as it was.
@@ -28,7 +29,7 @@ from markupsafe import Markup
 
 import model as model_package
 from builder import (article as prose, cache, checks, companions, content, contract, figures, inputs, theme,
-                     variables, views)
+                     tour as touring, variables, views)
 from builder.errors import BuildError, Problems
 from builder.layers import Description
 
@@ -57,13 +58,15 @@ def build(content_dir="content", out="site", *, strict=False, train=False, data_
     log = log or (lambda message: print(message, file=sys.stderr))
     started, problems, out = time.perf_counter(), Problems(), Path(out)
     article = content.load(content_dir)
+    tour = touring.load(content_dir)  # None without content/tour.md
     theme.folder_of(article.settings.theme, (article.path, article.line_of("theme")))
     network_key, network, trained, sources = _network(article, train, data_dir, log)
     chosen = inputs.resolve(article, network.classes, network.input_size, problems, data_dir, network.dataset)
     generated = cache.remembered_folder(_inputs_key(network_key, chosen),
                                         lambda folder: _generate(folder, trained(), chosen))
-    html, rendered = _render_page(article, network, generated, problems)
-    _write_site(out, article, generated, html, strict, problems)
+    html, rendered, context = _render_page(article, network, generated, problems, tour is not None)
+    published = touring.render(tour, context, html, network, problems) if tour else None
+    _write_site(out, article, generated, html, published, strict, problems)
     for warning in problems:
         log(f"warning: {warning}")
     return Result(out, problems.warnings, rendered.figures, time.perf_counter() - started, sources)
@@ -167,8 +170,9 @@ def _train(spec, checkpoint, metrics, data_dir, where, log, dataset=None):
                          checkpoint) from None
 
 
-def _render_page(article, network, generated, problems):
-    """Render the article and the page around it from the generated data files."""
+def _render_page(article, network, generated, problems, tour):
+    """Render the article and the page around it from the generated data files; return the page's
+    HTML, the rendered article and the article's variables. `tour`: whether the page offers one."""
     env = theme.environment(article.settings.theme)
     data = figures.Generated(generated, network)
     shown, channels, moments, kept = data.inputs, data.channels, data.moments, data.kept
@@ -188,8 +192,8 @@ def _render_page(article, network, generated, problems):
                         toc=rendered.toc, inputs=shown, thumbnail=dict(width=width, height=height),
                         conversion=contract.conversion(network.dataset),
                         mistakes=_mistakes_figure(rendered.figures, kept), learning=bool(moments["snapshots"]),
-                        reproduce=views.reproduce_view(network, shown), contract_url=contract.PATH)
-    return html, rendered
+                        reproduce=views.reproduce_view(network, shown), contract_url=contract.PATH, tour=tour)
+    return html, rendered, context
 
 
 def _mistakes_figure(figures, kept):
@@ -199,8 +203,9 @@ def _mistakes_figure(figures, kept):
     return shown[0] if shown and kept["cells"] else None
 
 
-def _write_site(out, article, generated, html, strict, problems):
-    """Assemble the site in a sibling temporary folder, check it, then swap it in."""
+def _write_site(out, article, generated, html, tour, strict, problems):
+    """Assemble the site in a sibling temporary folder, check it, then swap it in. `tour`: the
+    tour's record (builder.tour), or None."""
     _check_writable(out)
     temp = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(temp, ignore_errors=True)
@@ -209,6 +214,8 @@ def _write_site(out, article, generated, html, strict, problems):
         theme.copy_static(article.settings.theme, temp)
         cache.link_into(generated, temp)
         (temp / "index.html").write_text(html, encoding="utf-8")
+        if tour:
+            touring.write(temp, tour)
         for problem in checks.links(temp):
             problems.warn(problem, article.path)
         if strict and problems.warnings:
