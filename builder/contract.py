@@ -45,6 +45,9 @@ URLS = {
     "confusion_cell": "data/confusion/{true}-{predicted}.u8",
 }
 
+# Every test image (builder.testset), named in the contract only when the build published them.
+TEST_URLS = {"tests": "data/tests.json", "test_chunk": "data/tests/{chunk}.u8"}
+
 # The guided tour (builder/tour.py), named in the contract only when content/tour.md exists: its file, and
 # the controls a step may point at, each a CSS selector for target.querySelector() inside the step's target.
 TOUR_URL = "data/tour.json"
@@ -132,14 +135,17 @@ TEXTS = {
     "link_no_moments": "this page kept no moments of training",
     "link_input": "no input of this page is called that",
     "link_drawing": "it holds no drawing this page can read",
+    "link_test": "the test images are numbered 0 to {last}",
+    "link_test_cap": "this page publishes the first {count} of the {total} test images ({cap} MB at most)",
+    "link_test_held": "this page holds only the test images in the confusion matrix's cells",
     "not_an_image": "{name} is not an image this page can read; choose a PNG, JPEG, WebP or GIF file.",
     "cell": "{count} test images of {true} predicted as {predicted}",
     "cell_part": "the first {shown} of {count} test images of {true} predicted as {predicted}",
     "test_image": "Test image {index}",
     "showing_test": "Test image {index} ({true}) is now the input of every figure.",
-    "attribution_sum": "Σ contributions ({sum}) + constant ({constant}) = {what} of {cls} ({logit})",
-    "attribution_gap": "Σ contributions ({sum}) + {what} at a black image ({baseline}) + gap ({gap}) = {what} of {cls} ({logit})",
-    "attribution_why": "Σ differences ({sum}) + constant ({constant}) = {what} of {a} − {what} of {b} ({difference})",
+    "attribution_sum": "Σ contributions ({sum}) + constant ({constant}){equals}{what} of {cls} ({logit})",
+    "attribution_gap": "Σ contributions ({sum}) + {what} at a black image ({baseline}) + gap ({gap}){equals}{what} of {cls} ({logit})",
+    "attribution_why": "Σ differences ({sum}) + constant ({constant}){equals}{what} of {a} − {what} of {b} ({difference})",
     "attribution_pixel": "Row {row}, column {col}: value {value} × gradient {gradient} = {product}",
     "attribution_alt": "Each pixel's contribution to the {what} of {cls}, from {low} to {high}",
     "units_rest": "the other {count} units",
@@ -165,6 +171,9 @@ TEXTS = {
     "tour_sign": "The value is {value}: {sign}.",
     "tour_brightest": "Map {number} holds the largest value, {value}.",
     "tour_winner": "The network picks {cls}, with a {what} of {value}.",
+    "tour_more": "more than half",
+    "tour_fewer": "half or fewer",
+    "tour_zeroed": "{count} of its {total} values are exactly 0 ({share}): {half}.",
     "tour_right": "Right. {answer}",
     "tour_wrong": "Not this time. {answer}",
     "tour_explained": "The figure shows how it was computed.",
@@ -224,7 +233,7 @@ def picture(input_id, channels=1):
 
 def url(kind, **fields):
     """The page-relative URL of one file of the site, e.g. url("map", input="x", layer="conv1", k=0)."""
-    return urls(3)[kind].format(**fields)
+    return {**urls(3), **TEST_URLS}[kind].format(**fields)
 
 
 def text(key, dataset=DEFAULT_DATASET, /, **fields):
@@ -285,22 +294,24 @@ def output(kind):
     return dict(OUTPUTS[kind], kind=kind)
 
 
-def record(scales, palettes, kind, dataset=DEFAULT_DATASET):
+def record(scales, palettes, kind, dataset=DEFAULT_DATASET, tests=False):
     """The contract's contents: `scales` maps layer id to a frames.Scale, `palettes` a colormap
     name to 256 (r, g, b) rows, `kind` what the last layer gives (builder.outputs), `dataset` what the
-    network was trained on (builder.layers.Description.dataset). `diverging` names the palette of
-    numbers of either sign, which the page also uses for differences it computes."""
-    return dict(urls=urls(dataset["input_shape"][0]), format=FORMAT, texts=texts(dataset),
+    network was trained on (builder.layers.Description.dataset), `tests` whether the site publishes
+    its test images (builder.testset). `diverging` names the palette of numbers of either sign, which
+    the page also uses for differences it computes."""
+    named = dict(urls(dataset["input_shape"][0]), **(TEST_URLS if tests else {}))
+    return dict(urls=named, format=FORMAT, texts=texts(dataset),
                 conversion=conversion(dataset), output=output(kind), diverging=DIVERGING,
                 scales={layer: vars(scale) for layer, scale in scales.items()},
                 palettes={name: ["#%02x%02x%02x" % tuple(rgb) for rgb in rows.tolist()]
                           for name, rows in sorted(palettes.items())})
 
 
-def write(site, scales, palettes, kind, dataset=DEFAULT_DATASET):
+def write(site, scales, palettes, kind, dataset=DEFAULT_DATASET, tests=False):
     path = site / PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    _dump(path, record(scales, palettes, kind, dataset))
+    _dump(path, record(scales, palettes, kind, dataset, tests))
 
 
 def add_tour(site):
