@@ -51,6 +51,9 @@ onFirstUse(button('learning'), 'moment', async () =>
   button('learning')?.remove();
   slider?.focus();
 }, () => button('learning')?.remove());
+// The tour: its steps, panel and questions load when the reader starts it or a link opens a step.
+onFirstUse(button('tour'), 'tour', async () =>
+  (await view('tour')).mountTour(store, site, button('tour')), tour => tour.start());
 for (const [kind, { css = kind, near, margin }] of Object.entries(SCRIPTS)) {
   const selector = `.lw-figure-${kind}`, page = { figures, own: own.load };
   whenNear(findAll(near ? `${selector}, ${near}` : selector),
@@ -81,7 +84,7 @@ function mountInspectorOnFirstSelection(figures, store, site) {
 /**
  * The reader's own inputs (own.js runs the network in the page; yours.js has the pad, the upload
  * and the picker's own choice) load, with the weights, on first use: Draw, Upload, a file
- * dropped on the page, a link to a drawing or a test image. Returns what hash.js needs to name
+ * dropped on the page, a test image's number, a link to a drawing or a test image. Returns what hash.js needs to name
  * them in links (linkOf, resolve), and `load()`, which gives own.js's OwnInputs once loaded.
  */
 function mountOwnInputsOnFirstUse(picker, store, site) {
@@ -97,6 +100,13 @@ function mountOwnInputsOnFirstUse(picker, store, site) {
       if (file) (await load()).useFile(file);
     });
     bindDrops(async file => (await load()).useFile(file));
+    const number = find('.lw-test-pick', picker);
+    const pick = async event => {
+      event.preventDefault();  // Enter in the number field submits the picker: the page stays
+      if (number) (await load()).pickTest(number);
+    };
+    number?.addEventListener('change', pick);
+    picker.addEventListener('submit', pick);
   }
   // Only a drawing's or a test image's link is worth loading the network for (own.js, confusion.js).
   const resolve = async link => (/^(draw|test)\./.test(link) ? (await load()).resolve(link) : { why: 'link_input' });

@@ -1,0 +1,434 @@
+/**
+ * The tour: a few steps through the figures already on the page (data/tour.json, which the build
+ * makes of the author's content/tour.md). Each step scrolls its target into the room between the
+ * pinned picker and the tour's panel, outlines the control to use (the contract's tour_controls)
+ * and says what to look at; some ask the reader to predict a value before the page reveals the
+ * network's own, for the input they chose, and selects it so the inspector shows its arithmetic.
+ *
+ * The store's `tour` is the step shown, from 1, or null; hash.js keeps it in the link (#tour=3).
+ * The panel is not modal: the page stays usable around it. Closed, it remembers its step, and the
+ * Tour button offers to resume there. Loaded when the tour first opens (main.js).
+ *
+ *   const tour = await mountTour(store, site, find('.lw-tour-open'));
+ *   tour.start();   // open at step 1, or where the reader left it; focus the panel if it is open
+ */
+import { element, find, findAll } from './dom.js';
+import { createWriter } from './format.js';
+import { shownInput, watch, watchLoaded } from './store.js';
+
+const REMEMBERED = 'layerwise-tour';  // sessionStorage: the step the reader closed the tour at
+const GAP = 8;                         // pixels kept clear between the target and what covers the page
+const SMALLEST = 160;                  // pixels: the least height the panel gives up room to
+
+export async function mountTour(store, site, opener) {
+  const contract = await site.contract();
+  const writer = createWriter(contract);
+  if (!('tour' in contract.urls)) return noTour(store);
+  const [{ steps }, network] = await Promise.all([site.json('tour'), site.network()]);
+  const panel = new Panel(writer, steps.length, find('.lw-picker'));
+  const asks = makeAsks(writer, contract, network, site);
+  const answers = new Map();  // step → {guess, revealed}
+  let remembered = recall(steps.length), shownStep = null, unplace = () => {};
+
+  const show = number => {
+    const step = steps[number - 1];
+    const answer = answers.get(number) ?? { guess: null, revealed: false };
+    answers.set(number, answer);
+    panel.show(number, step, step.question && asks[step.question.ask].choices(step.question), answer);
+    unplace();
+    unplace = placeWhileStill(document.getElementById(step.target),
+                              step.control && contract.tour_controls?.[step.control], panel.node);
+  };
+  const close = () => {
+    unplace();
+    unplace = () => {};
+    const hadFocus = panel.node.contains(document.activeElement);
+    panel.hide();
+    if (hadFocus) opener?.focus();
+  };
+  const label = () => {
+    if (!opener) return;
+    const open = store.getState().tour !== null;
+    opener.textContent = remembered > 1 && !open ? writer.text('tour_resume', { number: remembered }) : opener.dataset.named;
+    opener.setAttribute('aria-expanded', String(open));
+  };
+  if (opener) {
+    opener.dataset.named ??= opener.textContent;
+    opener.setAttribute('aria-controls', panel.node.id);
+  }
+
+  const render = (step, state) => {
+    if (step !== null && !(step >= 1 && step <= steps.length)) {
+      store.dispatch({ type: 'unusable', name: 'tour', value: String(step), why: 'link_tour',
+                       fields: { count: steps.length } });
+      store.dispatch({ type: 'tour', step: 1 });
+      return;
+    }
+    if (step === null) {
+      if (shownStep !== null) close();
+    } else {
+      show(step);
+      remember(remembered = step);
+    }
+    shownStep = step;
+    label();
+  };
+  watch(store, state => state.tour, render);
+  render(store.getState().tour, store.getState());
+
+  // The revealed answer follows the input the figures show; an answer loaded too late is dropped.
+  const revealedNow = state => (state.tour !== null && answers.get(state.tour)?.revealed
+    ? `${state.tour} ${shownInput(state)}` : null);
+  const loadAnswer = async key => {
+    if (key === null) return null;
+    const question = steps[Number(key.split(' ')[0]) - 1].question;
+    return { question, found: await asks[question.ask].answer(question, key.slice(key.indexOf(' ') + 1)) };
+  };
+  const showAnswer = (loaded, key) => {
+    if (!loaded) return;
+    const answer = answers.get(Number(key.split(' ')[0]));
+    panel.answer(answerText(writer, answer.guess, loaded.found));
+    selectIn(store, loaded.found.select);
+  };
+  watchLoaded(store, revealedNow, loadAnswer, showAnswer);
+
+  panel.on({
+    back: () => store.dispatch({ type: 'tour', step: Math.max(1, store.getState().tour - 1) }),
+    next: () => {
+      const { tour } = store.getState();
+      if (tour < steps.length) store.dispatch({ type: 'tour', step: tour + 1 });
+      else finish();
+    },
+    close: () => store.dispatch({ type: 'tour', step: null }),
+    guess: value => { answers.get(store.getState().tour).guess = value; },
+    reveal: async () => {
+      answers.get(store.getState().tour).revealed = true;
+      const key = revealedNow(store.getState());
+      const loaded = await loadAnswer(key);
+      if (revealedNow(store.getState()) === key) showAnswer(loaded, key);
+    },
+  });
+  addEventListener('keydown', event => {
+    if (event.key !== 'Escape' || event.defaultPrevented || store.getState().tour === null) return;
+    store.dispatch({ type: 'tour', step: null });
+  });
+
+  /** The last step's Done: the tour closes and starts again from step 1 next time. */
+  function finish() {
+    remember(remembered = null);
+    store.dispatch({ type: 'tour', step: null });
+  }
+
+  return {
+    /** Open at the step the reader left (or 1); if open already, bring focus to the panel. */
+    start() {
+      if (store.getState().tour === null) store.dispatch({ type: 'tour', step: remembered ?? 1 });
+      else panel.focus();
+    },
+  };
+}
+
+/** A page without a tour, opened by a link: say so under the picker, and keep the tour closed. */
+function noTour(store) {
+  const { tour } = store.getState();
+  if (tour !== null) {
+    store.dispatch({ type: 'unusable', name: 'tour', value: String(tour), why: 'link_no_tour' });
+    store.dispatch({ type: 'tour', step: null });
+  }
+  return { start() {} };
+}
+
+// --- the panel -----------------------------------------------------------------------------------
+
+/**
+ * The tour's panel: "Step N of M", the step's title and text, its question (choices, Reveal, the
+ * answer), and Close, Back and Next. A non-modal dialog after the picker, so Tab reaches it from
+ * the Tour button; fixed at the bottom of the window (tour.css).
+ */
+class Panel {
+  constructor(writer, count, picker) {
+    this.writer = writer;
+    this.count = count;
+    const button = (className, text) => element('button', { type: 'button', className }, text);
+    this.counter = element('p', { className: 'lw-tour-count', id: 'lw-tour-count' });
+    this.title = element('h2', { className: 'lw-tour-title', id: 'lw-tour-title', tabIndex: -1 });
+    this.text = element('div', { className: 'lw-tour-text' });
+    this.question = element('div', { className: 'lw-tour-question' });
+    this.said = element('p', { className: 'lw-tour-said', attributes: { 'aria-live': 'polite' } });
+    this.buttons = {
+      close: button('lw-tour-close', writer.text('tour_close')),
+      back: button('lw-tour-back', writer.text('tour_back')),
+      next: button('lw-tour-next', writer.text('tour_next')),
+    };
+    this.node = element('div', {
+      className: 'lw-tour', id: 'lw-tour', hidden: true,
+      attributes: { role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'lw-tour-count lw-tour-title' },
+    }, this.counter, this.title, this.text, this.question,
+    element('div', { className: 'lw-tour-nav' }, this.buttons.close, this.buttons.back, this.buttons.next), this.said);
+    if (picker) picker.after(this.node);
+    else document.body.append(this.node);
+  }
+
+  /** Bind what the buttons and choices do: {back, next, close, guess(value), reveal}. */
+  on({ back, next, close, guess, reveal }) {
+    this.buttons.back.addEventListener('click', back);
+    this.buttons.next.addEventListener('click', next);
+    this.buttons.close.addEventListener('click', close);
+    this.question.addEventListener('change', event => guess(event.target.value));
+    this.question.addEventListener('click', event => event.target.closest('.lw-tour-reveal') && reveal());
+  }
+
+  /** Show step `number`: its `choices` ([{value, label}], or null without a question) and the reader's `answer`. */
+  show(number, step, choices, answer) {
+    const { writer } = this;
+    this.counter.textContent = writer.text('tour_step', { number, count: this.count });
+    this.title.textContent = step.title;
+    this.text.replaceChildren(...authored(step.html));
+    this.question.replaceChildren(...(choices ? this.asking(step.question, choices, answer) : []));
+    this.buttons.back.disabled = number === 1;
+    this.buttons.next.textContent = writer.text(number === this.count ? 'tour_done' : 'tour_next');
+    this.node.hidden = false;
+    this.node.scrollTop = 0;
+    document.body.classList.add('is-touring');
+    this.focus();
+    this.said.textContent = writer.text('tour_said', { number, count: this.count, title: step.title });
+  }
+
+  /** The question: the author's words, a radio button a choice, Reveal, and where the answer goes. */
+  asking(question, choices, { guess }) {
+    const prompt = element('div', { className: 'lw-tour-prompt', id: 'lw-tour-prompt' }, ...authored(question.html));
+    const options = element('fieldset', { className: 'lw-tour-choices', attributes: { 'aria-labelledby': prompt.id } },
+      choices.map(({ value, label }) => element('label', {},
+        element('input', { type: 'radio', name: 'lw-tour-guess', value, checked: value === guess }), ' ', label)));
+    const reveal = element('button', { type: 'button', className: 'lw-tour-reveal' }, this.writer.text('tour_reveal'));
+    this.answered = element('p', { className: 'lw-tour-answer', attributes: { 'aria-live': 'polite' } });
+    return [prompt, options, reveal, this.answered];
+  }
+
+  /** Say the revealed answer. */
+  answer(text) {
+    this.answered.textContent = text;
+  }
+
+  focus() {
+    this.title.focus({ preventScroll: true });
+  }
+
+  hide() {
+    this.node.hidden = true;
+    document.body.classList.remove('is-touring');
+  }
+}
+
+/**
+ * The nodes of a step's text: the author's Markdown as the build rendered it into tour.json,
+ * as trusted as the article itself (and, like it, under the page's script policy).
+ */
+function authored(html) {
+  return [...new DOMParser().parseFromString(html, 'text/html').body.childNodes];
+}
+
+// --- scrolling the target into view --------------------------------------------------------------
+
+/**
+ * Scroll `target` into the room between what is pinned at the top of the window and the panel,
+ * its control (the element `selector` finds in it, or the target itself) outlined; again when
+ * either changes size (a figure whose script fills it in as it comes near, a header that folds),
+ * until the reader scrolls or types. Returns what takes the outline off and stops following.
+ */
+function placeWhileStill(target, selector, panel) {
+  if (!target) return () => {};
+  let control = null;
+  const outline = () => {
+    control?.classList.remove('lw-tour-control');
+    control = (selector && target.querySelector(selector)) || target;
+    control.classList.add('lw-tour-control');
+  };
+  const place = () => {
+    outline();
+    makeRoom(target, control, panel);
+    scrollBy({ top: scrollNeeded(target, control, panel), behavior: 'instant' });
+  };
+  const resized = new ResizeObserver(place);
+  for (const each of [target, panel, ...pinned(target)]) resized.observe(each);
+  const moved = () => stop();
+  const events = ['wheel', 'touchmove', 'keydown', 'pointerdown'];
+  const stop = () => {
+    resized.disconnect();
+    for (const name of events) removeEventListener(name, moved, true);
+  };
+  for (const name of events) addEventListener(name, moved, { capture: true, passive: true });
+  place();
+  return () => {
+    stop();
+    control?.classList.remove('lw-tour-control');
+  };
+}
+
+/**
+ * Let a panel that lies across the target give up height (its text then scrolls) so that the
+ * control fits between the pinned header and it, down to SMALLEST pixels; and give the page room
+ * at its end to scroll its last figures above the panel.
+ */
+function makeRoom(target, control, panel) {
+  panel.style.maxHeight = '';
+  const room = coveredBelow(target, panel) - coveredAbove(target) - 2 * GAP;
+  const needed = control.getBoundingClientRect().height - room;
+  if (needed > 0 && coveredBelow(target, panel) < innerHeight) {
+    panel.style.maxHeight = `${Math.max(SMALLEST, panel.offsetHeight - needed)}px`;
+  }
+  document.documentElement.style.setProperty('--lw-tour-room', `${panel.offsetHeight + GAP}px`);
+}
+
+/**
+ * How far to scroll so that the target's top lies just below the pinned header, unless that
+ * leaves the control under the panel: then the control's bottom just above the panel (and for a
+ * control taller than the room, its top below the header).
+ */
+function scrollNeeded(target, control, panel) {
+  const top = coveredAbove(target) + GAP, bottom = coveredBelow(target, panel) - GAP;
+  const [box, controlBox] = [target, control].map(each => each.getBoundingClientRect());
+  let distance = box.top - top;
+  if (controlBox.bottom - distance > bottom) distance = controlBox.bottom - bottom;
+  if (controlBox.top - distance < top) distance = controlBox.top - top;
+  return distance;
+}
+
+/** What stays at the top of the window as the page scrolls (the sticky picker), other than what holds `target`. */
+function pinned(target) {
+  return findAll('body > *, .lw-picker').filter(each => !each.contains(target) && !each.classList.contains('lw-tour')
+    && ['sticky', 'fixed'].includes(getComputedStyle(each).position));
+}
+
+/** How far down from the window's top the pinned elements reach once stuck. */
+function coveredAbove(target) {
+  let bottom = 0;
+  for (const each of pinned(target)) {
+    const style = getComputedStyle(each), box = each.getBoundingClientRect();
+    if (style.top === 'auto' || box.height > innerHeight / 2) continue;  // pinned at the bottom, or no header
+    bottom = Math.max(bottom, parseFloat(style.top) + box.height);
+  }
+  return bottom;
+}
+
+/** Where the panel begins, from the window's top, if it lies across the target's columns; else the window's bottom. */
+function coveredBelow(target, panel) {
+  const box = target.getBoundingClientRect(), covering = panel.getBoundingClientRect();
+  const across = covering.left < box.right && covering.right > box.left;
+  return across ? Math.min(innerHeight, covering.top) : innerHeight;
+}
+
+// --- the questions -------------------------------------------------------------------------------
+
+/**
+ * What each kind of question (`ask`) offers and how its answer is found for an input: choices(question)
+ * gives [{value, label}], answer(question, input) {choice, said, select}: the right choice, what the
+ * page says, and the value to select in the figure so the inspector shows its arithmetic.
+ */
+function makeAsks(writer, contract, network, site) {
+  const layerOf = id => network.layers.find(layer => layer.id === id);
+  const signs = ['positive', 'zero', 'negative'];
+  return {
+    /** Is the value at `at` = [k, r, c] of `layer` positive, zero or negative? */
+    sign: {
+      choices: () => signs.map(sign => ({ value: sign, label: writer.text(`tour_${sign}`) })),
+      async answer({ layer, at: [k, r, c] }, input) {
+        const value = valueAt((await site.outputs(input))[layer], layerOf(layer), k, r, c);
+        const sign = value > 0 ? 'positive' : value < 0 ? 'negative' : 'zero';
+        return { choice: sign, select: { layer, k, r, c },
+                 said: writer.text('tour_sign', { value: writer.number(value), sign: writer.text(`tour_${sign}`) }) };
+      },
+    },
+    /** Which of the maps `maps` (from 0; all when none are named) of `layer` holds the largest value? */
+    brightest: {
+      choices: ({ layer, maps }) => mapsOf(layerOf(layer), maps).map(k =>
+        ({ value: String(k), label: writer.text('tour_map', { number: k + 1 }) })),
+      async answer({ layer, maps }, input) {
+        const outputs = (await site.outputs(input))[layer];
+        const [, rows, cols] = outputs.shape, size = rows * cols;
+        let best = null;
+        for (const k of mapsOf(layerOf(layer), maps)) {
+          for (let i = k * size; i < (k + 1) * size; i++) {
+            if (best === null || outputs.values[i] > outputs.values[best.i]) best = { k, i };
+          }
+        }
+        const cell = best.i - best.k * size, value = outputs.values[best.i];
+        return { choice: String(best.k), select: { layer, k: best.k, r: Math.floor(cell / cols), c: cell % cols },
+                 said: writer.text('tour_brightest', { number: best.k + 1, value: writer.number(value) }) };
+      },
+    },
+    /** Will more than half of the values of `layer` be exactly 0 (what a ReLU cleared)? */
+    zeroed: {
+      choices: () => ['more', 'fewer'].map(half => ({ value: half, label: writer.text(`tour_${half}`) })),
+      async answer({ layer }, input) {
+        const { values } = (await site.outputs(input))[layer];
+        const count = values.reduce((zeros, value) => zeros + (value === 0), 0);
+        const half = count > values.length / 2 ? 'more' : 'fewer';
+        return { choice: half, select: null, said: writer.text('tour_zeroed', {
+          count: writer.whole(count), total: writer.whole(values.length), share: writer.percent(count / values.length),
+          half: writer.text(`tour_${half}`) }) };
+      },
+    },
+    /** Which class will the network pick (of `classes`, indices; all when none are named)? */
+    winner: {
+      choices: ({ classes }) => (classes ?? [...network.classes.keys()]).map(c =>
+        ({ value: String(c), label: network.classes[c] })),
+      async answer({ layer, classes }, input) {
+        const summary = await site.summary(input), scores = summary[contract.output.kind];
+        const c = [...(classes ?? network.classes.keys())].reduce((best, each) => (scores[each] > scores[best] ? each : best));
+        const { value: what, percent } = contract.output;
+        return { choice: String(c), select: { layer: layer ?? network.layers.at(-1).id, k: 0, r: 0, c },
+                 said: writer.text('tour_winner', {
+                   cls: network.classes[c], what, value: percent ? writer.percent(scores[c]) : writer.number(scores[c]) }) };
+      },
+    },
+  };
+}
+
+/** The number at map k, row r, column c of a layer's output; for a vector, (r, c) on its grid. */
+function valueAt(outputs, layer, k, r, c) {
+  if (outputs.shape.length === 3) return outputs.at(k, r, c);
+  const cols = layer.grid?.[1] ?? outputs.size;
+  return outputs.values[r * cols + c];
+}
+
+/** The maps a question names (from 0), or all the layer's maps. */
+function mapsOf(layer, maps) {
+  return maps ?? [...Array(layer.shape[0]).keys()];
+}
+
+/** What the page says once revealed: right or not (with a guess), the answer, and where its arithmetic is. */
+function answerText(writer, guess, { choice, said }) {
+  const answer = guess === null ? said : writer.text(guess === choice ? 'tour_right' : 'tour_wrong', { answer: said });
+  return `${answer} ${writer.text('tour_explained')}`;
+}
+
+/** Select the revealed value, showing its map first, unless it is selected already. */
+function selectIn(store, value) {
+  if (!value) return;
+  const { layer, k, r, c } = value, { selection, maps } = store.getState();
+  if (selection && selection.layer === layer && selection.k === k && selection.r === r && selection.c === c) return;
+  if (layer in maps) store.dispatch({ type: 'showMap', layer, k });
+  store.dispatch({ type: 'select', layer, k, r, c });
+}
+
+// --- remembering the step ------------------------------------------------------------------------
+
+/** The step the reader closed the tour at in this tab (sessionStorage), if still a step. */
+function recall(count) {
+  try {
+    const step = Number(sessionStorage.getItem(REMEMBERED));
+    return step >= 1 && step <= count ? step : null;
+  } catch {
+    return null;  // storage refused (private modes): remember in memory only
+  }
+}
+
+function remember(step) {
+  try {
+    if (step === null) sessionStorage.removeItem(REMEMBERED);
+    else sessionStorage.setItem(REMEMBERED, String(step));
+  } catch {
+    // storage refused: the step is remembered while the page is open
+  }
+}
