@@ -155,6 +155,16 @@ TEXTS = {
     "difference_alt": "Each pixel's contribution to {a} minus its contribution to {b}, from {low} to {high}",
     "made": "An image made to excite this channel, not a real one.",
     "made_compared": "It reaches {value}; the best test image reaches {best}.",
+    # the input beside its contributions (attribution.js), and an input's name where its label alone
+    # does not tell it from another (Compare's choices and the labels of its maps, compare.js)
+    "input_alt": "The input: {label} ({source})",
+    "input_alt_unlabelled": "The input: {source}",
+    "input_named": "{label}, {source}",
+    # a link's versus= or channel= the attribution figure cannot use (after link_unusable)
+    "link_versus": "the classes are numbered 1 to {count}",
+    "link_versus_same": "that is the class explained, so it is compared with {other}",
+    "link_channel": "the input's channels are numbered 1 to {count}",
+    "link_one_channel": "the input has one channel",
     # the tour (static/tour.js): its panel, its questions' choices and answers
     "tour_step": "Step {number} of {count}",
     "tour_said": "Tour, step {number} of {count}: {title}",
