@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from builder import charts
-from builder.contract import DIVERGING, KERNEL_COLOUR_URL, number, output, percent, picture, text, url, value_range
+from builder.contract import DIVERGING, KERNEL_COLOUR_URL, number, output, percent, picture, printed_sums, text, url, value_range
 from builder.layers import colour_kernels, tile_shape
 
 
@@ -152,21 +152,25 @@ def other_class(entry, scores, c):
 
 def _attribution_sum(numbers, name, what):
     """The sum written out, for the score `what` (a contract.output()) names."""
-    value = number(numbers[what["key"]])
+    score = numbers[what["key"]]
     if "constant" in numbers:
-        return text("attribution_sum", sum=number(numbers["sum"]), constant=number(numbers["constant"]),
-                    what=what["value"], cls=name, logit=value)
-    return text("attribution_gap", sum=number(numbers["sum"]), baseline=number(numbers[f"baseline_{what['key']}"]),
-                gap=number(numbers["gap"]), what=what["value"], cls=name, logit=value)
+        shown, equals = printed_sums([numbers["sum"], numbers["constant"], score])
+        return text("attribution_sum", sum=shown(numbers["sum"]), constant=shown(numbers["constant"]), equals=equals,
+                    what=what["value"], cls=name, logit=shown(score))
+    baseline = numbers[f"baseline_{what['key']}"]
+    shown, equals = printed_sums([numbers["sum"], baseline, numbers["gap"], score])
+    return text("attribution_gap", sum=shown(numbers["sum"]), baseline=shown(baseline), gap=shown(numbers["gap"]),
+                equals=equals, what=what["value"], cls=name, logit=shown(score))
 
 
 def _why(one, other, name, other_name, what):
     """A's attribution minus B's adds up to logit A − logit B (exact networks only)."""
     if "constant" not in one:
         return None
-    return text("attribution_why", sum=number(one["sum"] - other["sum"]),
-                constant=number(one["constant"] - other["constant"]), what=what["value"], a=name, b=other_name,
-                difference=number(one[what["key"]] - other[what["key"]]))
+    terms = [one["sum"] - other["sum"], one["constant"] - other["constant"], one[what["key"]] - other[what["key"]]]
+    shown, equals = printed_sums(terms)
+    return text("attribution_why", sum=shown(terms[0]), constant=shown(terms[1]), equals=equals, what=what["value"],
+                a=name, b=other_name, difference=shown(terms[2]))
 
 
 UNITS_SHOWN = 5  # the largest positive and the largest negative terms shown; the rest are summed
@@ -187,10 +191,13 @@ def _unit_terms(network, entry, generated, c):
     weights = tensors[:outs * ins].reshape(outs, ins)[c].astype(np.float64)
     bias = float(tensors[outs * ins + c]) if tensors.size > outs * ins else 0.0
     terms = unit_terms(weights, activations, bias)
-    row = lambda unit: {name: number(value) if name != "unit" else value for name, value in unit.items()}
+    shown, equals = printed_sums([*(unit["product"] for unit in terms["shown"]), terms["rest_sum"], bias,
+                                  terms["total"]])  # the product column adds up to the total
+    row = lambda unit: dict(unit=unit["unit"], weight=number(unit["weight"]), activation=number(unit["activation"]),
+                            product=shown(unit["product"]))
     return dict(layer=before.id, rows=[row(unit) for unit in terms["shown"]],
-                rest=text("units_rest", count=terms["rest"]), rest_sum=number(terms["rest_sum"]),
-                bias=number(bias), total=number(terms["total"]))
+                rest=text("units_rest", count=terms["rest"]), rest_sum=shown(terms["rest_sum"]),
+                bias=shown(bias), total=("" if equals == " = " else "\u2248 ") + shown(terms["total"]))
 
 
 def unit_terms(weights, activations, bias):

@@ -351,15 +351,16 @@ def activation(layer, x):
 class Span:
     """The numbers [low, high] a printed number may stand for, with interval arithmetic: the exact
     terms of a sum lie in their printed numbers' spans, so their exact sum lies in the spans' sum.
-    Span.read('−1.23', digits=3) is −1.235 … −1.225."""
+    Span.read('−1.23') is −1.235 … −1.225: half a unit of its last printed digit either side."""
 
     def __init__(self, low, high):
         self.low, self.high = low, high
 
     @classmethod
-    def read(cls, text, digits=3):
-        value = float(text.strip().replace("\u2212", "-"))
-        half = 0.5 * 10 ** (math.floor(math.log10(abs(value))) - digits + 1) if value else 0.0
+    def read(cls, text):
+        mantissa, _, exponent = text.strip().replace("\u2212", "-").partition("e")
+        value = float(mantissa) * 10.0 ** int(exponent or 0)
+        half = 0.5 * 10.0 ** (int(exponent or 0) - len(mantissa.partition(".")[2]))
         return cls(value - half, value + half)
 
     @staticmethod

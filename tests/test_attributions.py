@@ -7,6 +7,7 @@ is not piecewise linear, whose figure says it shows an approximation.
     .venv/bin/python -m pytest tests/test_attributions.py
 """
 import json
+import re
 import shutil
 
 import numpy as np
@@ -195,6 +196,14 @@ def wrong_input(summaries):
     return next(s for s in summaries if s["label"] is not None and s["label"] != s["predicted"])
 
 
+def sum_text(key, names, numbers, **fields):
+    """The contract's text `key` with the numbers of its sum (`names`: their fields, terms then the
+    total) printed as the page prints a sum, with the decimals that make them add up."""
+    shown, equals = build_contract.printed_sums(numbers)
+    return build_contract.text(key, **{name: shown(value) for name, value in zip(names, numbers)}, equals=equals,
+                               **fields)
+
+
 def attribution_figure(page, server, summary):
     page.goto(f"{server}index.html#input={summary['id']}")
     figure = page.locator("#fig-attribution")
@@ -212,12 +221,13 @@ def test_the_figure_writes_out_the_sum_and_why_not_the_true_class(page, server, 
     c, t, n = summary["predicted"], summary["label"], build_contract.number
     names, logits = summary["classes"], summary["logits"]
     total = float((x * gradients[c]).sum())
-    expect(figure.locator(".lw-attr-sum")).to_have_text(build_contract.text(
-        "attribution_sum", sum=n(total), constant=n(logits[c] - total), what="logit", cls=names[c], logit=n(logits[c])))
+    expect(figure.locator(".lw-attr-sum")).to_have_text(sum_text(
+        "attribution_sum", ("sum", "constant", "logit"), [total, logits[c] - total, logits[c]], what="logit",
+        cls=names[c]))
     difference = float((x * (gradients[c] - gradients[t])).sum())
-    expect(figure.locator(".lw-attr-why-sum")).to_have_text(build_contract.text(
-        "attribution_why", sum=n(difference), constant=n(logits[c] - logits[t] - difference), what="logit", a=names[c],
-        b=names[t], difference=n(logits[c] - logits[t])))
+    expect(figure.locator(".lw-attr-why-sum")).to_have_text(sum_text(
+        "attribution_why", ("sum", "constant", "difference"),
+        [difference, logits[c] - logits[t] - difference, logits[c] - logits[t]], what="logit", a=names[c], b=names[t]))
     map_ = figure.locator(".lw-attr-surface canvas").first
     map_.focus()
     map_.press("ArrowDown")
@@ -243,11 +253,15 @@ def test_the_last_layers_units_add_up_to_the_logit(page, server, site, site_url,
     terms = weight[c] * activations
     order = np.argsort(-terms)
     rows = figure.locator(".lw-attr-units tbody tr")
-    expect(figure.locator(".lw-attr-units tfoot td")).to_have_text(build_contract.number(summary["logits"][c]))
     expect(rows.first.locator("th")).to_have_text(str(order[0] + 1))  # the largest term first
-    expect(rows.first.locator("td").last).to_have_text(build_contract.number(terms[order[0]]))
     positive = int((terms[order[:5]] > 0).sum())
-    expect(rows.nth(positive).locator("td").last).to_have_text(build_contract.number(terms[order[-1]]))
+    shown = [*order[:positive], *order[::-1][:int((terms[order[::-1][:5]] < 0).sum())]]
+    bias = float(tensors[weight.size + c]) if tensors.size > weight.size else 0.0
+    rest = [j for j in range(terms.size) if j not in shown]
+    n, _ = build_contract.printed_sums([*terms[shown], terms[rest].sum(), bias, terms.sum() + bias])
+    expect(figure.locator(".lw-attr-units tfoot td")).to_have_text(re.compile(r"(≈ )?" + n(terms.sum() + bias) + "$"))
+    expect(rows.first.locator("td").last).to_have_text(n(terms[order[0]]))
+    expect(rows.nth(positive).locator("td").last).to_have_text(n(terms[order[-1]]))
 
 
 def test_choosing_a_logit_explains_that_class(page, server, site, site_url, summaries, committed_metrics):
@@ -258,8 +272,9 @@ def test_choosing_a_logit_explains_that_class(page, server, site, site_url, summ
     expect(figure.locator(".lw-attr-sum")).to_contain_text(f"logit of {summary['classes'][other]} (")
     _, gradients = published(site, site_url, summary)
     x = normalised_input(summary, committed_metrics).numpy().ravel().astype(np.float64)
-    expect(figure.locator(".lw-attr-sum")).to_contain_text(
-        f"Σ contributions ({build_contract.number((x * gradients[other]).sum())})")
+    total, logit = float((x * gradients[other]).sum()), summary["logits"][other]
+    n, _ = build_contract.printed_sums([total, logit - total, logit])
+    expect(figure.locator(".lw-attr-sum")).to_contain_text(f"Σ contributions ({n(total)})")
 
 
 def test_a_logit_chosen_while_the_figures_data_loads_is_the_one_explained(page, server, summaries):
@@ -284,10 +299,9 @@ def test_without_javascript_the_figure_reads_as_built(browser, server, summaries
     summary = summaries[0]
     record, _ = published(site, site_url, summary)
     entry = record["inputs"][summary["id"]][summary["predicted"]]
-    n = build_contract.number
-    expect(figure.locator(".lw-attr-sum")).to_have_text(build_contract.text(
-        "attribution_sum", sum=n(entry["sum"]), constant=n(entry["constant"]), what="logit",
-        cls=summary["classes"][summary["predicted"]], logit=n(entry["logit"])))
+    expect(figure.locator(".lw-attr-sum")).to_have_text(sum_text(
+        "attribution_sum", ("sum", "constant", "logit"), [entry["sum"], entry["constant"], entry["logit"]],
+        what="logit", cls=summary["classes"][summary["predicted"]]))
     expect(figure.locator(f'img[src="{site_url("attribution_map", input=summary["id"])}"]')).to_have_count(1)
     page.context.close()
 
@@ -338,10 +352,9 @@ def expect_autograds_sum(page, model, x):
     total = float((x.numpy().ravel().astype(np.float64) * gradients[c]).sum())
     figure = page.locator("#fig-attribution")
     figure.scroll_into_view_if_needed()
-    n = build_contract.number
-    expect(figure.locator(".lw-attr-sum")).to_have_text(build_contract.text(
-        "attribution_sum", sum=n(total), constant=n(logits[c] - total), what="logit", cls=FashionCNN.classes[c],
-        logit=n(logits[c])))
+    expect(figure.locator(".lw-attr-sum")).to_have_text(sum_text(
+        "attribution_sum", ("sum", "constant", "logit"), [total, logits[c] - total, logits[c]], what="logit",
+        cls=FashionCNN.classes[c]))
 
 
 def test_at_a_moment_of_training_the_attribution_is_that_moments_network(page, server, summaries, committed_metrics):

@@ -280,11 +280,12 @@ def check_batchnorm(page, model, layer, at, panel):
     mean, variance = float(weights["running_mean"][k]), float(weights["running_var"][k])
     normalised = (x - mean) / math.sqrt(variance + eps)
     scale, shift = float(weights["weight"][k]), float(weights["bias"][k])
-    assert_numbers(panel["numbers"], [x, x, mean, variance, eps, scale, shift, normalised, scale,
-                                      shift])
+    assert_numbers(panel["numbers"], [x, x, mean, variance, eps, scale, shift, x - mean,
+                                      math.sqrt(variance + eps), scale, shift, normalised * scale, shift])
     n = spans(panel["numbers"])
-    adds_up((n[1] - n[2]) / (n[3] + n[4]).sqrt(), panel["numbers"][7], "(x − mean) ÷ √(var + eps)")
-    adds_up(n[7] * n[8] + n[9], panel["result"], "× weight + bias")
+    adds_up(n[1] - n[2], panel["numbers"][7], "x − mean")
+    adds_up(n[7] / n[8] * n[9], panel["numbers"][11], "(x − mean) ÷ √(var + eps) × weight")
+    adds_up(n[11] + n[12], panel["result"], "+ bias")
     expect_outline(page, model, layer["inputs"][0], at)
 
 

@@ -135,14 +135,16 @@ class AttributionFigure {
   sumLine(c, contributions) {
     const { writer, summary, record, contract } = this.shown;
     const logit = summary[contract.output.kind][c], cls = summary.classes[c];
-    const number = writer.number, what = contract.output.value;
+    const what = contract.output.value;
     const found = explained(contributions, logit, record.exact ? null : this.baselineLogit(c));
     if (record.exact) {
-      return writer.text('attribution_sum', { sum: number(found.sum), constant: number(found.constant), what, cls,
-                                              logit: number(logit) });
+      const { number: n, equals } = writer.sums([found.sum, found.constant, logit]);
+      return writer.text('attribution_sum', { sum: n(found.sum), constant: n(found.constant), equals, what, cls,
+                                              logit: n(logit) });
     }
-    return writer.text('attribution_gap', { sum: number(found.sum), baseline: number(found.baseline),
-                                            gap: number(found.gap), what, cls, logit: number(logit) });
+    const { number: n, equals } = writer.sums([found.sum, found.baseline, found.gap, logit]);
+    return writer.text('attribution_gap', { sum: n(found.sum), baseline: n(found.baseline),
+                                            gap: n(found.gap), equals, what, cls, logit: n(logit) });
   }
 
   /** The class's score at the black baseline (known from the build for its own inputs). */
@@ -159,15 +161,17 @@ class AttributionFigure {
     const last = network.layers.at(-1);
     const { weight, bias } = await this.site.weightsFor(summary.id, last);
     const units = unitTerms(weight.slice(c).values, outputs[last.inputs[0]].values, bias ? bias.at(c) : 0);
+    const sums = writer.sums([...units.shown.map(unit => unit.product), units.restSum, units.bias, units.total]);
     const n = writer.number, cell = value => element('td', {}, n(value));
+    const term = value => element('td', {}, sums.number(value));  // the column that adds up to the total
     const row = ({ unit, weight, activation, product }) => element('tr', {},
-      element('th', { scope: 'row' }, String(unit)), cell(weight), cell(activation), cell(product));
+      element('th', { scope: 'row' }, String(unit)), cell(weight), cell(activation), term(product));
     find('tbody', table).replaceChildren(...units.shown.map(row),
       element('tr', { className: 'lw-attr-rest' },
         element('th', { scope: 'row', colSpan: 3 }, writer.text('units_rest', { count: units.rest })),
-        cell(units.restSum)),
-      element('tr', {}, element('th', { scope: 'row', colSpan: 3 }, 'bias'), cell(units.bias)));
-    find('tfoot td', table).textContent = n(units.total);
+        term(units.restSum)),
+      element('tr', {}, element('th', { scope: 'row', colSpan: 3 }, 'bias'), term(units.bias)));
+    find('tfoot td', table).textContent = `${sums.exact ? '' : '\u2248 '}${sums.number(units.total)}`;
   }
 
   /** Why the chosen class and not the other: the difference of the two maps and of the logits. */
@@ -184,9 +188,10 @@ class AttributionFigure {
       high: writer.number(scale.vmax) }));
     find('.lw-attr-difference', why).hidden = false;
     this.whyChooser.value = String(other);
+    const { number: n, equals } = writer.sums([found.sum, found.constant, found.difference]);
     find('.lw-attr-why-sum', why).textContent = writer.text('attribution_why', {
-      sum: writer.number(found.sum), constant: writer.number(found.constant), what: contract.output.value,
-      a: summary.classes[c], b: summary.classes[other], difference: writer.number(found.difference) });
+      sum: n(found.sum), constant: n(found.constant), equals, what: contract.output.value,
+      a: summary.classes[c], b: summary.classes[other], difference: n(found.difference) });
   }
 
   /** The "and not" class becomes a choice, which the store keeps. */
@@ -223,11 +228,12 @@ class AttributionFigure {
   /** The chooser follows the store, and the sum is split by channel: red … + green … + blue … = Σ. */
   drawChannels(contributions) {
     if (!this.channelChooser) return;
-    const number = this.shown.writer.number, channel = this.channel();
+    const channel = this.channel();
     this.channelChooser.value = channel === null ? '' : String(channel + 1);
-    const parts = Array.from({ length: this.channels }, (_, c) =>
-      `${channelName(this.channels, c)} ${number(sum(channelOf(contributions, this.channels, c)))}`);
-    this.channelSums.textContent = `; by channel, Σ contributions = ${parts.join(' + ')} = ${number(sum(contributions))}.`;
+    const sums = Array.from({ length: this.channels }, (_, c) => sum(channelOf(contributions, this.channels, c)));
+    const { number, equals } = this.shown.writer.sums([...sums, sum(contributions)]);
+    const parts = sums.map((part, c) => `${channelName(this.channels, c)} ${number(part)}`);
+    this.channelSums.textContent = `; by channel, Σ contributions = ${parts.join(' + ')}${equals}${number(sum(contributions))}.`;
   }
 
   paintMap(canvas, values, scale) {
@@ -280,9 +286,12 @@ class AttributionFigure {
                                                       gradient: n(gradient), product: n(product) });
       return this.channels === 1 ? line : `${channelName(this.channels, one)}: ${line}`;
     }
+    const together = sum(terms.map(term => term.product));
+    const sums = writer.sums([...terms.map(term => term.product), together]);
     const each = terms.map(({ value, gradient, product }, channel) =>
-      `${channelName(this.channels, channel)} ${n(value)} × ${n(gradient)} = ${n(product)}`);
-    return `Row ${r + 1}, column ${c + 1}: ${each.join('; ')}; together ${n(sum(terms.map(term => term.product)))}`;
+      `${channelName(this.channels, channel)} ${n(value)} × ${n(gradient)} = ${sums.number(product)}`);
+    return `Row ${r + 1}, column ${c + 1}: ${each.join('; ')}; together${sums.exact ? ' ' : sums.equals}`
+      + sums.number(together);
   }
 
   /** One channel's value at pixel (r, c) (less the baseline), its gradient and their product. */

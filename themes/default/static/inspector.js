@@ -118,10 +118,12 @@ const RENDER = {
                          ', so this is '], input, '.')],
   cat: catNodes,
   flatten: flattenNodes,
-  add: ({ explanation: { terms: [one, other], result }, number }) => [
-    workingLine(number, [`${one.source} gave `, one.value, ` and ${other.source} gave `,
-                         other.value, ' at the same place (both outlined): ', one.value, ' + ',
-                         other.value, ' = '], result)],
+  add: ({ explanation: { terms: [one, other], result }, writer }) => {
+    const sums = writer.sums([one.value, other.value, result]);
+    return [workingLine(sums.number, [`${one.source} gave `, one.value, ` and ${other.source} gave `,
+                                      other.value, ' at the same place (both outlined): ', one.value,
+                                      ' + ', other.value, sums.equals], result)];
+  },
 };
 
 /** The arithmetic's paragraph: a line of maths.js ending in its result, in bold. */
@@ -130,14 +132,28 @@ function workingLine(number, pieces, result, end = ', the value shown.') {
                  element('b', {}, number(result)), end);
 }
 
-/** A batch-normalised value: its channel's stored statistics, and the formula worked out. */
+/**
+ * A batch-normalised value: its channel's stored statistics, and the formula worked out step by
+ * step, so that its difference (x − mean) and its sum (… + bias) are printed to add up.
+ */
 function batchNormNodes({ explanation: { source, at, x, mean, variance, eps, affine, scale, shift,
-                                         working, result }, number }) {
+                                         normalised, result }, number, writer }) {
   const learned = affine ? ['; its learned weight ', scale, ' and bias ', shift] : [];
+  const difference = writer.sums([x, -mean, x - mean]), scaled = normalised * scale;
+  const sum = writer.sums([scaled, shift, result]);
+  const working = [
+    ...line([`${source} gave `, x, ': (', x, ' − ', mean, ') ÷ √('], difference.number),
+    ...line([variance, ' + ', eps, ')', ...(affine ? [' × ', scale, ' + ', shift] : [])], number),
+    ...line([difference.equals, x - mean], difference.number),
+    ...line([' ÷ ', Math.sqrt(variance + eps), ...(affine ? [' × ', scale, ' + ', shift, ' = '] : [' = '])],
+            number),
+    ...(affine ? line([scaled, ' + ', shift, sum.equals], sum.number) : []),
+  ];
   return [
     paragraph(...line([`Channel ${at[0] + 1}'s statistics, stored in training: mean `, mean,
                        ', variance ', variance, '; eps ', eps, ...learned, '.'], number)),
-    workingLine(number, [`${source} gave `, x, ': ', ...working, ' = '], result),
+    element('p', { className: 'lw-working' }, ...working,
+            element('b', {}, (affine ? sum.number : number)(result)), ', the value shown.'),
   ];
 }
 
@@ -166,6 +182,14 @@ function convOneChannel(view) {
   return [...convTermNodes(view, term), equation(view, sum)];
 }
 
+/**
+ * The sums of an explanation printed so that they visibly add up (format.js printedSums): each
+ * argument an array of terms then their total.
+ */
+function adding({ writer }, ...sums) {
+  return writer.sums(...sums);
+}
+
 /** Whether a conv value reads the input image (its colours), not maps a layer made. */
 function readsTheImage({ explanation: { source }, network }) {
   return network.layers[0].id === source;
@@ -183,12 +207,13 @@ function convColours(view) {
             `The ${names[i]} channel of ${source}, with the kernel's ${names[i]} weights:`),
     ...convTermNodes(view, term, names[i])]);
   const parts = terms.flatMap((term, i) => [i ? ` + ${names[i]} ` : `${capital(names[i])} `, term.sum]);
-  const total = bias === null ? [' = '] : [' + bias ', bias, ' = '];
+  const sums = adding(view, [...terms.map(term => term.sum), ...(bias === null ? [] : [bias]), result]);
+  const total = bias === null ? [sums.equals] : [' + bias ', bias, sums.equals];
   return [
     paragraph(`It reads all ${terms.length} channels of ${source}: one kernel per channel, and the `
               + 'products of every channel add up.'),
     ...each,
-    workingLine(number, [...parts, ...total], result,
+    workingLine(sums.number, [...parts, ...total], result,
                 bias === null ? ', the value shown; the layer has no bias.' : ', the value shown.'),
   ];
 }
@@ -198,7 +223,8 @@ function convColours(view) {
  * the total, and room for the arithmetic of the channel the reader chooses.
  */
 function convChannels(view) {
-  const { explanation: { source, terms, sum, outline: [box] }, number, store } = view;
+  const { explanation: { source, terms, sum, outline: [box] }, store } = view;
+  const sums = adding(view, [...terms.map(term => term.sum), sum]), number = sums.number;
   const detail = element('div', { className: 'lw-detail' });
   const buttons = terms.map(term => element('button', {
     type: 'button',
@@ -217,67 +243,78 @@ function convChannels(view) {
     paragraph(`Each of the ${terms.length} maps of ${source} it reads adds the sum of its `
               + 'products; choose one to see them.'),
     table(rows, `map ${first} to ${last}, row by row`),
+    paragraph(...line([`The ${terms.length} maps' sums add up to ${about(sums)}`, sum, '.'], number)),
     detail,
     equation(view, sum, 'Total '),
   ];
 }
 
 /** One channel's share: patch × kernel = products, and the products' sum; `colour`: the image's channel. */
-function convTermNodes({ explanation: { source }, number }, term, colour = null) {
+function convTermNodes(view, term, colour = null) {
+  const { explanation: { source }, number } = view;
   const { channel, patch, padded: outside, kernel, products, sum } = term;
+  const sums = adding(view, [...products.flat(), sum]);
   const patchCells = patch.map((row, u) => row.map((value, v) =>
     (outside[u][v] ? element('span', { className: 'lw-pad' }, number(value)) : number(value))));
   return [
     element('div', { className: 'lw-sum' },
       table(patchCells, colour ? `${source}, ${colour}` : `${source} map ${channel + 1}`),
       element('span', {}, '×'), table(numbers(kernel, number), colour ? `kernel, ${colour}` : 'kernel'),
-      element('span', {}, '='), table(numbers(products, number), 'products')),
-    paragraph(`Sum of the ${products.flat().length} products: ${number(sum)}`),
+      element('span', {}, '='), table(numbers(products, sums.number), 'products')),
+    paragraph(`Sum of the ${products.flat().length} products`, sums.exact ? ': ' : sums.equals,
+              sums.number(sum)),
   ];
 }
 
 /** 'sum + bias b = result, the value shown.' (without a bias: 'result, the value shown; …') */
-function equation({ explanation: { result, bias }, number }, sum, before = '') {
+function equation(view, sum, before = '') {
+  const { explanation: { result, bias } } = view;
   if (bias === null) {
-    return workingLine(number, [before], result, ', the value shown; the layer has no bias.');
+    return workingLine(adding(view, [sum, result]).number, [before], result,
+                       ', the value shown; the layer has no bias.');
   }
-  return workingLine(number, [before, sum, ' + bias ', bias, ' = '], result);
+  const sums = adding(view, [sum, bias, result]);
+  return workingLine(sums.number, [before, sum, ' + bias ', bias, sums.equals], result);
 }
 
 /**
  * A Linear value: the largest products in a table (each element's button outlines it in the
  * input's figure), what the other terms add up to, the total and the bias.
  */
-function linearNodes({ explanation: { source, count, listed, rest, sum, bias, result }, number,
-                       store }) {
+function linearNodes(view) {
+  const { explanation: { source, count, listed, rest, sum, bias, result }, number, store } = view;
+  const terms = adding(view, [...listed.map(term => term.product), ...(rest.count ? [rest.sum] : []), sum]);
+  const total = adding(view, bias === null ? [sum, result] : [sum, bias, result]);
   const head = element('tr', {}, ...[`element of ${source}`, 'input', 'weight', 'product']
     .map(name => element('th', { scope: 'col' }, name)));
   const rows = listed.map(term => element('tr', {},
     element('td', {}, term.cell ? element('button', {
       type: 'button', onclick: () => pointAt(store, [term.cell]) }, String(term.index + 1))
       : String(term.index + 1)),
-    ...[term.input, term.weight, term.product].map(value => element('td', {}, number(value)))));
-  const terms = element('table', { className: 'lw-terms' });
-  terms.createCaption().textContent = `its ${listed.length} largest products (weight × input), `
+    ...[number(term.input), number(term.weight), terms.number(term.product)]
+      .map(text => element('td', {}, text))));
+  const table = element('table', { className: 'lw-terms' });
+  table.createCaption().textContent = `its ${listed.length} largest products (weight × input), `
     + 'positive and negative';
-  terms.createTHead().append(head);
-  terms.createTBody().append(...rows);
-  const total = bias === null ? [] : [' + bias ', bias];
+  table.createTHead().append(head);
+  table.createTBody().append(...rows);
+  const plus = bias === null ? [] : [' + bias ', bias];
   return [
     paragraph(`A weighted sum of all ${count} values of ${source}`,
               bias === null ? ' (it has no bias).' : ', plus a bias.'),
-    terms,
+    table,
     ...(rest.count ? [paragraph('The other ', `${rest.count}`, ' terms add up to ',
-                                ...line([rest.sum], number), '.')] : []),
-    workingLine(number, [`All ${count} terms add up to `, sum, '; ', sum, ...total, ' = '],
-                result),
+                                ...line([rest.sum], terms.number), '.')] : []),
+    element('p', { className: 'lw-working' }, ...line([`All ${count} terms add up to ${about(terms)}`, sum, '; '], terms.number),
+            ...line([sum, ...plus, total.equals], total.number), element('b', {}, total.number(result)),
+            ', the value shown.'),
   ];
 }
 
 /** A mean: its window (the padding as it counts), and sum ÷ n. */
 function meanNodes({ explanation: { source, k, window, cells, padded: outside, paddingCounts,
                                     adaptive, whole, clipped, override, padding, sum, count,
-                                    result }, number }) {
+                                    result }, writer }) {
   const rows = `rows ${window.top + 1}–${window.top + window.height}`;
   const cols = `columns ${window.left + 1}–${window.left + window.width}`;
   const where = whole
@@ -292,14 +329,16 @@ function meanNodes({ explanation: { source, k, window, cells, padded: outside, p
           : `; cells beyond the map's edge (padding ${pair(padding)}) are left out `
             + '(count_include_pad=False)')
         + (clipped ? `. ${CLIPPED}.` : '.');
-  const shown = cells.map((row, u) => row.map((value, v) => (!outside[u][v] ? number(value)
-    : element('span', { className: 'lw-pad' }, value === null ? 'pad' : number(value)))));
+  const sums = writer.sums([...cells.flat().filter(value => value !== null), sum]);
+  const shown = cells.map((row, u) => row.map((value, v) => (!outside[u][v] ? sums.number(value)
+    : element('span', { className: 'lw-pad' }, value === null ? 'pad' : sums.number(value)))));
   const padCount = outside.flat().filter(Boolean).length;
   const which = paddingCounts && padCount ? ` (the ${padCount} padded zeros count)`
     : padCount ? ` (only the cells inside the map count)` : '';
   const divisor = override === null ? [`÷ n ${count}${which} = `]
     : [`÷ ${count}, the divisor it is given (divisor_override), whatever the window holds = `];
-  return [paragraph(where), table(shown), workingLine(number, ['Sum ', sum, ' ', ...divisor], result)];
+  return [paragraph(where), table(shown),
+          workingLine(sums.number, [`Sum ${about(sums)}`, sum, ' ', ...divisor], result)];
 }
 
 /** What a pool's window clipped by ceil_mode says. */
@@ -419,6 +458,11 @@ function capital(word) {
 
 function padded(padding) {
   return padding.some(amount => amount > 0);
+}
+
+/** '≈ ' before a total its printed terms do not add up to exactly (format.js printedSums), else ''. */
+function about({ exact }) {
+  return exact ? '' : '\u2248 ';
 }
 
 function infinity(value) {
