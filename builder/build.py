@@ -63,7 +63,7 @@ def build(content_dir="content", out="site", *, strict=False, train=False, data_
     network_key, network, trained, sources = _network(article, train, data_dir, log)
     chosen = inputs.resolve(article, network.classes, network.input_size, problems, data_dir, network.dataset)
     generated = cache.remembered_folder(_inputs_key(network_key, chosen),
-                                        lambda folder: _generate(folder, trained(), chosen))
+                                        lambda folder: _generate(folder, trained(), chosen, data_dir))
     html, rendered, context = _render_page(article, network, generated, problems, tour is not None)
     published = touring.render(tour, context, html, network, problems) if tour else None
     _write_site(out, article, generated, html, published, strict, problems)
@@ -149,9 +149,9 @@ def _inputs_key(network_key, chosen):
     return cache.digest(*parts)
 
 
-def _generate(folder, network, chosen):
+def _generate(folder, network, chosen, data_dir):
     from builder.generate import generate  # PyTorch and matplotlib: only when the cache has no entry
-    generate(folder, network, chosen)
+    generate(folder, network, chosen, data_dir)
 
 
 def _dataset_key(spec):
@@ -192,6 +192,7 @@ def _render_page(article, network, generated, problems, tour):
                         toc=rendered.toc, inputs=shown, thumbnail=dict(width=width, height=height),
                         conversion=contract.conversion(network.dataset),
                         mistakes=_mistakes_figure(rendered.figures, kept), learning=bool(moments["snapshots"]),
+                        tests=data.tests,
                         reproduce=views.reproduce_view(network, shown), contract_url=contract.PATH, tour=tour)
     return html, rendered, context
 

@@ -77,6 +77,14 @@ class Generated:
     def kept(self):
         return self._json("confusion")
 
+    @cached_property
+    def tests(self):
+        """data/tests.json without its labels ({total, count, chunk, shape, cap}), or None where the
+        build published no test images (builder.testset)."""
+        if not (self.generated / contract.url("tests")).is_file():
+            return None
+        return {name: value for name, value in self._json("tests").items() if name != "labels"}
+
 
 def targets(data):
     """{scheme: the names its figures may show}, for article.render."""

@@ -2,7 +2,8 @@
 
     frames/   PNGs of every map, vector, filter and colour scale (builder.frames)
     data/     every layer's numbers, the network and the contract (builder.datafiles, builder.contract),
-              the test images behind the confusion matrix (builder.confusion),
+              the test images behind the confusion matrix (builder.confusion), every test image
+              (builder.testset),
               each pixel's share of each class's score (builder.attributions)
     charts/   the training record as SVG (builder.charts)
     data/training.json, data/snapshots/  the network at moments of its training (builder.snapshots)
@@ -14,11 +15,12 @@ PyTorch and matplotlib; the build calls it when its cache has no folder for
 these weights and inputs.
 """
 from builder import (activations, attributions, charts, companions, confusion, contract, datafiles, examples,
-                     featurevis, frames, learning, snapshots)
+                     featurevis, frames, learning, snapshots, testset)
 
 
-def generate(folder, network, chosen):
-    """Run `chosen` inputs through `network` and write everything derived from them into `folder`."""
+def generate(folder, network, chosen, data_dir=None):
+    """Run `chosen` inputs through `network` and write everything derived from them into `folder`;
+    the test images are read from the dataset (under `data_dir`, as model.data finds it)."""
     kept = companions.load(network.description)  # first: a file made for other weights stops the build at once
     examples.publish(folder, network, kept.examples)
     snapshots.write(folder, network, kept.snapshots)  # the network at moments of its training
@@ -31,4 +33,5 @@ def generate(folder, network, chosen):
     attributions.write(folder, network, chosen, traces)
     charts.write(folder, charts.draw(network.metrics, network.classes))
     confusion.write(folder, kept.confusion, network.classes)
-    contract.write(folder, scales, frames.palettes(scales), network.output, network.dataset)
+    tests = testset.write(folder, testset.read_split(network.dataset, data_dir), network.dataset["input_shape"])
+    contract.write(folder, scales, frames.palettes(scales), network.output, network.dataset, tests)

@@ -204,11 +204,11 @@ def test_a_link_reopens_the_drawing(opened, page, server, context):
 
 @pytest.mark.parametrize("link", ["draw.not-a-drawing", "test.99999", "yours.3"])
 def test_a_link_to_an_input_the_page_cannot_read_says_so(page, server, link):
-    """The figures stay on the first input, and the page says the link could not be read."""
+    """The figures stay on the first input, and the page names the link's value under the picker."""
     open_page(page, server)
     status = page.locator(".lw-status").inner_text()
     open_page(page, server, f"#input={link}")
-    expect(page.locator(".lw-upload-said")).to_contain_text(f"The link names an input this page cannot read ({link})")
+    expect(page.locator(".lw-link-said")).to_contain_text(f"The link's input={link} is not used: ")
     expect(page.locator(".lw-status")).to_have_text(status)
 
 

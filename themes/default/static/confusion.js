@@ -64,19 +64,44 @@ function thumbnail(pixels, shape) {
 }
 
 /**
- * The test image a link names ('test.1234'), made an input: its id, or null when the site holds
- * no such image.
+ * The test image a link names ('test.1234'), made an input: {input} with its id, or {why, fields}
+ * saying why it cannot be (store.js's unusable). The image comes from data/tests/ where the site
+ * publishes every test image, else from the confusion matrix's cells.
  */
 export async function resolveTestLink(link, site, own) {
   const index = Number(link.match(/^test\.(\d+)$/)?.[1] ?? NaN);
-  if (!Number.isInteger(index)) return null;
-  const [contract, kept] = await Promise.all([site.contract(), site.json('confusion')]);
+  if (!Number.isInteger(index)) return { why: 'link_input' };
+  const contract = await site.contract();
+  const found = await ('tests' in contract.urls ? publishedImage : cellImage)(site, contract, index);
+  if (found.why) return found;
+  return { input: await own.add(found.pixels, { kind: 'test', label: found.label, link,
+                                                 source: createWriter(contract).text('source_test', { index }) }) };
+}
+
+/**
+ * Test image `index` from the file of data/tests/ that holds it (builder/testset.py): {pixels, label},
+ * or {why, fields} for an index past the split or past what the site publishes of it.
+ */
+async function publishedImage(site, contract, index) {
+  const tests = await site.json('tests');
+  if (index >= tests.total) return { why: 'link_test', fields: { last: tests.total - 1 } };
+  if (index >= tests.count) {
+    return { why: 'link_test_cap', fields: { count: tests.count, total: tests.total, cap: tests.cap / 1e6 } };
+  }
+  const chunk = Math.floor(index / tests.chunk), size = sizeOf(tests.shape);
+  const bytes = new Uint8Array(await fetchOnce(urlOf(contract, 'test_chunk', { chunk }), 'arrayBuffer'));
+  const at = (index - chunk * tests.chunk) * size;
+  return { pixels: bytes.subarray(at, at + size), label: tests.labels[index] };
+}
+
+/** Test image `index` from the confusion matrix's cell that holds it: {pixels, label}, or {why}. */
+async function cellImage(site, contract, index) {
+  const kept = await site.json('confusion');
   const cell = Object.keys(kept.cells).find(key => kept.cells[key].includes(index));
-  if (!cell) return null;
+  if (!cell) return { why: 'link_test_held' };
   const [trueClass, predicted] = cell.split('-').map(Number);
   const { pixels } = (await cellImages(site, trueClass, predicted)).find(image => image.index === index);
-  return own.add(pixels, { kind: 'test', label: trueClass, link,
-                           source: createWriter(contract).text('source_test', { index }) });
+  return { pixels, label: trueClass };
 }
 
 /**

@@ -38,6 +38,14 @@ export function mountYours(picker, store, site, own) {
     return opened;
   };
   mountChip(picker, store, site, own);
+  const number = find('.lw-test-pick', picker);
+  let picking = null;  // the test image's link being resolved
+  if (number) {
+    watch(store, state => state.input, input => {
+      const [, index] = /^test\.(\d+)$/.exec(own.linkOf(input) ?? '') ?? [];
+      if (index !== undefined) number.value = index;
+    });
+  }
 
   return {
     own,
@@ -69,8 +77,24 @@ export function mountYours(picker, store, site, own) {
         const input = await drawingOf(link);
         return input === null ? { why: 'link_drawing' } : { input };
       }
-      const input = link.startsWith('test.') ? await resolveTestLink(link, site, own) : null;
-      return input === null ? { why: 'link_input' } : { input };
+      return link.startsWith('test.') ? resolveTestLink(link, site, own) : { why: 'link_input' };
+    },
+
+    /**
+     * The test image whose number the reader gave in the picker's `field` becomes the input; a
+     * number out of the field's range is said by the field.
+     */
+    async pickTest(field) {
+      if (field.value === '' || !field.reportValidity()) return;
+      const link = `test.${Number(field.value)}`;
+      if (picking === link || own.linkOf(store.getState().input) === link) return;  // Enter and change both come
+      picking = link;
+      try {
+        const { input } = await this.resolve(link);
+        if (input && picking === link) store.dispatch({ type: 'chooseInput', input });
+      } finally {
+        if (picking === link) picking = null;
+      }
     },
   };
 
