@@ -23,7 +23,8 @@ import { channelName, sum } from './arithmetic.js';
 import { channelOf, contributionsOf, explained, otherClass, perPixel, unitTerms, whyNot } from './contributions.js';
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
-import { divergingScale, paint } from './paint.js';
+import { divergingScale, paint, paintPixels } from './paint.js';
+import { pixelsOf } from './picture.js';
 import { fetchOnce, urlOf } from './site.js';
 import { shownInput, watch, watchLoaded } from './store.js';
 
@@ -38,10 +39,11 @@ class AttributionFigure {
   constructor(figure, store, site, network) {
     const [channels, rows, cols] = network.layers[0].shape;
     Object.assign(this, { figure, store, site, lastLayer: network.layers.at(-1).id, classes: network.classes,
-                          channels, rows, cols, shown: null });
+                          channels, rows, cols, shown: null, checked: {} });
   }
 
   mount() {
+    this.picture = pictureCanvas(find('.lw-attr-input', this.figure));
     this.maps = findAll('.lw-attr-surface', this.figure).map(surface => canvasIn(surface));
     this.whyChooser = this.makeChooser();
     Object.assign(this, this.makeChannelChooser());
@@ -59,10 +61,18 @@ class AttributionFigure {
 
   /** The other class of "why this and not that": the one the store names, else contributions.js's choice. */
   versusOf(chosen) {
-    const { summary, contract } = this.shown, scores = summary[contract.output.kind];
-    const named = Number(this.store.getState().params.versus) - 1;
-    const valid = Number.isInteger(named) && named >= 0 && named < scores.length && named !== chosen;
-    return valid ? named : otherClass(summary, scores, chosen);
+    const named = this.namedVersus();
+    return named !== null && named !== chosen ? named : this.defaultVersus(chosen);
+  }
+
+  defaultVersus(chosen) {
+    const { summary, contract } = this.shown;
+    return otherClass(summary, summary[contract.output.kind], chosen);
+  }
+
+  /** The class the store's versus names (from 0), or null when it names none. */
+  namedVersus() {
+    return countUpTo(this.store.getState().params.versus, this.classes.length);
   }
 
   /** The selected pixel [row, column] the store names ('12,9', from 1), held inside the image, or null. */
@@ -73,8 +83,36 @@ class AttributionFigure {
 
   /** The channel whose share the maps show alone (from 0), or null: every channel's, summed. */
   channel() {
-    const named = Number(this.store.getState().params.channel) - 1;
-    return this.channels > 1 && Number.isInteger(named) && named >= 0 && named < this.channels ? named : null;
+    return this.channels > 1 ? countUpTo(this.store.getState().params.channel, this.channels) : null;
+  }
+
+  /**
+   * A versus or channel the store was given (by a link) that the figure cannot use is named under
+   * the picker (the store's `unusable`) and let go, so that the link names what the figure shows.
+   * Checked once per value given; true when something was let go (the store's change draws again).
+   */
+  letGoUnusable(chosen) {
+    const { versus = null, channel = null } = this.store.getState().params;
+    const unusable = [];
+    if (versus !== null && versus !== this.checked.versus) {
+      const named = this.namedVersus();
+      if (named === null) {
+        unusable.push({ name: 'versus', value: versus, why: 'link_versus', fields: { count: this.classes.length } });
+      } else if (named === chosen) {
+        unusable.push({ name: 'versus', value: versus, why: 'link_versus_same',
+                        fields: { other: this.classes[this.defaultVersus(chosen)] } });
+      }
+    }
+    if (channel !== null && channel !== this.checked.channel && this.channel() === null) {
+      unusable.push(this.channels === 1 ? { name: 'channel', value: channel, why: 'link_one_channel' }
+        : { name: 'channel', value: channel, why: 'link_channel', fields: { count: this.channels } });
+    }
+    this.checked = { versus, channel };
+    for (const each of unusable) this.store.dispatch({ type: 'unusable', ...each });
+    if (unusable.length) {
+      this.store.dispatch({ type: 'setParams', params: Object.fromEntries(unusable.map(({ name }) => [name, null])) });
+    }
+    return unusable.length > 0;
   }
 
   /** What a map shows of (C, H, W) numbers: the chosen channel's, or each pixel's channels summed. */
@@ -110,10 +148,11 @@ class AttributionFigure {
   }
 
   draw() {
-    if (!this.shown) return;
+    if (!this.shown || this.letGoUnusable(this.shown.chosen)) return;
     const { summary, chosen, writer, contract } = this.shown;
     const contributions = this.contributionsOf(chosen), shown = this.shownOf(contributions);
     const scale = divergingScale(shown, contract);
+    this.paintPicture();
     this.paintMap(this.maps[0], shown, scale);
     this.maps[0].setAttribute('aria-label', writer.text('attribution_alt', {
       what: contract.output.value, cls: summary.classes[chosen], low: writer.number(scale.vmin),
@@ -187,6 +226,8 @@ class AttributionFigure {
       a: summary.classes[c], b: summary.classes[other], low: writer.number(scale.vmin),
       high: writer.number(scale.vmax) }));
     find('.lw-attr-difference', why).hidden = false;
+    this.whyChooser.replaceChildren(...this.classes.flatMap((name, b) =>
+      b === c ? [] : [element('option', { value: String(b) }, name)]));  // why A and not A: never
     this.whyChooser.value = String(other);
     const { number: n, equals } = writer.sums([found.sum, found.constant, found.difference]);
     find('.lw-attr-why-sum', why).textContent = writer.text('attribution_why', {
@@ -198,8 +239,7 @@ class AttributionFigure {
   makeChooser() {
     const other = find('.lw-attr-other', this.figure);
     if (!other) return null;
-    const chooser = element('select', { className: 'lw-attr-other', attributes: { 'aria-label': 'the other class' } },
-      ...this.classes.map((name, c) => element('option', { value: String(c) }, name)));
+    const chooser = element('select', { className: 'lw-attr-other', attributes: { 'aria-label': 'the other class' } });
     chooser.addEventListener('change', () => this.store.dispatch({
       type: 'setParams', params: { versus: String(Number(chooser.value) + 1) } }));
     other.replaceWith(chooser);
@@ -234,6 +274,16 @@ class AttributionFigure {
     const { number, equals } = this.shown.writer.sums([...sums, sum(contributions)]);
     const parts = sums.map((part, c) => `${channelName(this.channels, c)} ${number(part)}`);
     this.channelSums.textContent = `; by channel, Σ contributions = ${parts.join(' + ')}${equals}${number(sum(contributions))}.`;
+  }
+
+  /** The input beside its contributions: its pixels, from the numbers the figure explains. */
+  paintPicture() {
+    const { outputs, network, summary, writer } = this.shown;
+    if (!this.picture) return;
+    Object.assign(this.picture, { width: this.cols, height: this.rows });
+    paintPixels(this.picture, pixelsOf(outputs[network.layers[0].id].values, network.normalisation, this.rows * this.cols));
+    this.picture.setAttribute('aria-label', writer.text(summary.label_name ? 'input_alt' : 'input_alt_unlabelled',
+                                                        { label: summary.label_name, source: summary.source }));
   }
 
   paintMap(canvas, values, scale) {
@@ -305,6 +355,11 @@ class AttributionFigure {
   }
 }
 
+/** The number a link's `text` counts from 1 to `count`, from 0; null for any other text. */
+function countUpTo(text, count) {
+  return /^\d+$/.test(text ?? '') && Number(text) >= 1 && Number(text) <= count ? Number(text) - 1 : null;
+}
+
 /** A canvas over the surface's picture (or in its place, for the difference). */
 function canvasIn(surface) {
   const canvas = element('canvas', { attributes: { role: 'img' } });
@@ -314,6 +369,15 @@ function canvasIn(surface) {
     picture.replaceWith(canvas);
   }
   else surface.append(canvas);
+  return canvas;
+}
+
+/** A canvas in place of the input's picture (marked, as it was, as showing the chosen input), or null. */
+function pictureCanvas(picture) {
+  if (!picture) return null;
+  const canvas = element('canvas', { className: picture.className, attributes: {
+    role: 'img', 'aria-label': picture.alt, 'data-shows-input': picture.dataset.showsInput } });
+  picture.replaceWith(canvas);
   return canvas;
 }
 

@@ -78,6 +78,7 @@ function showAll(figures, loaded, positions) {
       const differences = divergingScale(values, contract), bound = differences.vmax;
       paint(difference, { shape: [grid.rows, grid.cols], values }, differences, contract.palettes[differences.cmap]);
       other.setAttribute('aria-label', `${layer}: ${names[1].source}`);
+      if (surface.dataset.showsInput) other.dataset.showsInput = 'compared';  // the second input itself
       difference.setAttribute('aria-label', `${layer}: ${names[0].source} minus ${names[1].source}, ${
         writer.range(-bound, bound)}`);
       const [one, two] = names.map(summary => summary.label_name ?? summary.source);

@@ -15,17 +15,18 @@ import { watchLoaded } from './store.js';
 export function mount(figures, store, site) {
   for (const figure of figures) {
     const frame = find('.lw-picture', figure);
-    const first = slotOf(find('img', frame));
-    const second = slotOf(frame.appendChild(element('img', { className: 'lw-picture-second' })));
+    const first = slotOf(find('img', frame), 'chosen');
+    const second = slotOf(frame.appendChild(element('img', { className: 'lw-picture-second' })), 'compared');
     const load = input => input && pictureOf(input, site);
     watchLoaded(store, state => state.input, load, shown => show(first, shown), { now: true });
     watchLoaded(store, state => state.compare, load, shown => show(second, shown), { now: true });
   }
 }
 
-/** An <img> for pictures the site holds and, after it, a canvas for those painted here. */
-function slotOf(image) {
-  const canvas = element('canvas', { hidden: true, attributes: { role: 'img' } });
+/** An <img> for pictures the site holds and, after it, a canvas for those painted here: both show input `which`. */
+function slotOf(image, which) {
+  const canvas = element('canvas', { hidden: true, attributes: { role: 'img', 'data-shows-input': which } });
+  image.dataset.showsInput = which;
   image.after(canvas);
   return { image, canvas };
 }
