@@ -102,10 +102,10 @@ function inputNamed(name, inputIds) {
 export function mountHash(store, inputIds, { linkOf = id => id, resolve = async () => ({ why: 'link_input' }),
                                              moments = async () => null, figureNames = [] } = {}) {
   const read = async () => {
-    const named = parseHash(location.hash, inputIds);
+    const hash = location.hash, named = parseHash(hash, inputIds);
     if (!named) return;
     const { maps } = store.getState();
-    const unusable = unusableNames(location.hash, maps, figureNames);
+    const unusable = unusableNames(hash, maps, figureNames);
     const positions = Object.fromEntries(Object.entries(named.positions)
       .filter(([name, k]) => !(name in maps) || k < maps[name]));
     const inputOf = async (name, id, link) => {
@@ -119,6 +119,8 @@ export function mountHash(store, inputIds, { linkOf = id => id, resolve = async 
     const moment = named.at === null ? null : await momentNamed(named.at, moments, unusable);
     const params = Object.fromEntries(Object.entries(named.params)
       .filter(([name]) => figureNames.includes(name)));
+    const order = [...new URLSearchParams(hash.slice(1)).keys()];  // named in the link's order
+    unusable.sort((one, other) => order.indexOf(one.name) - order.indexOf(other.name));
     store.dispatch({ type: 'restore', input, positions, compare, moment, params, tour: named.tour, unusable });
   };
   addEventListener('hashchange', read);
