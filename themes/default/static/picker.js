@@ -25,6 +25,7 @@ export function mountPicker(picker, store, site) {
   watch(store, state => state.input, input => {
     for (const radio of radios(picker)) radio.checked = radio.value === input;
   });
+  mountFolding(picker);
   const said = find('.lw-link-said', picker);
   watchLoaded(store, state => state.unusable, async unusable => unusable.length && createWriter(await site.contract()),
     (writer, unusable) => { said.textContent = unusable.map(entry => unusableText(writer, entry)).join(' '); });
@@ -39,6 +40,26 @@ function unusableText(writer, { name, value, why, fields }) {
   const filled = Object.fromEntries(Object.entries(fields).map(([key, field]) =>
     [key, Array.isArray(field) ? field.map(printed).join(', ') : printed(field)]));
   return writer.text('link_unusable', { name, value, why: writer.text(why, { name, value, ...filled }) });
+}
+
+/**
+ * On a phone the picker keeps to one line (style.css): More opens its other controls, Escape or the
+ * focus leaving them (to the drawing pad, the slider, the article) folds them again. The page's
+ * --lw-pinned follows the picker's height, so link targets and focused controls land below it.
+ */
+function mountFolding(picker) {
+  const more = find('.lw-more', picker), controls = find('fieldset', picker);
+  const unfold = open => more?.setAttribute('aria-expanded', String(open));
+  more?.addEventListener('click', () => unfold(more.getAttribute('aria-expanded') !== 'true'));
+  // After the focus has settled: a control that replaces itself (Compare's select) keeps it inside.
+  controls.addEventListener('focusout', () => setTimeout(() => controls.contains(document.activeElement) || unfold(false)));
+  picker.addEventListener('keydown', event => {
+    if (event.key !== 'Escape' || more?.getAttribute('aria-expanded') !== 'true') return;
+    unfold(false);
+    more.focus();
+  });
+  const pinned = () => document.documentElement.style.setProperty('--lw-pinned', `${picker.offsetHeight}px`);
+  new ResizeObserver(pinned).observe(picker);
 }
 
 function radios(picker) {
