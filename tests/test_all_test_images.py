@@ -15,7 +15,7 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from builder import contract as build_contract, testset
+from builder import contract as build_contract
 from conftest import CHECKPOINT, open_page
 from model.cnn import FashionCNN
 from test_own_input import CANVAS_GRAY, expect_follows
@@ -54,6 +54,7 @@ def model():
 
 def test_the_site_publishes_every_test_image_and_label_as_the_dataset_has_them(site, published, dataset, contract):
     """The files, put one after another, are the dataset's test images byte for byte; each is small."""
+    from builder import testset
     total = len(dataset.labels)
     assert (published["total"], published["count"]) == (total, total), "FashionMNIST's test set fits the cap"
     assert published["shape"] == [1, 28, 28]
@@ -71,6 +72,7 @@ def test_the_site_publishes_every_test_image_and_label_as_the_dataset_has_them(s
 def test_what_is_published_is_capped_by_bytes_in_whole_small_files(tmp_path, shape, total):
     """A large test set is cut at the cap: its first images, whole files of at most CHUNK bytes each
     (one image per file where one is larger), and the index says how many of how many."""
+    from builder import testset
     images = torch.arange(min(total, 400) * int(np.prod(shape)), dtype=torch.int64).remainder(251).to(torch.uint8)
     split = _Split(images.reshape(-1, *shape), total)
     assert testset.write(tmp_path, split, shape)
@@ -159,7 +161,7 @@ def test_a_test_image_past_the_set_or_the_cap_is_named_under_the_picker(page, se
     open_page(page, server, f"#input=test.{published['total']}")
     expect(said).to_have_text(texts["link_unusable"].format(
         name="input", value=f"test.{published['total']}",
-        why=texts["link_test"].format(last=build_contract.whole(published["total"] - 1))))
+        why=texts["link_test"].format(last=f"{published['total'] - 1:,}")))
 
     fewer = dict(published, count=5000, labels=published["labels"][:5000])
     other = page.context.new_page()  # a page that has not read data/tests.json yet
@@ -169,6 +171,6 @@ def test_a_test_image_past_the_set_or_the_cap_is_named_under_the_picker(page, se
     open_page(other, server, "#input=test.7000")
     expect(other.locator(".lw-link-said")).to_have_text(texts["link_unusable"].format(
         name="input", value="test.7000", why=texts["link_test_cap"].format(
-            count=build_contract.whole(5000), total=build_contract.whole(published["total"]),
-            cap=build_contract.whole(published["cap"] // 10**6))))
+            count=f"{5000:,}", total=f"{published['total']:,}",
+            cap=f"{published['cap'] // 10**6:,}")))
     assert fetched == []
