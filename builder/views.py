@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from builder import charts
-from builder.contract import DIVERGING, KERNEL_COLOUR_URL, number, output, percent, picture, printed_sums, text, url, value_range
+from builder.contract import (DIVERGING, KERNEL_COLOUR_URL, number, output, percent, picture, printed_sums, text, url,
+                              value_range, whole)
 from builder.layers import colour_kernels, tile_shape
 
 
@@ -223,7 +224,7 @@ def training_view(figure, network, moments):
     layer = network.layer(figure.target)
     count, channels, h, w = layer.weight_shape
     height, width = tile_shape(channels, h, w)
-    rows = [dict(step=f"{m['step']:,}", epoch=f"{m['epoch']:.2f}", accuracy=percent(m["test_accuracy"]))
+    rows = [dict(step=whole(m['step']), epoch=f"{m['epoch']:.2f}", accuracy=percent(m["test_accuracy"]))
             for m in moments["snapshots"]]
     alt = (f"The {count} filters of {layer.id}, one row for each of {len(rows)} moments of training, "
            f"from step {rows[0]['step']} at the top to step {rows[-1]['step']} at the bottom")
