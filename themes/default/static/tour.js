@@ -258,24 +258,42 @@ function placeWhileStill(target, selector, panel) {
     for (const name of events) removeEventListener(name, moved, true);
   };
   for (const name of events) addEventListener(name, moved, { capture: true, passive: true });
+  outline();
+  const fold = disclose(control);
   place();
   return () => {
     stop();
+    fold();
     control?.classList.remove('lw-tour-control');
   };
 }
 
 /**
- * Let a panel that lies across the target give up height (its text then scrolls) so that the
- * control fits between the pinned header and it, down to SMALLEST pixels; and give the page room
- * at its end to scroll its last figures above the panel.
+ * Open what hides `control` (a button with aria-expanded="false" whose aria-controls names a box
+ * around it: the phone's folded picker, More); returns what folds it again.
+ */
+function disclose(control) {
+  if (control.getClientRects().length) return () => {};
+  for (let box = control.parentElement; box; box = box.parentElement) {
+    const opener = box.id && find(`[aria-controls~="${CSS.escape(box.id)}"][aria-expanded="false"]`);
+    if (!opener) continue;
+    opener.click();
+    return () => opener.getAttribute('aria-expanded') === 'true' && opener.click();
+  }
+  return () => {};
+}
+
+/**
+ * Let a panel that lies across the target give up height (its text then scrolls) where that makes
+ * the whole control fit between the pinned header and it, keeping SMALLEST pixels; and give the
+ * page room at its end to scroll its last figures above the panel.
  */
 function makeRoom(target, control, panel) {
   panel.style.maxHeight = '';
   const room = coveredBelow(target, panel) - coveredAbove(target) - 2 * GAP;
   const needed = control.getBoundingClientRect().height - room;
-  if (needed > 0 && coveredBelow(target, panel) < innerHeight) {
-    panel.style.maxHeight = `${Math.max(SMALLEST, panel.offsetHeight - needed)}px`;
+  if (needed > 0 && coveredBelow(target, panel) < innerHeight && panel.offsetHeight - needed >= SMALLEST) {
+    panel.style.maxHeight = `${panel.offsetHeight - needed}px`;
   }
   document.documentElement.style.setProperty('--lw-tour-room', `${panel.offsetHeight + GAP}px`);
 }

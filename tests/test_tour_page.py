@@ -1,0 +1,281 @@
+"""The guided tour in a real Chromium, at 375 × 812 and 1280 × 800: started from the Tour button and
+walked step by step, its target scrolled clear of the pinned picker and of the tour's panel, its control
+outlined; by keyboard alone; its predict-first questions revealing the network's own values (read here
+with NumPy from the published float32 outputs) for whichever input the reader chose; opened by a link at a
+step; a step past the last named under the picker; nothing of it loaded before it starts; axe-core clean
+with it open at each step in the light and the dark colour scheme.
+
+Screenshots of each step land in tests/artifacts/tour/<width>/step-<N>.png.
+
+    .venv/bin/python -m pytest tests/test_tour_page.py
+"""
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import open_page
+from reader_helpers import (ARTIFACTS, choose, contrast, header, layer_of, picker_bottom, printed, rgb,
+                            wait_for_images)
+from test_axe import AXE, violations
+
+PANEL, COUNT, TITLE = ".lw-tour", ".lw-tour-count", "#lw-tour-title"
+ANSWER, REVEAL, NEXT = ".lw-tour-answer", ".lw-tour-reveal", ".lw-tour-next"
+SIZES = {"phone": (375, 812), "wide": (1280, 800)}
+
+# Where the step's control is on screen, and what lies over it: the part of it between the pinned picker
+# and the panel (where the panel lies across it), and the elements found at the top and bottom of that part.
+GEOMETRY = """([target, pickerBottom]) => {
+  const control = document.querySelector('.lw-tour-control');
+  const box = control.getBoundingClientRect(), panel = document.querySelector('.lw-tour').getBoundingClientRect();
+  const across = panel.left < box.right && panel.right > box.left;
+  const top = target === 'lw-picker' ? 0 : pickerBottom, bottom = across ? panel.top : innerHeight;
+  const seenTop = Math.max(box.top, top), seenBottom = Math.min(box.bottom, bottom);
+  const x = Math.min(Math.max((box.left + box.right) / 2, 1), innerWidth - 1);
+  const inside = y => { const hit = document.elementFromPoint(x, y); return !!hit && control.contains(hit); };
+  const targetBox = document.getElementById(target).getBoundingClientRect();
+  const style = getComputedStyle(control);
+  let behind = control.parentElement;
+  while (behind && getComputedStyle(behind).backgroundColor.match(/rgba\\(.*, 0\\)|transparent/)) behind = behind.parentElement;
+  return { top: box.top, height: box.height, room: bottom - top, roomTop: top, seen: seenBottom - seenTop,
+           topInside: inside(seenTop + 2), bottomInside: inside(seenBottom - 2),
+           targetSeen: Math.min(targetBox.bottom, bottom) - Math.max(targetBox.top, top),
+           outline: [style.outlineStyle, parseFloat(style.outlineWidth), style.outlineColor],
+           background: getComputedStyle(behind ?? document.body).backgroundColor };
+}"""
+
+
+@pytest.fixture(scope="module")
+def tour(site, site_url):
+    contract = json.loads((site / "data" / "contract.json").read_text(encoding="utf-8"))
+    assert "tour" in contract["urls"], "the built site has no tour: is content/tour.md there?"
+    return json.loads((site / contract["urls"]["tour"]).read_text(encoding="utf-8"))
+
+
+def texts(contract):
+    return contract["texts"]
+
+
+def at_step(page, tour, n):
+    """Wait until the panel shows step n, its title focused and named in the link."""
+    step = tour["steps"][n - 1]
+    expect(page.locator(COUNT)).to_have_text(f"Step {n} of {len(tour['steps'])}")
+    expect(page.locator(TITLE)).to_have_text(step["title"])
+    expect(page.locator(TITLE)).to_be_focused()
+    expect(page).to_have_url(re.compile(rf"[#&]tour={n}(&|$)"))
+    return step
+
+
+# --- what the network answers (the oracle) -------------------------------------------------------
+
+def expected_answer(question, record, network_json, contract):
+    """(the right choice's value, what the page says) for a question and an input, from the .f32 outputs."""
+    said = texts(contract)
+    exact = record["exact"][question["layer"]] if "layer" in question else None
+    ask = question["ask"]
+    if ask == "sign":
+        k, r, c = question["at"]
+        if exact.ndim == 3:
+            value = exact[k, r, c]
+        else:
+            cols = layer_of(network_json, question["layer"])["grid"][1]
+            value = exact[r * cols + c]
+        sign = "positive" if value > 0 else "negative" if value < 0 else "zero"
+        return sign, said["tour_sign"].format(value=printed(value), sign=said[f"tour_{sign}"])
+    if ask == "brightest":
+        maps = question.get("maps") or list(range(exact.shape[0]))
+        k = max(maps, key=lambda m: exact[m].max())
+        return str(k), said["tour_brightest"].format(number=k + 1, value=printed(exact[k].max()))
+    if ask == "zeroed":
+        zeros, total = int((exact == 0).sum()), exact.size
+        half = "more" if zeros > total / 2 else "fewer"
+        return half, said["tour_zeroed"].format(count=f"{zeros:,}", total=f"{total:,}",
+                                                share=f"{100 * zeros / total:.1f}%", half=said[f"tour_{half}"])
+    if ask == "winner":
+        classes = question.get("classes") or list(range(len(record["classes"])))
+        c = max(classes, key=lambda i: exact[i])
+        return str(c), said["tour_winner"].format(cls=record["classes"][c], what=contract["output"]["value"],
+                                                  value=printed(exact[c]))
+    raise AssertionError(f"a question this test does not know: {ask}")
+
+
+def revealed_text(guess, question, record, network_json, contract):
+    right, answer = expected_answer(question, record, network_json, contract)
+    said = texts(contract)
+    verdict = said["tour_right" if guess == right else "tour_wrong"].format(answer=answer)
+    return f"{verdict} {said['tour_explained']}"
+
+
+def guess_and_reveal(page):
+    """Choose the first answer offered and reveal; returns the value of the choice."""
+    first = page.locator(".lw-tour-choices input").first
+    first.check()
+    page.locator(REVEAL).click()
+    return first.get_attribute("value")
+
+
+# --- the tests -------------------------------------------------------------------------------------
+
+def test_nothing_of_the_tour_loads_before_it_starts(opened, tour):
+    page = opened
+    page.locator("#fig-confusion").scroll_into_view_if_needed()  # the figures load their scripts; the tour's not
+    expect(page.locator("#fig-confusion .lw-confusion")).to_be_visible()
+    tour_files = lambda: [url for url in page.requests if url.rsplit("/", 1)[-1] in ("tour.js", "tour.css", "tour.json")]
+    assert tour_files() == [], "the tour loaded before the reader started it"
+    page.locator(".lw-tour-open").click()
+    expect(page.locator(COUNT)).to_have_text(f"Step 1 of {len(tour['steps'])}")
+    assert sorted(url.rsplit("/", 1)[-1] for url in tour_files()) == ["tour.css", "tour.js", "tour.json"]
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("size, scheme", [("phone", "light"), ("wide", "dark")])
+def test_every_step_shows_its_target_clear_of_the_header_and_the_panel(new_context, server, tour, contract,
+                                                                       size, scheme):
+    width, height = SIZES[size]
+    page = new_context(viewport={"width": width, "height": height}, color_scheme=scheme).new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_page(page, server)
+    page.locator(".lw-tour-open").click()
+    folder = ARTIFACTS / "tour" / str(width)
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, step in enumerate(tour["steps"], 1):
+        at_step(page, tour, n)
+        target = page.locator(f"#{step['target']}")
+        wait_for_images(target)
+        control = page.locator(".lw-tour-control")
+        expect(control).to_have_count(1)
+        selector = step["control"] and contract["tour_controls"][step["control"]]
+        assert target.evaluate("(t, s) => (s ? t.querySelector(s) : t).classList.contains('lw-tour-control')",
+                               selector), f"step {n}: the outline is not on its control"
+        where = page.evaluate(GEOMETRY, [step["target"], picker_bottom(page)])
+        what = f"step {n} ({step['title']}) at {width} px: {where}"
+        style, outline_width, colour = where["outline"]
+        assert style != "none" and outline_width >= 2, f"{what}: the control is not outlined"
+        assert contrast(rgb(colour), rgb(where["background"])) >= 3, f"{what}: the outline is faint against its background"
+        assert where["targetSeen"] > 0, f"{what}: the target is not in view"
+        assert where["top"] >= where["roomTop"] - 1, f"{what}: the control's top is under the pinned picker"
+        # As much of it as the room allows (less a few pixels kept clear above it)
+        assert where["seen"] >= min(where["height"], where["room"] - 10) - 1, f"{what}: the control is covered"
+        assert where["topInside"] and where["bottomInside"], f"{what}: something lies over the control"
+        page.screenshot(path=str(folder / f"step-{n}.png"))
+        page.locator(NEXT).click()
+    expect(page.locator(PANEL)).to_be_hidden()
+    assert "tour=" not in page.evaluate("location.hash")
+    assert errors == []
+
+
+def test_the_tour_by_keyboard_alone(page, server, tour, input_records, network_json, contract):
+    open_page(page, server)
+    tab_to(page, ".lw-tour-open")
+    page.keyboard.press("Enter")
+    for n, step in enumerate(tour["steps"], 1):
+        at_step(page, tour, n)
+        if step["question"]:
+            tab_to(page, ".lw-tour-choices input")
+            page.keyboard.press("Space")
+            guess = page.evaluate("document.activeElement.value")
+            tab_to(page, REVEAL)
+            page.keyboard.press("Enter")
+            expect(page.locator(ANSWER)).to_have_text(
+                revealed_text(guess, step["question"], input_records[0], network_json, contract))
+        if n == 3:  # Escape closes; the Tour button then offers to resume at the step, and does
+            page.keyboard.press("Escape")
+            expect(page.locator(PANEL)).to_be_hidden()
+            expect(page.locator(".lw-tour-open")).to_be_focused()
+            expect(page.locator(".lw-tour-open")).to_have_text(texts(contract)["tour_resume"].format(number=3))
+            assert "tour=" not in page.evaluate("location.hash")
+            page.keyboard.press("Space")
+            at_step(page, tour, 3)
+        tab_to(page, NEXT)
+        page.keyboard.press("Enter")
+    expect(page.locator(PANEL)).to_be_hidden()
+    expect(page.locator(".lw-tour-open")).to_have_text("Tour")
+
+
+def tab_to(page, selector, most=80):
+    """Press Tab until the focused element matches `selector`."""
+    for _ in range(most):
+        if page.evaluate("s => document.activeElement?.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{most} presses of Tab never reached {selector}")
+
+
+def test_back_and_close_buttons(page, server, tour):
+    open_page(page, server)
+    page.locator(".lw-tour-open").click()
+    page.locator(NEXT).click()
+    at_step(page, tour, 2)
+    page.locator(".lw-tour-back").click()
+    at_step(page, tour, 1)
+    expect(page.locator(".lw-tour-back")).to_be_disabled()
+    page.locator(".lw-tour-close").click()
+    expect(page.locator(PANEL)).to_be_hidden()
+    expect(page.locator(".lw-tour-control")).to_have_count(0)
+
+
+def test_each_revealed_value_is_the_networks_and_follows_the_input(page, server, tour, input_records, network_json,
+                                                                   contract, site_url):
+    open_page(page, server)
+    page.locator(".lw-tour-open").click()
+    first = input_records[0]
+    asked = [(n, step) for n, step in enumerate(tour["steps"], 1) if step["question"]]
+    assert {step["question"]["ask"] for _, step in asked} >= {"sign", "winner"}
+    for n, step in asked:
+        page.goto(f"{server}index.html#input={first['id']}&tour={n}")
+        at_step(page, tour, n)
+        question = step["question"]
+        guess = guess_and_reveal(page)
+        expect(page.locator(ANSWER)).to_have_text(revealed_text(guess, question, first, network_json, contract))
+        if question["ask"] == "sign" and len(layer_of(network_json, question["layer"])["shape"]) == 3:
+            k, r, c = question["at"]  # the value is selected: its inspector shows its arithmetic
+            expect(header(page, question["layer"])).to_contain_text(
+                f"{question['layer']}, map {k + 1}, row {r + 1}, column {c + 1}:")
+        # Another input: the answer follows it, for the first input whose answer reads otherwise.
+        other = next((record for record in input_records[1:]
+                      if expected_answer(question, record, network_json, contract)
+                      != expected_answer(question, first, network_json, contract)), None)
+        if other is None:
+            continue
+        choose(page, other, site_url)
+        expect(page.locator(ANSWER)).to_have_text(revealed_text(guess, question, other, network_json, contract))
+
+
+def test_a_link_opens_the_tour_at_its_step(page, server, tour):
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    open_page(page, server, "#tour=3")
+    at_step(page, tour, 3)
+    expect(page.locator(".lw-tour-control")).to_be_in_viewport()
+    assert page.errors == []
+
+
+def test_a_step_past_the_last_is_named_and_the_tour_opens_at_step_1(page, server, tour, contract):
+    count = len(tour["steps"])
+    open_page(page, server, f"#tour={count + 89}")
+    said = texts(contract)
+    expect(page.locator(".lw-link-said")).to_have_text(said["link_unusable"].format(
+        name="tour", value=count + 89, why=said["link_tour"].format(count=count)))
+    at_step(page, tour, 1)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_with_the_tour_open_at_each_step(new_context, server, tour, scheme):
+    page = new_context(bypass_csp=True, color_scheme=scheme).new_page()  # the CSP rightly refuses axe
+    open_page(page, server)
+    page.add_script_tag(path=str(AXE))
+    page.locator(".lw-tour-open").click()
+    for n, step in enumerate(tour["steps"], 1):
+        at_step(page, tour, n)
+        if step["question"]:
+            guess_and_reveal(page)
+            expect(page.locator(ANSWER)).not_to_be_empty()
+            if step["question"]["ask"] != "zeroed":  # the revealed value is selected: wait for its arithmetic
+                layer_id = step["question"]["layer"]
+                expect(header(page, layer_id)).to_contain_text(f"{layer_id}, ")
+        wait_for_images(page.locator(f"#{step['target']}"))
+        expect(page.locator(".lw-glance-map:not([aria-label])")).to_have_count(0)  # the overview has drawn
+        assert violations(page) == [], f"with the tour open at step {n} ({step['title']}), {scheme}"
+        page.locator(NEXT).click()
