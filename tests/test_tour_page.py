@@ -166,7 +166,10 @@ def test_every_step_shows_its_target_clear_of_the_header_and_the_panel(new_conte
     assert errors == []
 
 
-def test_the_tour_by_keyboard_alone(page, server, tour, input_records, network_json, contract):
+@pytest.mark.parametrize("size", SIZES)
+def test_the_tour_by_keyboard_alone(new_context, server, tour, input_records, network_json, contract, size):
+    width, height = SIZES[size]
+    page = new_context(viewport={"width": width, "height": height}).new_page()
     open_page(page, server)
     tab_to(page, ".lw-tour-open")
     page.keyboard.press("Enter")

@@ -108,8 +108,10 @@ export async function mountTour(store, site, opener) {
       if (revealedNow(store.getState()) === key) showAnswer(loaded, key);
     },
   });
+  // Escape closes the tour, wherever the focus is but in the picker, whose Escape folds its controls.
   addEventListener('keydown', event => {
     if (event.key !== 'Escape' || event.defaultPrevented || store.getState().tour === null) return;
+    if (event.target.closest?.('.lw-picker')) return;
     store.dispatch({ type: 'tour', step: null });
   });
 
