@@ -362,12 +362,13 @@ def test_the_attribution_of_a_colour_image_sums_its_channels_and_shows_each_shar
     figure = page.locator(".lw-figure-attribution")
     figure.scroll_into_view_if_needed()
     line = said(figure.locator(".lw-attr-channels"),
-                r"by channel, Σ contributions = red (\S+) \+ green (\S+) \+ blue (\S+) = (\S+)\.")
+                r"by channel, Σ contributions = red (\S+) \+ green (\S+) \+ blue (\S+) [=≈] (\S+)\.")
     for ch in range(3):
         assert_prints(line.group(ch + 1), float(shares[ch].sum()), f"the {COLOURS[ch]} channel's share")
     assert_prints(line.group(4), float(shares.sum()), "Σ contributions")
     adds_up(total(spans(line.groups()[:3])), line.group(4), "the channels' shares")
-    assert f"Σ contributions ({line.group(4)})" in figure.locator(".lw-attr-sum").inner_text()
+    summed = said(figure.locator(".lw-attr-sum"), r"Σ contributions \((\S+)\)").group(1)  # its own sum's decimals
+    assert_prints(summed, float(shares.sum()), "Σ contributions in the sum line")
 
     figure.locator(".lw-attr-channels select").select_option("2")
     expect(page).to_have_url(re.compile(r"[#&]channel=2(&|$)"))
@@ -436,7 +437,7 @@ def test_an_uploaded_colour_pictures_attribution_is_computed_in_the_page_as_auto
     """A colour picture of the input's size, uploaded: the page converts it (unchanged), computes its
     gradients itself (backward.js), and the figure's channel shares, sum, constant and logit are
     autograd's on the picture normalised per channel (float64 here)."""
-    from reader_helpers import printed, said
+    from reader_helpers import said
     write_picture(tmp_path / "mine.png", seed=42)
     x = normalised(pixels_of(42))[None].requires_grad_(True)
     logits = random_model().double()(x)[0]
@@ -449,9 +450,10 @@ def test_an_uploaded_colour_pictures_attribution_is_computed_in_the_page_as_auto
     figure = page.locator(".lw-figure-attribution")
     figure.scroll_into_view_if_needed()
     expect(figure.locator(".lw-attr-name").first).to_have_text(CLASSES[c])
-    expect(figure.locator(".lw-attr-sum")).to_contain_text(f"logit of {CLASSES[c]} ({printed(logit)})")
+    shown = said(figure.locator(".lw-attr-sum"), rf"logit of {re.escape(CLASSES[c])} \((\S+)\)").group(1)
+    assert_prints(shown, logit, "the logit")
     line = said(figure.locator(".lw-attr-channels"),
-                r"by channel, Σ contributions = red (\S+) \+ green (\S+) \+ blue (\S+) = (\S+)\.")
+                r"by channel, Σ contributions = red (\S+) \+ green (\S+) \+ blue (\S+) [=≈] (\S+)\.")
     for ch in range(3):
         assert_prints(line.group(ch + 1), float(shares[ch].sum()), f"the {COLOURS[ch]} channel's share")
     assert_prints(line.group(4), float(shares.sum()), "Σ contributions")
