@@ -282,3 +282,12 @@ def test_axe_finds_nothing_with_the_tour_open_at_each_step(new_context, server, 
         expect(page.locator(".lw-glance-map:not([aria-label])")).to_have_count(0)  # the overview has drawn
         assert violations(page) == [], f"with the tour open at step {n} ({step['title']}), {scheme}"
         page.locator(NEXT).click()
+
+
+
+def test_a_step_0_is_named_and_the_tour_stays_closed(page, server, contract):
+    open_page(page, server, "#tour=0")
+    said = texts(contract)
+    expect(page.locator(".lw-link-said")).to_have_text(
+        said["link_unusable"].format(name="tour", value="0", why=said["link_count"]))
+    expect(page.locator(PANEL)).to_have_count(0)  # tour.js did not even load
