@@ -45,7 +45,8 @@ function unusableText(writer, { name, value, why, fields }) {
 /**
  * On a phone the picker keeps to one line (style.css): More opens its other controls, Escape or the
  * focus leaving them (to the drawing pad, the slider, the article) folds them again. The page's
- * --lw-pinned follows the picker's height, so link targets and focused controls land below it.
+ * scroll-padding-top follows the picker's height, so link targets and focused controls land below it
+ * (set on the root alone: a custom property there would restyle every element of the page).
  */
 function mountFolding(picker) {
   const more = find('.lw-more', picker), controls = find('fieldset', picker);
@@ -58,8 +59,8 @@ function mountFolding(picker) {
     unfold(false);
     more.focus();
   });
-  const pinned = () => document.documentElement.style.setProperty('--lw-pinned', `${picker.offsetHeight}px`);
-  new ResizeObserver(pinned).observe(picker);
+  const root = document.documentElement.style;
+  new ResizeObserver(() => { root.scrollPaddingTop = `calc(${picker.offsetHeight}px + 0.75rem)`; }).observe(picker);
 }
 
 function radios(picker) {
