@@ -289,7 +289,7 @@ def test_the_inspector_works_out_a_first_convolution_value_channel_by_channel(co
     shown = tables(panel)
     assert [t["caption"] for t in shown] == [caption for colour in COLOURS
                                              for caption in (f"input, {colour}", f"kernel, {colour}", "products")]
-    sums = [match for match in panel.inner_text().split("\n") if match.startswith(f"Sum of the {kh * kw} products: ")]
+    sums = [match for match in panel.inner_text().split("\n") if match.startswith(f"Sum of the {kh * kw} products")]
     assert len(sums) == 3, sums
     for ch in range(3):
         patch = window(outputs["input"][ch], r * sh - ph, c * sw - pw, kh, kw)

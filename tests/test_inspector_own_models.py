@@ -183,7 +183,7 @@ def check_conv(page, model, layer, at, panel):
         shown = figure.evaluate(PANEL)
     channel, patch, kernel, products = terms[-1]
     tables = shown["tables"][-3:]
-    its_sum = re.search(r"Sum of the \d+ products: (\S+)", shown["text"])[1]
+    its_sum = re.search(r"Sum of the \d+ products(?:: | ≈ )(\S+)", shown["text"])[1]
     assert tables[0]["caption"] == f"{source} map {channel + 1}"
     for grid, expected, what in zip(tables, (patch, kernel, products), ("patch", "kernel", "×")):
         assert_grid(grid, expected, what)
