@@ -24,6 +24,11 @@ def pair_of(page, layer):
     return page.locator(f"#fig-{layer} .lw-maps > li.is-current .lw-pair")
 
 
+def maps_of(pair):
+    """The second input's map and the difference (their captions hold small pictures of the inputs)."""
+    return pair.locator(":scope > figure > canvas").all()
+
+
 def colours(values, vmin, vmax, palette):
     index = np.clip(np.rint((np.asarray(values, np.float64) - vmin) / (vmax - vmin) * 255), 0, 255).astype(int)
     return np.array([[int(palette[i][j:j + 2], 16) for j in (1, 3, 5)] for i in index.ravel()])
@@ -36,7 +41,8 @@ def test_each_map_shows_the_second_input_and_the_difference(page, server, site, 
     pair = pair_of(page, "conv2")
     expect(pair).to_be_visible()
     expect(pair.locator("figcaption").first).to_have_text(f"vs {second['label_name']}")
-    other, difference = pair.locator("canvas").all()
+    expect(page.locator("#fig-conv2 .lw-maps > li.is-current .lw-pair-first")).to_have_text(first["label_name"])
+    other, difference = maps_of(pair)
     frame = np.array(Image.open(site / site_url("map", input=second["id"], layer="conv2", k=3)).convert("RGB"))
     assert (np.array(other.evaluate(RGB)).reshape(frame.shape) == frame).mean() > 0.99  # ties may differ
     a = published_outputs(site, network_json, first["id"])["conv2"][3]
@@ -65,7 +71,7 @@ def test_at_a_moment_of_training_both_inputs_go_through_that_moments_network(pag
     expect(page.locator(".lw-status")).to_contain_text("training step 30")
     pair = pair_of(page, "conv2")
     expect(pair).to_be_visible()
-    other, difference = pair.locator("canvas").all()
+    other, difference = maps_of(pair)
     a, b = outputs["conv2"][0, 3].numpy(), outputs["conv2"][1, 3].numpy()
     scale = contract["scales"]["conv2"]
     expected = colours(b, scale["vmin"], scale["vmax"], contract["palettes"][scale["cmap"]])
@@ -111,3 +117,49 @@ def test_axe_finds_nothing_while_comparing(new_context, server, summaries):
     expect(pair_of(page, "conv1")).to_be_visible()
     page.add_script_tag(path=str(AXE))
     assert violations(page) == []
+
+
+def test_two_inputs_of_one_class_are_told_apart_in_the_list(page, server, summaries):
+    """Every other input is offered by its class and its source (the published summaries say both),
+    so no two choices read alike, two shirts included."""
+    chosen = summaries[0]
+    open_page(page, server, f"#input={chosen['id']}")
+    page.locator(".lw-compare-open").click()
+    options = page.locator(".lw-compare-with option:not([value=''])")
+    others = [s for s in summaries if s["id"] != chosen["id"]]
+    assert len({s["label_name"] for s in others}) < len(others), "the article has two inputs of one class"
+    expect(options).to_have_count(len(others))
+    texts = options.all_inner_texts()
+    assert len(set(texts)) == len(texts), texts
+    for summary, text in zip(others, options.all()):
+        expect(text).to_have_attribute("value", summary["id"])
+        expect(text).to_have_text(build_contract.text("input_named", label=summary["label_name"],
+                                                      source=summary["source"]))
+
+
+def test_both_inputs_maps_are_labelled_in_every_figure(page, server, summaries):
+    """Two shirts compared: under every map in view of every figure, the first input's name and picture,
+    the second's, and both pictures under their difference, each picture the input's own pixels."""
+    first, second = [s for s in summaries if s["label_name"] == "Shirt"][:2]
+    pixels = author_pixels([first, second]).numpy()
+    open_page(page, server, f"#input={first['id']}&compare={second['id']}")
+    figures = page.locator(".lw-figure[data-layer]:not([data-kind='logits'])")
+    expect(figures.locator(".lw-pair:visible").first).to_be_visible()
+    for figure in figures.all():
+        pair = figure.locator(".lw-pair:visible")
+        expect(pair).to_have_count(1)
+        label = figure.locator(".lw-surface:visible .lw-pair-first")
+        expect(label).to_have_text(first["label_name"])
+        second_caption, difference_caption = pair.locator("figcaption").all()
+        expect(second_caption).to_have_text(f"vs {second['label_name']}")
+        expect(difference_caption).to_contain_text("−")
+        thumbnails = [label.locator("canvas"), second_caption.locator("canvas"),
+                      *difference_caption.locator("canvas").all()]
+        for thumbnail, which in zip(thumbnails, [0, 1, 0, 1]):
+            shown = np.array(thumbnail.evaluate(RGB)).reshape(28, 28, 3)
+            assert (shown == pixels[which][..., None]).all(), (figure.get_attribute("id"), which)
+            expect(thumbnail).to_have_attribute("aria-label", build_contract.text(
+                "input_named", label=[first, second][which]["label_name"], source=[first, second][which]["source"]))
+    header = page.locator("#fig-fc2 thead th")
+    expect(header.nth(1)).to_contain_text(f"of {first['label_name']}")
+    expect(header.last).to_contain_text(f"vs {second['label_name']}")
