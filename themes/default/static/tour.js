@@ -22,112 +22,135 @@ const SMALLEST = 160;                  // pixels: the least height the panel giv
 
 export async function mountTour(store, site, opener) {
   const contract = await site.contract();
-  const writer = createWriter(contract);
   if (!('tour' in contract.urls)) return noTour(store);
   const [{ steps }, network] = await Promise.all([site.json('tour'), site.network()]);
-  const panel = new Panel(writer, steps.length, find('.lw-picker'));
-  const asks = makeAsks(writer, contract, network, site);
-  const answers = new Map();  // step → {guess, revealed}
-  let remembered = recall(steps.length), shownStep = null, unplace = () => {};
+  return new Tour(store, contract, steps, makeAsks(createWriter(contract), contract, network, site), opener);
+}
 
-  const show = number => {
-    const step = steps[number - 1];
-    const answer = answers.get(number) ?? { guess: null, revealed: false };
-    answers.set(number, answer);
-    panel.show(number, step, step.question && asks[step.question.ask].choices(step.question), answer);
-    unplace();
-    unplace = placeWhileStill(document.getElementById(step.target),
-                              step.control && contract.tour_controls?.[step.control], panel.node);
-  };
-  const close = () => {
-    unplace();
-    unplace = () => {};
-    const hadFocus = panel.node.contains(document.activeElement);
-    panel.hide();
-    if (hadFocus) opener?.focus();
-  };
-  const label = () => {
-    if (!opener) return;
-    const open = store.getState().tour !== null;
-    opener.textContent = remembered > 1 && !open ? writer.text('tour_resume', { number: remembered }) : opener.dataset.named;
-    opener.setAttribute('aria-expanded', String(open));
-  };
-  if (opener) {
-    opener.dataset.named ??= opener.textContent;
-    opener.setAttribute('aria-controls', panel.node.id);
+/** The tour on the page: the store's `tour` shown in the panel, its target placed, its answers revealed. */
+class Tour {
+  constructor(store, contract, steps, asks, opener) {
+    Object.assign(this, { store, contract, steps, asks, opener });
+    this.writer = createWriter(contract);
+    this.panel = new Panel(this.writer, steps.length, find('.lw-picker'));
+    this.answers = new Map();  // step → the reader's {guess, revealed}
+    this.remembered = recall(steps.length);
+    this.shown = null;         // the step on screen
+    this.unplace = () => {};
+    if (opener) {
+      opener.dataset.named ??= opener.textContent;
+      opener.setAttribute('aria-controls', this.panel.node.id);
+    }
+    this.bind();
+    watch(store, state => state.tour, step => this.render(step));
+    // The revealed answer follows the input the figures show; one loaded too late is dropped.
+    watchLoaded(store, state => this.revealedAt(state), key => this.answerFor(key), (found, key) => this.say(found, key));
+    this.render(store.getState().tour);
   }
 
-  const render = (step, state) => {
-    if (step !== null && !(step >= 1 && step <= steps.length)) {
-      store.dispatch({ type: 'unusable', name: 'tour', value: String(step), why: 'link_tour',
-                       fields: { count: steps.length } });
-      store.dispatch({ type: 'tour', step: 1 });
+  /** Open at the step the reader left (or 1); if open already, bring focus to the panel. */
+  start() {
+    if (this.store.getState().tour === null) this.go(this.remembered ?? 1);
+    else this.panel.focus();
+  }
+
+  go(step) {
+    this.store.dispatch({ type: 'tour', step });
+  }
+
+  /** Show step `step` (null: close); a step the tour has not is named under the picker, and step 1 shown. */
+  render(step) {
+    if (step !== null && !(step >= 1 && step <= this.steps.length)) {
+      this.store.dispatch({ type: 'unusable', name: 'tour', value: String(step), why: 'link_tour',
+                            fields: { count: this.steps.length } });
+      this.go(1);
       return;
     }
-    if (step === null) {
-      if (shownStep !== null) close();
-    } else {
-      show(step);
-      remember(remembered = step);
-    }
-    shownStep = step;
-    label();
-  };
-  watch(store, state => state.tour, render);
-  render(store.getState().tour, store.getState());
-
-  // The revealed answer follows the input the figures show; an answer loaded too late is dropped.
-  const revealedNow = state => (state.tour !== null && answers.get(state.tour)?.revealed
-    ? `${state.tour} ${shownInput(state)}` : null);
-  const loadAnswer = async key => {
-    if (key === null) return null;
-    const question = steps[Number(key.split(' ')[0]) - 1].question;
-    return { question, found: await asks[question.ask].answer(question, key.slice(key.indexOf(' ') + 1)) };
-  };
-  const showAnswer = (loaded, key) => {
-    if (!loaded) return;
-    const answer = answers.get(Number(key.split(' ')[0]));
-    panel.answer(answerText(writer, answer.guess, loaded.found));
-    selectIn(store, loaded.found.select);
-  };
-  watchLoaded(store, revealedNow, loadAnswer, showAnswer);
-
-  panel.on({
-    back: () => store.dispatch({ type: 'tour', step: Math.max(1, store.getState().tour - 1) }),
-    next: () => {
-      const { tour } = store.getState();
-      if (tour < steps.length) store.dispatch({ type: 'tour', step: tour + 1 });
-      else finish();
-    },
-    close: () => store.dispatch({ type: 'tour', step: null }),
-    guess: value => { answers.get(store.getState().tour).guess = value; },
-    reveal: async () => {
-      answers.get(store.getState().tour).revealed = true;
-      const key = revealedNow(store.getState());
-      const loaded = await loadAnswer(key);
-      if (revealedNow(store.getState()) === key) showAnswer(loaded, key);
-    },
-  });
-  // Escape closes the tour, wherever the focus is but in the picker, whose Escape folds its controls.
-  addEventListener('keydown', event => {
-    if (event.key !== 'Escape' || event.defaultPrevented || store.getState().tour === null) return;
-    if (event.target.closest?.('.lw-picker')) return;
-    store.dispatch({ type: 'tour', step: null });
-  });
-
-  /** The last step's Done: the tour closes and starts again from step 1 next time. */
-  function finish() {
-    remember(remembered = null);
-    store.dispatch({ type: 'tour', step: null });
+    if (step !== null) this.show(step);
+    else if (this.shown !== null) this.close();
+    this.shown = step;
+    this.label();
   }
 
-  return {
-    /** Open at the step the reader left (or 1); if open already, bring focus to the panel. */
-    start() {
-      if (store.getState().tour === null) store.dispatch({ type: 'tour', step: remembered ?? 1 });
-      else panel.focus();
-    },
-  };
+  show(number) {
+    const step = this.steps[number - 1], question = step.question;
+    if (!this.answers.has(number)) this.answers.set(number, { guess: null, revealed: false });
+    this.panel.show(number, step, question && this.asks[question.ask].choices(question), this.answers.get(number));
+    this.unplace();
+    this.unplace = placeWhileStill(document.getElementById(step.target),
+                                   step.control && this.contract.tour_controls?.[step.control], this.panel.node);
+    remember(this.remembered = number);
+  }
+
+  close() {
+    this.unplace();
+    this.unplace = () => {};
+    const hadFocus = this.panel.node.contains(document.activeElement);
+    this.panel.hide();
+    if (hadFocus) this.opener?.focus();
+  }
+
+  /** The Tour button: "Tour", or, closed part-way, the step it resumes at. */
+  label() {
+    if (!this.opener) return;
+    const open = this.store.getState().tour !== null;
+    this.opener.textContent = this.remembered > 1 && !open
+      ? this.writer.text('tour_resume', { number: this.remembered }) : this.opener.dataset.named;
+    this.opener.setAttribute('aria-expanded', String(open));
+  }
+
+  /** The last step's Done: the tour closes and starts again from step 1 next time. */
+  finish() {
+    remember(this.remembered = null);
+    this.go(null);
+  }
+
+  /** What a revealed answer depends on, '<step> <input>', or null while the step shows none. */
+  revealedAt(state) {
+    return state.tour !== null && this.answers.get(state.tour)?.revealed ? `${state.tour} ${shownInput(state)}` : null;
+  }
+
+  async answerFor(key) {
+    if (key === null) return null;
+    const { question } = this.steps[parseInt(key, 10) - 1];
+    return this.asks[question.ask].answer(question, key.slice(key.indexOf(' ') + 1));
+  }
+
+  /** Say the answer found for `key` (right or not, with the reader's guess) and select its value. */
+  say(found, key) {
+    if (!found) return;
+    this.panel.answer(answerText(this.writer, this.answers.get(parseInt(key, 10)).guess, found));
+    selectIn(this.store, found.select);
+  }
+
+  /** Reveal the current step's answer, or say it again (a new guess after the reveal). */
+  async reveal() {
+    this.answers.get(this.store.getState().tour).revealed = true;
+    const key = this.revealedAt(this.store.getState());
+    const found = await this.answerFor(key);
+    if (this.revealedAt(this.store.getState()) === key) this.say(found, key);
+  }
+
+  bind() {
+    const step = () => this.store.getState().tour;
+    this.panel.on({
+      back: () => this.go(Math.max(1, step() - 1)),
+      next: () => (step() < this.steps.length ? this.go(step() + 1) : this.finish()),
+      close: () => this.go(null),
+      guess: value => {
+        const answer = this.answers.get(step());
+        answer.guess = value;
+        if (answer.revealed) this.reveal();
+      },
+      reveal: () => this.reveal(),
+    });
+    // Escape closes the tour, wherever the focus is but in the picker, whose Escape folds its controls.
+    addEventListener('keydown', event => {
+      if (event.key !== 'Escape' || event.defaultPrevented || step() === null) return;
+      if (event.target.closest?.('.lw-picker')) return;
+      this.go(null);
+    });
+  }
 }
 
 /** A page without a tour, opened by a link: say so under the picker, and keep the tour closed. */
