@@ -291,3 +291,14 @@ def test_a_step_0_is_named_and_the_tour_stays_closed(page, server, contract):
     expect(page.locator(".lw-link-said")).to_have_text(
         said["link_unusable"].format(name="tour", value="0", why=said["link_count"]))
     expect(page.locator(PANEL)).to_have_count(0)  # tour.js did not even load
+
+
+def test_a_tour_link_to_a_page_without_a_tour_is_named(page, server, contract):
+    without = {**contract, "urls": {name: url for name, url in contract["urls"].items() if name != "tour"}}
+    page.route("**/data/contract.json", lambda route: route.fulfill(json=without))
+    open_page(page, server, "#tour=2")
+    said = texts(contract)
+    expect(page.locator(".lw-link-said")).to_have_text(
+        said["link_unusable"].format(name="tour", value="2", why=said["link_no_tour"]))
+    expect(page).not_to_have_url(re.compile("tour="))
+    expect(page.locator(PANEL)).to_have_count(0)
