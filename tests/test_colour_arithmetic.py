@@ -27,6 +27,7 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
+from builder import contract as build_contract
 from oracle import adds_up, conv_terms, declared, spans, total
 from reader_helpers import assert_prints, error_of
 from tests.models.colour_wide import CLASSES, ColourWide
@@ -378,6 +379,11 @@ def test_the_attribution_of_a_colour_image_sums_its_channels_and_shows_each_shar
     assert_prints(pixel.group(2), float(x.grad[0, 1, 0, 0]), "its gradient")
     figure.locator(".lw-attr-channels select").select_option("")
     expect(figure.locator(".lw-attr-pixel")).to_contain_text("Row 1, column 1: red ")
+    page.goto(page.url.split("#")[0] + "#channel=4")  # a channel the image has not: named, and let go
+    expect(page.locator(".lw-link-said")).to_have_text(build_contract.text(
+        "link_unusable", name="channel", value="4", why=build_contract.text("link_channel", count=3)))
+    expect(figure.locator(".lw-attr-channels select")).to_have_value("")
+    expect(page).not_to_have_url(re.compile("channel="))
 
 
 def test_the_overview_draws_the_colour_images_channels_and_wide_maps(colour_article, page, serve):
