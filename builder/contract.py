@@ -288,7 +288,7 @@ def _sum_decimals(sums):
 
 def _rounded(value, decimals):
     """`value` rounded to `decimals` decimals, an exact tie to the even digit, as a Decimal."""
-    return Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    return Decimal(float(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
 
 
 def percent(value, decimals=FORMAT["percent_decimals"]):
