@@ -173,8 +173,13 @@ def test_the_tour_by_keyboard_alone(new_context, server, tour, input_records, ne
     open_page(page, server)
     tab_to(page, ".lw-tour-open")
     page.keyboard.press("Enter")
+    count = len(tour["steps"])
     for n, step in enumerate(tour["steps"], 1):
         at_step(page, tour, n)
+        # For a screen reader: a dialog named by its step, and the step announced as it comes
+        expect(page.get_by_role("dialog", name=f"Step {n} of {count} {step['title']}")).to_be_visible()
+        expect(page.locator(".lw-tour-said")).to_have_text(
+            texts(contract)["tour_said"].format(number=n, count=count, title=step["title"]))
         if step["question"]:
             tab_to(page, ".lw-tour-choices input")
             page.keyboard.press("Space")
