@@ -6,6 +6,7 @@ tests/artifacts/phone/.
 
     .venv/bin/python -m pytest tests/test_mobile.py
 """
+import json
 import re
 
 import pytest
@@ -247,6 +248,21 @@ def test_nothing_is_cut_off_without_a_sign_at_375_pixels(new_context, server, ne
         shoot(page, f"375-{name}")
     page.locator(".lw-choices").evaluate("strip => strip.scrollLeft = 0")
     shoot(page, "375-strip", page.locator(".lw-picker"))
+
+
+def test_nothing_is_cut_off_at_any_step_of_the_tour_at_375_pixels(new_context, server, site, site_url):
+    """With the tour open, at each of its steps in turn, nothing is cut off at 375 px without a sign."""
+    if not (site / site_url("tour")).exists():
+        pytest.skip("this site has no tour")
+    steps = len(json.loads((site / site_url("tour")).read_text(encoding="utf-8"))["steps"])
+    page = opened_on(new_context, server, "phone")
+    page.locator(".lw-tour-open").click()
+    for step in range(1, steps + 1):
+        expect(page.locator(".lw-tour-count")).to_contain_text(re.compile(rf"\b{step}\D+{steps}\b"))
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(CUT_OFF) == [], f"the tour at step {step}"
+        if step < steps:
+            page.locator(".lw-tour-nav button").last.click()
 
 
 def test_a_horizontal_swipe_changes_the_map(new_context, server, first, site_url):
