@@ -10,7 +10,9 @@ the inputs' own (the dataset's test images, an upload converted by builder.input
 decoded from its link). Each of them must be marked `data-shows-input` ("chosen", or "compared" for
 Compare's second input; on the element or around it) and show that input, unless it is one of the
 choices the reader picks from (the picker's thumbnails, the mistakes' test images, the drawing pad);
-and each figure known to show the input shows a marked picture.
+and each figure known to show the input shows a marked picture. The pictures derived from the input,
+every layer's map in view (a carousel's current one, a vector's strip), show PyTorch's outputs for the
+chosen input's pixels (at the moment of training shown) in the contract's colours.
 
     .venv/bin/python -m pytest tests/test_every_view_follows.py
 """
@@ -18,14 +20,16 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from playwright.sync_api import expect
 
 from builder import contract as build_contract
 from builder.inputs import convert
-from conftest import open_page
+from conftest import CHECKPOINT, open_page, snapshot_state
+from model.cnn import FashionCNN
 from test_convert import encoded, garment
 from test_learning import moments  # noqa: F401 (a fixture)
-from test_own_input import drawn_pixels, pad_of, settled, stroke
+from test_own_input import drawn_pixels, pad_of, settled, stroke, torch_outputs
 
 # What the reader picks an input from: each shows its own input, whichever is chosen.
 CHOICES = ".lw-choices, .lw-cell-images, .lw-sketch"
@@ -84,7 +88,8 @@ PROBLEMS = """async ({ rows, cols, known, chosen, compared, choices, showing }) 
     }
   }
   for (const [figure, mark] of showing) {
-    const shown = element => element.closest(figure) && element.closest('[data-shows-input]').dataset.showsInput === mark;
+    const shown = element => element.closest(figure)
+      && element.closest('[data-shows-input]').dataset.showsInput === mark;
     if (!marked.some(shown)) {
       problems.push(`${figure} shows no picture of the ${mark} input`);
     }
@@ -101,6 +106,44 @@ UNTIL_NONE = f"""async arg => {{
     await new Promise(next => requestAnimationFrame(next));
   }}
 }}"""
+
+# Each layer figure's map in view against `expected` ({layer: its RGB bytes}), checked again at each
+# frame until all agree (but for a value on a colour's edge) or 20 s have passed: what disagrees.
+MAPS_DISAGREE = """async expected => {
+  const decode = async element => {
+    if (element instanceof HTMLCanvasElement) {
+      return element.getContext('2d').getImageData(0, 0, element.width, element.height).data;
+    }
+    const bitmap = await createImageBitmap(await (await fetch(element.currentSrc || element.src)).blob());
+    const context = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+    context.drawImage(bitmap, 0, 0);
+    return context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+  };
+  const disagree = async () => {
+    const wrong = [];
+    for (const [layer, colours] of Object.entries(expected)) {
+      const figure = document.querySelector(`.lw-figure[data-layer="${layer}"]`);
+      if (!figure) continue;
+      const surface = figure.querySelector('.lw-maps > li.is-current .lw-surface')
+        ?? figure.querySelector('.lw-surface');
+      const shown = [...surface.querySelectorAll(':scope > img, :scope > canvas')]
+        .filter(element => element.checkVisibility({ visibilityProperty: true }));
+      const data = shown.length === 1 ? await decode(shown[0]) : null;
+      let same = 0;
+      for (let i = 0; data && data.length === colours.length / 3 * 4 && i < colours.length / 3; i++) {
+        same += [0, 1, 2].every(j => data[4 * i + j] === colours[3 * i + j]);
+      }
+      if (same < 0.99 * colours.length / 3) wrong.push(`${layer}: ${same} of ${colours.length / 3} pixels agree`);
+    }
+    return wrong;
+  };
+  const until = performance.now() + 20000;
+  for (;;) {
+    const wrong = await disagree();
+    if (!wrong.length || performance.now() > until) return wrong;
+    await new Promise(next => requestAnimationFrame(next));
+  }
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +172,31 @@ def expect_follows(page, known, chosen, compared=None):
     assert problems == [], "pictures that do not follow the input:\n" + "\n".join(problems)
 
 
+@pytest.fixture
+def oracle(network_json, contract, committed_metrics):
+    """What expect_maps_follow needs besides the page and the pixels."""
+    return dict(network_json=network_json, contract=contract, committed_metrics=committed_metrics)
+
+
+def expect_maps_follow(page, pixels, network_json, contract, committed_metrics, step=None):
+    """Every layer figure's map in view shows PyTorch's outputs for `pixels` (the network at training
+    step `step`, or trained) on the layer's colour scale: its first map, or its vector in rows."""
+    model = FashionCNN()
+    model.load_state_dict(snapshot_state(step) if step is not None
+                          else torch.load(CHECKPOINT, map_location="cpu", weights_only=True))
+    outputs = torch_outputs(model.eval(), committed_metrics, pixels)
+    expected = {}
+    for layer in network_json["layers"][:-1]:  # the last is the output table's
+        size = int(np.prod(layer["shape"][1:])) if len(layer["shape"]) == 3 else layer["shape"][0]
+        scale = contract["scales"][layer["id"]]
+        palette = contract["palettes"][scale["cmap"]]
+        values = outputs[layer["id"]][:size].astype(np.float64)
+        index = np.clip(np.rint((values - scale["vmin"]) / (scale["vmax"] - scale["vmin"]) * 255), 0, 255).astype(int)
+        expected[layer["id"]] = [int(palette[i][j:j + 2], 16) for i in index for j in (1, 3, 5)]
+    wrong = page.evaluate(MAPS_DISAGREE, expected)
+    assert wrong == [], "maps that do not show the chosen input's outputs:\n" + "\n".join(wrong)
+
+
 def expect_named(page, status, item):
     """The status line says `status`, and the picker's chosen item says `item`."""
     expect(page.locator(".lw-status")).to_contain_text(status)
@@ -139,16 +207,17 @@ def published(summaries, input_id):
     return next(s for s in summaries if s["id"] == input_id)
 
 
-def test_a_thumbnail(page, server, summaries, known):
+def test_a_thumbnail(page, server, summaries, known, oracle):
     open_page(page, server)
     mount_every_view(page)
     chosen = summaries[6]
     page.locator(f'.lw-picker input[value="{chosen["id"]}"]').check()
     expect_named(page, chosen["source"], chosen["label_name"])
     expect_follows(page, known, chosen["id"])
+    expect_maps_follow(page, known[chosen["id"]], **oracle)
 
 
-def test_a_link(page, server, summaries, known):
+def test_a_link(page, server, summaries, known, oracle):
     chosen = summaries[3]
     open_page(page, server, f"#input={chosen['id']}")
     mount_every_view(page)
@@ -157,9 +226,10 @@ def test_a_link(page, server, summaries, known):
     open_page(page, server, f"#input={summaries[4]['id']}")  # a new link, on the open page
     expect_named(page, summaries[4]["source"], summaries[4]["label_name"])
     expect_follows(page, known, summaries[4]["id"])
+    expect_maps_follow(page, known[summaries[4]["id"]], **oracle)
 
 
-def test_an_upload(page, server, known, tmp_path):
+def test_an_upload(page, server, known, oracle, tmp_path):
     image = garment((150, 110))
     pixels, _ = convert(image, (1, 28, 28), build_contract.conversion())
     path = tmp_path / "coat.png"
@@ -169,9 +239,10 @@ def test_an_upload(page, server, known, tmp_path):
     page.locator(".lw-upload input").set_input_files(path)
     expect_named(page, "your image coat.png", "coat.png")
     expect_follows(page, {**known, "the upload": pixels[0]}, "the upload")
+    expect_maps_follow(page, pixels[0], **oracle)
 
 
-def test_a_drawing(page, server, known):
+def test_a_drawing(page, server, known, oracle):
     open_page(page, server)
     mount_every_view(page)
     pad = pad_of(page)
@@ -180,9 +251,10 @@ def test_a_drawing(page, server, known):
     settled(page)
     expect_named(page, "your drawing", "your drawing")
     expect_follows(page, {**known, "the drawing": drawn_pixels(page)}, "the drawing")
+    expect_maps_follow(page, drawn_pixels(page), **oracle)
 
 
-def test_a_mistake(page, server, known, fashion_test_split):
+def test_a_mistake(page, server, known, oracle, fashion_test_split):
     open_page(page, server)
     mount_every_view(page)
     page.locator("#fig-confusion").scroll_into_view_if_needed()  # its cells become buttons as it nears
@@ -193,9 +265,10 @@ def test_a_mistake(page, server, known, fashion_test_split):
     source = f"test image {index}"
     expect_named(page, source, source)
     expect_follows(page, {**known, source: image_of(fashion_test_split, index)}, source)
+    expect_maps_follow(page, image_of(fashion_test_split, index), **oracle)
 
 
-def test_a_moment(page, server, summaries, known, moments):  # noqa: F811
+def test_a_moment(page, server, summaries, known, oracle, moments):  # noqa: F811
     step, chosen = moments[len(moments) // 2].step, summaries[5]
     open_page(page, server, f"#input={chosen['id']}&at={step}")
     mount_every_view(page)
@@ -203,9 +276,10 @@ def test_a_moment(page, server, summaries, known, moments):  # noqa: F811
     said = page.locator(".lw-status").inner_text()
     assert int(re.search(r"training step ([\d,]+)", said).group(1).replace(",", "")) == step, said
     expect_follows(page, known, chosen["id"])
+    expect_maps_follow(page, known[chosen["id"]], **oracle, step=step)
 
 
-def test_a_comparison(page, server, summaries, known):
+def test_a_comparison(page, server, summaries, known, oracle):
     chosen, second = summaries[6], summaries[-1]
     open_page(page, server, f"#input={chosen['id']}")
     mount_every_view(page)
@@ -213,3 +287,4 @@ def test_a_comparison(page, server, summaries, known):
     page.locator(".lw-compare-with").select_option(second["id"])
     expect_named(page, chosen["source"], chosen["label_name"])
     expect_follows(page, known, chosen["id"], second["id"])
+    expect_maps_follow(page, known[chosen["id"]], **oracle)

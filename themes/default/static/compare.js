@@ -38,7 +38,8 @@ function makeChooser(picker, store, site) {
     const { input } = store.getState(), ids = choices().filter(id => id !== input);
     const [writer, summaries] = await Promise.all([
       site.contract().then(createWriter), Promise.all(ids.map(id => site.summary(id)))]);
-    const { compare } = store.getState();
+    const { compare, input: now } = store.getState();
+    if (now !== input) return;  // the reader has chosen again: that choice fills the list
     select.replaceChildren(element('option', { value: '' }, 'compare with…'),
       ...ids.map((id, i) => element('option', { value: id }, fullName(writer, summaries[i]))));
     select.value = compare ?? '';
