@@ -230,9 +230,10 @@ class Panel {
     return [prompt, options, reveal, this.answered];
   }
 
-  /** Say the revealed answer. */
+  /** Say the revealed answer, scrolled into sight in the panel. */
   answer(text) {
     this.answered.textContent = text;
+    this.answered.scrollIntoView({ block: 'nearest' });
   }
 
   focus() {
