@@ -55,9 +55,9 @@ export function parseHash(hash, inputIds) {
 }
 
 /**
- * What in a fragment's `named` (parseHash) the page cannot use, without loading anything: maps
- * past a carousel's end (`maps`: {layer: how many maps}), a tour step that is no count, a name
- * neither a layer nor in `figureNames`. Each is [{name, value, why, fields}] (store.js's unusable).
+ * What in a fragment ('#conv1=999') the page cannot use, seen without loading anything: a map past a
+ * carousel's end (`maps`: {layer: how many maps}), a tour step that is no count, a name neither a
+ * layer, nor the page's, nor in `figureNames`: [{name, value, why, fields}] (store.js's unusable).
  */
 export function unusableNames(hash, maps, figureNames = []) {
   const unusable = [];
@@ -101,8 +101,9 @@ function inputNamed(name, inputIds) {
  */
 export function mountHash(store, inputIds, { linkOf = id => id, resolve = async () => ({ why: 'link_input' }),
                                              moments = async () => null, figureNames = [] } = {}) {
+  let reads = 0;  // the newest link wins over an earlier one still loading what it names
   const read = async () => {
-    const hash = location.hash, named = parseHash(hash, inputIds);
+    const hash = location.hash, named = parseHash(hash, inputIds), current = ++reads;
     if (!named) return;
     const { maps } = store.getState();
     const unusable = unusableNames(hash, maps, figureNames);
@@ -121,6 +122,7 @@ export function mountHash(store, inputIds, { linkOf = id => id, resolve = async 
       .filter(([name]) => figureNames.includes(name)));
     const order = [...new URLSearchParams(hash.slice(1)).keys()];  // named in the link's order
     unusable.sort((one, other) => order.indexOf(one.name) - order.indexOf(other.name));
+    if (current !== reads) return;
     store.dispatch({ type: 'restore', input, positions, compare, moment, params, tour: named.tour, unusable });
   };
   addEventListener('hashchange', read);
@@ -138,7 +140,7 @@ export function mountHash(store, inputIds, { linkOf = id => id, resolve = async 
 /** The step a link's `at` names, if training kept it; null (the trained network) and a word in `unusable` if not. */
 async function momentNamed(at, moments, unusable) {
   const steps = await moments();
-  if (steps?.includes(Number(at)) && /^\d+$/.test(at)) return Number(at);
+  if (/^\d+$/.test(at) && steps?.includes(Number(at))) return Number(at);
   const fields = steps ? { count: steps.length, first: steps[0], last: steps.at(-1) } : {};
   unusable.push({ name: 'at', value: quoted(at), why: steps ? 'link_moment' : 'link_no_moments', fields });
   return null;
