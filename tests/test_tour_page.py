@@ -203,12 +203,20 @@ def test_the_tour_by_keyboard_alone(new_context, server, tour, input_records, ne
 
 
 def tab_to(page, selector, most=80):
-    """Press Tab until the focused element matches `selector`."""
+    """Press Tab until the focused element matches `selector`; it must then be in sight, nothing over it."""
     for _ in range(most):
         if page.evaluate("s => document.activeElement?.matches(s)", selector):
+            assert page.evaluate(UNCOVERED), f"the focused {selector} is out of sight or under something"
             return
         page.keyboard.press("Tab")
     raise AssertionError(f"{most} presses of Tab never reached {selector}")
+
+
+UNCOVERED = """() => {
+  const focused = document.activeElement, box = focused.getBoundingClientRect();
+  const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+  return !!hit && (focused.contains(hit) || hit.contains(focused));
+}"""
 
 
 def test_back_and_close_buttons(page, server, tour):
