@@ -128,6 +128,7 @@ TEXTS = {
     # A link's parameter the page cannot use (store.js's `unusable`): link_unusable says which, with `why`,
     # one of the link_* texts after it, filled with the parameter's name, value and fields (picker.js).
     "link_unusable": "The link's {name}={value} is not used: {why}.",
+    "link_dismiss": "Dismiss",
     "link_name": "this page reads nothing called {name} from a link",
     "link_map": "{name} has maps 1 to {count}",
     "link_count": "it counts from 1",

@@ -92,7 +92,8 @@ def test_every_bad_value_is_named_and_the_page_shows_the_trained_network(page, s
 
 
 def test_good_values_are_not_named_and_a_new_link_clears_what_was(page, server, contract, network_json, steps):
-    """A link whose every value is usable says nothing; after a bad link, a good one clears the words."""
+    """A link whose every value is usable says nothing; after a bad link, a good one clears the words, and
+    the reader can dismiss them from the keyboard."""
     watched(page)
     step = steps[len(steps) // 2]
     open_page(page, server, f"#input=3&conv1=5&at={step}&compare=2")
@@ -106,6 +107,14 @@ def test_good_values_are_not_named_and_a_new_link_clears_what_was(page, server, 
     page.evaluate("location.hash = '#conv1=3'")
     expect(page.locator(".lw-link-said")).to_have_text("")
     expect(page.locator("#fig-conv1 .lw-counter")).to_have_text(re.compile(r"^3 / "))
+
+    page.evaluate("location.hash = '#colour=blue'")  # pinned with the picker, the words can be dismissed
+    close = page.locator(".lw-link-said button")
+    expect(close).to_have_accessible_name(contract["texts"]["link_dismiss"])
+    close.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".lw-link-said")).to_be_hidden()
+    expect(page.locator(".lw-picker input[name=input]:checked")).to_be_focused()
     assert page.failed == [] and page.errors == []
 
 

@@ -3,7 +3,7 @@
  * store's input (also from a deep link) decides which radio is checked. Under it, the picker
  * names what a link asked for that the page cannot use (the store's `unusable`).
  */
-import { find, findAll } from './dom.js';
+import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { watch, watchLoaded } from './store.js';
 
@@ -26,9 +26,23 @@ export function mountPicker(picker, store, site) {
     for (const radio of radios(picker)) radio.checked = radio.value === input;
   });
   mountFolding(picker);
-  const said = find('.lw-link-said', picker);
+  mountUnusable(find('.lw-link-said', picker), store, site);
+}
+
+/**
+ * Under the picker, what the link named that the page cannot use; pinned with the picker, so the
+ * reader may dismiss it (until the next link).
+ */
+function mountUnusable(said, store, site) {
+  const dismiss = () => {
+    said.replaceChildren();
+    find('input[name="input"]:checked', said.closest('form'))?.focus();
+  };
   watchLoaded(store, state => state.unusable, async unusable => unusable.length && createWriter(await site.contract()),
-    (writer, unusable) => { said.textContent = unusable.map(entry => unusableText(writer, entry)).join(' '); });
+    (writer, unusable) => said.replaceChildren(...(unusable.length ? [
+      unusable.map(entry => unusableText(writer, entry)).join(' '),
+      element('button', { type: 'button', className: 'lw-link-said-close', onclick: dismiss,
+                          attributes: { 'aria-label': writer.text('link_dismiss', {}) } })] : [])));
 }
 
 /**
