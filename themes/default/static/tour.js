@@ -277,13 +277,12 @@ function placeWhileStill(target, selector, panel) {
   };
   const resized = new ResizeObserver(place);
   for (const each of [target, panel, ...pinned(target)]) resized.observe(each);
-  const moved = () => stop();
-  const events = ['wheel', 'touchmove', 'keydown', 'pointerdown'];
+  const events = ['wheel', 'touchmove', 'keydown', 'pointerdown'];  // the reader moving on their own
   const stop = () => {
     resized.disconnect();
-    for (const name of events) removeEventListener(name, moved, true);
+    for (const name of events) removeEventListener(name, stop, true);
   };
-  for (const name of events) addEventListener(name, moved, { capture: true, passive: true });
+  for (const name of events) addEventListener(name, stop, { capture: true, passive: true });
   outline();
   const fold = disclose(control);
   place();
