@@ -68,6 +68,26 @@ def fewest_decimals(numbers):
     return next((d for d in range(first, max(first, last_decimals(numbers)) + 1) if adds_up(numbers, d)), None)
 
 
+def expected_decimals(sums, chains):
+    """{name: decimals (None: ≈)} of `sums` ({name: numbers}): the sums of a chain (one's total a term
+    of the next, as a conv's products' sum is of its sum plus bias) share the fewest decimals that make
+    all of them add up where some do, so the shared number reads the same; others have their own."""
+    expected = {}
+    for chain in (chain for chain in chains if all(name in sums for name in chain)):
+        numbers = [value for name in chain for value in sums[name]]
+        first, last = first_decimals(numbers), last_decimals(numbers)
+        joint = next((d for d in range(first, max(first, last) + 1)
+                      if all(adds_up(sums[name], d) for name in chain)), None)
+        if joint is not None:
+            expected.update(dict.fromkeys(chain, joint))
+    return {name: expected.get(name, fewest_decimals(numbers)) for name, numbers in sums.items()}
+
+
+def check_alone(what, texts, sign, numbers):
+    """check_sum of a sum that shares no number with another."""
+    check_sum(what, texts, sign, numbers, fewest_decimals(numbers))
+
+
 def broke_before(numbers):
     """Whether the numbers, each printed with three significant digits as the page did, fail to add up."""
     old = [Decimal(f"{float(value):.{DIGITS}g}") for value in numbers]
@@ -80,16 +100,16 @@ def decimal_of(text):
     return Decimal(text.replace(MINUS, "-"))
 
 
-def check_sum(what, texts, sign, numbers):
+def check_sum(what, texts, sign, numbers, fewest):
     """The printed `texts` (terms, then the total) of a sum whose oracle numbers are `numbers`,
-    printed with `sign` ('=' or '≈') between terms and total."""
+    printed with `sign` ('=' or '≈') between terms and total and with `fewest` decimals (None:
+    no decimals within float32's precision make them add up)."""
     assert len(texts) == len(numbers), f"{what}: printed {texts}, the oracle has {len(numbers)} numbers"
     printed = [decimal_of(text) for text in texts]
     for text, value, number in zip(texts, numbers, printed):
         half = Decimal(5).scaleb(number.as_tuple().exponent - 1)
         assert abs(number - Decimal(float(value))) <= half * Decimal("1.000000001") + Decimal("1e-15"), \
             f"{what}: {text} is not {float(value)!r} to its last digit"
-    fewest = fewest_decimals(numbers)
     if sign == "=":
         assert sum(printed[:-1]) == printed[-1], f"{what}: {' + '.join(texts[:-1])} is not {texts[-1]}"
     places = {-number.as_tuple().exponent for number in printed}
@@ -105,11 +125,12 @@ def check_sum(what, texts, sign, numbers):
 # --- each layer's sums, worked out by the oracle ------------------------------------------------
 
 def sums_of(net, layer, at):
-    """{name: numbers (terms, then total)} of the sums the inspector prints for value `at`."""
+    """{name: numbers (terms, then total)} of the sums the inspector prints for value `at`, and
+    under "chains" the names of those that share a number."""
     kind, weights = layer["type"], net.weights[layer["id"]]
     inputs = [net.outputs[source] for source in layer["inputs"]]
     bias = weights.get("bias")
-    found = {}
+    found = {"chains": []}
     if kind == "Conv2d":
         k = at[0]
         terms = conv_terms(inputs[0], weights["weight"], layer["settings"], *at)
@@ -125,6 +146,8 @@ def sums_of(net, layer, at):
                 found["maps"] = [*parts, total]
             if b:
                 found["bias"] = [total, *b, total + b[0]]
+            found["chains"].append([name for name in ("maps" if len(terms) > 1 else f"products {terms[0][0]}", "bias")
+                                    if name in found])
     elif kind == "Linear":
         (i,) = at
         products = weights["weight"][i].numpy() * inputs[0].ravel()
@@ -137,6 +160,7 @@ def sums_of(net, layer, at):
         found["listed"], found["products"] = listed, products
         if bias is not None:
             found["bias"] = [products.sum(), float(bias[i]), products.sum() + float(bias[i])]
+            found["chains"].append(["terms", "bias"])
     elif kind in ("AvgPool2d", "AdaptiveAvgPool2d", "Mean"):
         cells = window_of(layer, inputs[0], at)
         found["window"] = [*cells, sum(cells)]
@@ -183,7 +207,7 @@ def chosen_values(net, layer, seed):
               for flat in rng.permutation(int(np.prod(shape)))[:300]]
     breaking = [at for at in sample
                 if any(broke_before(numbers) for name, numbers in sums_of(net, layer, at).items()
-                       if name not in ("listed", "products"))]
+                       if name not in ("listed", "products", "chains"))]
     others = [at for at in sample if at not in breaking[:BREAKING]]
     return breaking[:BREAKING] + others[:RANDOM]
 
@@ -296,8 +320,9 @@ def check_layers(page, net, layers, seed=0):
                 select(page, layer, at)
                 printed = printed_sums(page, net, layer, at, found)
                 assert printed, f"no sum printed for {layer['id']} at {at}"
+                expected = expected_decimals({name: found[name] for name in printed}, found["chains"])
                 for name, (texts, sign) in printed.items():
-                    check_sum(f"{net.name}.{layer['id']} at {at}, {name}", texts, sign, found[name])
+                    check_sum(f"{net.name}.{layer['id']} at {at}, {name}", texts, sign, found[name], expected[name])
                     checked += 1
                     broke += broke_before(found[name])
             except AssertionError as error:
@@ -346,7 +371,7 @@ def check_attribution(page, net, classes, contributions):
     c = classes.index(line[4])
     line = [*line.groups()[:3], line[5]]
     line.insert(0, None)  # line[k] as for a match
-    check_sum("Σ contributions + constant = logit", [line[1], line[2], line[4]], line[3],
+    check_alone("Σ contributions + constant = logit", [line[1], line[2], line[4]], line[3],
               [sums[c], logits[c] - sums[c], logits[c]])
     checked = 1
     why = figure.locator(".lw-attr-why-sum")
@@ -355,7 +380,7 @@ def check_attribution(page, net, classes, contributions):
                      + NUMBER + r"\)$", why.inner_text())
         b = classes.index(line[4])
         difference, summed = logits[c] - logits[b], sums[c] - sums[b]
-        check_sum(f"why {classes[c]} and not {classes[b]}", [line[1], line[2], line[5]], line[3],
+        check_alone(f"why {classes[c]} and not {classes[b]}", [line[1], line[2], line[5]], line[3],
                   [summed, difference - summed, difference])
         checked += 1
     units = figure.locator(".lw-attr-units")
@@ -369,7 +394,7 @@ def check_attribution(page, net, classes, contributions):
         shown = [int(row[0]) - 1 for row in rows[:-2]]
         rest = [j for j in range(products.size) if j not in shown]
         total = units.locator("tfoot td").inner_text()
-        check_sum("the units table", [row[-1] for row in rows] + [total.removeprefix(ABOUT + " ")],
+        check_alone("the units table", [row[-1] for row in rows] + [total.removeprefix(ABOUT + " ")],
                   ABOUT if total.startswith(ABOUT) else "=",
                   [*products[shown], products[rest].sum(), bias, products.sum() + bias])
         checked += 1
@@ -377,12 +402,12 @@ def check_attribution(page, net, classes, contributions):
         line = match(r"by channel, Σ contributions = red " + NUMBER + r" \+ green " + NUMBER + r" \+ blue " + NUMBER
                      + SIGN + NUMBER + r"\.", figure.locator(".lw-attr-channels").inner_text())
         split = contributions[c].reshape(3, -1).sum(axis=1)
-        check_sum("the split by channel", [line[1], line[2], line[3], line[5]], line[4], [*split, split.sum()])
+        check_alone("the split by channel", [line[1], line[2], line[3], line[5]], line[4], [*split, split.sum()])
         figure.locator(".lw-attr-surface canvas").first.focus()  # pixel (1, 1)
         line = match(r"red \S+ × \S+ = " + NUMBER + r"; green \S+ × \S+ = " + NUMBER + r"; blue \S+ × \S+ = " + NUMBER
                      + r"; together(?: |" + SIGN + ")" + NUMBER + "$", figure.locator(".lw-attr-pixel").inner_text())
         pixel = contributions[c][:, 0, 0]
-        check_sum("a pixel's channels", [line[1], line[2], line[3], line[5]], line[4] or "=", [*pixel, pixel.sum()])
+        check_alone("a pixel's channels", [line[1], line[2], line[3], line[5]], line[4] or "=", [*pixel, pixel.sum()])
         checked += 2
     return checked
 

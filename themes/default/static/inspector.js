@@ -179,7 +179,8 @@ function convSettings({ explanation: { source, at, window, stride, padding, dila
 /** A conv value reading one channel: its whole arithmetic at once. */
 function convOneChannel(view) {
   const { terms: [term], sum } = view.explanation;
-  return [...convTermNodes(view, term), equation(view, sum)];
+  const [products, total] = linked(view, productsSum(term), totalSum(view, sum));
+  return [...convTermNodes(view, term, null, products), equation(view, sum, '', total)];
 }
 
 /**
@@ -188,6 +189,26 @@ function convOneChannel(view) {
  */
 function adding({ writer }, ...sums) {
   return writer.sums(...sums);
+}
+
+/**
+ * How to print sums that share a number (one's total is a term of the next): with one number of
+ * decimals for them all where one makes every one add up, so the shared number reads the same in
+ * each, else each with its own.
+ */
+function linked(view, ...sums) {
+  const together = adding(view, ...sums);
+  return together.exact ? sums.map(() => together) : sums.map(sum => adding(view, sum));
+}
+
+/** A conv term's products and their sum, as a sum to print. */
+function productsSum({ products, sum }) {
+  return [...products.flat(), sum];
+}
+
+/** A conv value's sum, its bias and the value, as a sum to print. */
+function totalSum({ explanation: { bias, result } }, sum) {
+  return bias === null ? [sum, result] : [sum, bias, result];
 }
 
 /** Whether a conv value reads the input image (its colours), not maps a layer made. */
@@ -224,7 +245,8 @@ function convColours(view) {
  */
 function convChannels(view) {
   const { explanation: { source, terms, sum, outline: [box] }, store } = view;
-  const sums = adding(view, [...terms.map(term => term.sum), sum]), number = sums.number;
+  const [sums, total] = linked(view, [...terms.map(term => term.sum), sum], totalSum(view, sum));
+  const number = sums.number;
   const detail = element('div', { className: 'lw-detail' });
   const buttons = terms.map(term => element('button', {
     type: 'button',
@@ -245,15 +267,14 @@ function convChannels(view) {
     table(rows, `map ${first} to ${last}, row by row`),
     paragraph(...line([`The ${terms.length} maps' sums add up to ${about(sums)}`, sum, '.'], number)),
     detail,
-    equation(view, sum, 'Total '),
+    equation(view, sum, 'Total ', total),
   ];
 }
 
 /** One channel's share: patch × kernel = products, and the products' sum; `colour`: the image's channel. */
-function convTermNodes(view, term, colour = null) {
+function convTermNodes(view, term, colour = null, sums = adding(view, productsSum(term))) {
   const { explanation: { source }, number } = view;
   const { channel, patch, padded: outside, kernel, products, sum } = term;
-  const sums = adding(view, [...products.flat(), sum]);
   const patchCells = patch.map((row, u) => row.map((value, v) =>
     (outside[u][v] ? element('span', { className: 'lw-pad' }, number(value)) : number(value))));
   return [
@@ -267,13 +288,11 @@ function convTermNodes(view, term, colour = null) {
 }
 
 /** 'sum + bias b = result, the value shown.' (without a bias: 'result, the value shown; …') */
-function equation(view, sum, before = '') {
+function equation(view, sum, before = '', sums = adding(view, totalSum(view, sum))) {
   const { explanation: { result, bias } } = view;
   if (bias === null) {
-    return workingLine(adding(view, [sum, result]).number, [before], result,
-                       ', the value shown; the layer has no bias.');
+    return workingLine(sums.number, [before], result, ', the value shown; the layer has no bias.');
   }
-  const sums = adding(view, [sum, bias, result]);
   return workingLine(sums.number, [before, sum, ' + bias ', bias, sums.equals], result);
 }
 
@@ -283,8 +302,8 @@ function equation(view, sum, before = '') {
  */
 function linearNodes(view) {
   const { explanation: { source, count, listed, rest, sum, bias, result }, number, store } = view;
-  const terms = adding(view, [...listed.map(term => term.product), ...(rest.count ? [rest.sum] : []), sum]);
-  const total = adding(view, bias === null ? [sum, result] : [sum, bias, result]);
+  const [terms, total] = linked(view, [...listed.map(term => term.product), ...(rest.count ? [rest.sum] : []), sum],
+                                bias === null ? [sum, result] : [sum, bias, result]);
   const head = element('tr', {}, ...[`element of ${source}`, 'input', 'weight', 'product']
     .map(name => element('th', { scope: 'col' }, name)));
   const rows = listed.map(term => element('tr', {},
