@@ -33,6 +33,7 @@ from builder.article import EXTENSIONS, FENCE, expand_variables
 
 TOUR = "tour.md"
 LINE = "data-lw-line"  # the attribute that carries each heading's and question's line through Markdown
+LINE_MARK = re.compile(rf" {LINE}=(\d+)")
 HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 ATTRIBUTES = re.compile(r"""\{:?\s*((?:[#.]?[\w-]+(?:=(?:"[^"]*"|'[^']*'|[^\s}]+))?\s*)+)\}\s*$""")
 STEP_ATTRIBUTES = ("target", "control")
@@ -60,7 +61,7 @@ def render(tour, context, page_html, network, problems):
     """The tour's record for data/tour.json, checked against the built page (`page_html`, for the
     targets' ids) and the network (a builder.layers.Description, for the questions' layers)."""
     text, origins = expand_variables(tour, context)
-    steps = _Steps(tour.path, origins)
+    steps = _Steps(origins)
     md = markdown.Markdown(extensions=[e for e in EXTENSIONS if e != "toc"] + [steps],
                            extension_configs={"smarty": {"smart_quotes": False}}, output_format="html")
     md.convert(text)  # the steps' elements are noted on the way (_Cut); the whole page's HTML is not needed
@@ -97,9 +98,9 @@ class _Found:
 class _Steps(Extension):
     """Python-Markdown, with each heading's and question's line kept and the tree cut at the ## headings."""
 
-    def __init__(self, path, origins):
+    def __init__(self, origins):
         super().__init__()
-        self.path, self.origins = path, origins
+        self.origins = origins
         self.found, self.before = [], []   # the steps; the lines of text before the first
 
     def extendMarkdown(self, md):
@@ -172,7 +173,7 @@ def _html(md, elements):
     html = md.serializer(holder)[len("<div>"):-len("</div>")].strip()
     for postprocessor in md.postprocessors:
         html = postprocessor.run(html)
-    return html.strip()
+    return LINE_MARK.sub("", html).strip()  # a mark in a {…} that attr_list did not take (_Checks.step)
 
 
 # --- checking: against the built page and the network ----------------------------------------------
@@ -222,6 +223,10 @@ class _Checks:
             self.warn("a step asks one question; move this one to a step of its own", _line_of(extra))
         question = self._question(questions[0], md) if questions else None
         text = [e for e in found.body if e not in questions]
+        for element in text:
+            inline = LINE_MARK.search("".join(element.itertext()))
+            if inline and "{ask=" in "".join(element.itertext()):
+                self.warn("the question's {ask=…} must be on a line of its own, under its text", int(inline.group(1)))
         if not text:
             self.warn(f"the step '{title}' has no text; write two or three sentences under its heading", line)
         return dict(title=title, html=_html(md, text), target=target,

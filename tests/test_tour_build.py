@@ -214,6 +214,12 @@ Text.
 Guess?
 {ask=guess layer=fc2}
 
+## A question on the text's line {target=fig-fc2}
+
+Text.
+
+Which one? {ask=winner}
+
 ## Only a question {target=fig-fc2}
 
 Which class?
@@ -237,6 +243,7 @@ EXPECTED = [  # (what the line holds, what its warning says)
     ("{ask=brightest layer=fc2}", "unknown spatial layer 'fc2'"),
     ("Spaceship", "not Spaceship"),
     ("ask=guess", "unknown ask 'guess'"),
+    ("Which one? {ask=winner}", "must be on a line of its own"),
     ("## Only a question", "has no text"),
 ]
 
@@ -281,6 +288,7 @@ def test_without_strict_the_faults_are_left_out(author, tmp_path):
     assert steps["An unknown control"]["control"] is None and steps["A control the target lacks"]["control"] is None
     assert all(steps[title]["question"] is None for title in ("A map too far", "A unit too far", "An unknown ask"))
     assert steps["Only a question"]["question"]["layer"] == "fc2"
+    assert "data-lw-line" not in json.dumps(steps)  # the builder's marks of lines never reach the page
 
 
 def test_no_tour_file_no_tour(author, tmp_path):
