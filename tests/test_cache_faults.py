@@ -115,6 +115,9 @@ def edit_metrics(project):
 # Every kind of file a build reads, and an edit to it that changes the page.
 EDITS = [
     ("article", lambda p: replace(p / "content" / "article.md", "of the author's own", "of the author's, edited")),
+    ("a new tour", lambda p: write_bytes(p / "content" / "tour.md",
+                                         b"## Choose {target=lw-picker control=choices}\n\nPick one.\n")),
+    ("the tour", lambda p: replace(p / "content" / "tour.md", "Pick one.", "Pick another.")),
     ("template", lambda p: replace(p / "themes" / "mine" / "templates" / "figure.html", "</figure>",
                                    "<p>an edited template</p></figure>")),
     ("theme asset", lambda p: replace(p / "themes" / "mine" / "static" / "style.css", "}", "} /* edited */")),
