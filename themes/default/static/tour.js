@@ -19,6 +19,7 @@ import { shownInput, watch, watchLoaded } from './store.js';
 const REMEMBERED = 'layerwise-tour';  // sessionStorage: the step the reader closed the tour at
 const GAP = 8;                         // pixels kept clear between the target and what covers the page
 const SMALLEST = 160;                  // pixels: the least height the panel gives up room to
+const TALLEST = 0.6;                   // of the window's height: the most the panel takes
 
 export async function mountTour(store, site, opener) {
   const contract = await site.contract();
@@ -309,16 +310,16 @@ function disclose(control) {
 }
 
 /**
- * Let a panel that lies across the target give up height (its text then scrolls) where that makes
- * the whole control fit between the pinned header and it, keeping SMALLEST pixels; and give the
- * page room at its end to scroll its last figures above the panel.
+ * Size a panel that lies across the target to the room the control leaves it (its text scrolls
+ * when that is less than it needs), from SMALLEST pixels to TALLEST of the window; a control too
+ * tall for that keeps the stylesheet's size. And give the page room at its end to scroll its last
+ * figures above the panel.
  */
 function makeRoom(target, control, panel) {
   panel.style.maxHeight = '';
-  const room = coveredBelow(target, panel) - coveredAbove(target) - 2 * GAP;
-  const needed = control.getBoundingClientRect().height - room;
-  if (needed > 0 && coveredBelow(target, panel) < innerHeight && panel.offsetHeight - needed >= SMALLEST) {
-    panel.style.maxHeight = `${panel.offsetHeight - needed}px`;
+  if (coveredBelow(target, panel) < innerHeight) {
+    const free = innerHeight - coveredAbove(target) - control.getBoundingClientRect().height - 3 * GAP;
+    if (free >= SMALLEST) panel.style.maxHeight = `${Math.min(free, TALLEST * innerHeight)}px`;
   }
   document.documentElement.style.setProperty('--lw-tour-room', `${panel.offsetHeight + GAP}px`);
 }
