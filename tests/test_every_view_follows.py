@@ -28,7 +28,7 @@ from builder.inputs import convert
 from conftest import CHECKPOINT, open_page, snapshot_state
 from model.cnn import FashionCNN
 from test_convert import encoded, garment
-from test_learning import moments  # noqa: F401 (a fixture)
+from test_learning import moments, slider_of  # noqa: F401 (a fixture)
 from test_own_input import drawn_pixels, pad_of, settled, stroke, torch_outputs
 
 # What the reader picks an input from: each shows its own input, whichever is chosen.
@@ -275,6 +275,18 @@ def test_a_moment(page, server, summaries, known, oracle, moments):  # noqa: F81
     expect_named(page, chosen["source"], chosen["label_name"])
     said = page.locator(".lw-status").inner_text()
     assert int(re.search(r"training step ([\d,]+)", said).group(1).replace(",", "")) == step, said
+    expect_follows(page, known, chosen["id"])
+    expect_maps_follow(page, known[chosen["id"]], **oracle, step=step)
+
+
+def test_a_moment_on_the_slider(page, server, summaries, known, oracle, moments):  # noqa: F811
+    chosen = summaries[7]
+    open_page(page, server, f"#input={chosen['id']}")
+    mount_every_view(page)
+    slider_of(page).press("Home")
+    step = moments[0].step
+    expect(page).to_have_url(re.compile(rf"at={step}\b"))
+    expect_named(page, chosen["source"], chosen["label_name"])
     expect_follows(page, known, chosen["id"])
     expect_maps_follow(page, known[chosen["id"]], **oracle, step=step)
 
