@@ -310,14 +310,14 @@ function disclose(control) {
 }
 
 /**
- * Size a panel that lies across the target to the room the control leaves it (its text scrolls
+ * Size a panel that lies across the control to the room the control leaves it (its text scrolls
  * when that is less than it needs), from SMALLEST pixels to TALLEST of the window; a control too
  * tall for that keeps the stylesheet's size. And give the page room at its end to scroll its last
  * figures above the panel.
  */
 function makeRoom(target, control, panel) {
   panel.style.maxHeight = '';
-  if (coveredBelow(target, panel) < innerHeight) {
+  if (coveredBelow(control, panel) < innerHeight) {
     const free = innerHeight - coveredAbove(target) - control.getBoundingClientRect().height - 3 * GAP;
     if (free >= SMALLEST) panel.style.maxHeight = `${Math.min(free, TALLEST * innerHeight)}px`;
   }
@@ -330,7 +330,7 @@ function makeRoom(target, control, panel) {
  * control taller than the room, its top below the header).
  */
 function scrollNeeded(target, control, panel) {
-  const top = coveredAbove(target) + GAP, bottom = coveredBelow(target, panel) - GAP;
+  const top = coveredAbove(target) + GAP, bottom = coveredBelow(control, panel) - GAP;
   const [box, controlBox] = [target, control].map(each => each.getBoundingClientRect());
   let distance = box.top - top;
   if (controlBox.bottom - distance > bottom) distance = controlBox.bottom - bottom;
@@ -355,9 +355,9 @@ function coveredAbove(target) {
   return bottom;
 }
 
-/** Where the panel begins, from the window's top, if it lies across the target's columns; else the window's bottom. */
-function coveredBelow(target, panel) {
-  const box = target.getBoundingClientRect(), covering = panel.getBoundingClientRect();
+/** Where the panel begins, from the window's top, if it lies across the control's columns; else the window's bottom. */
+function coveredBelow(control, panel) {
+  const box = control.getBoundingClientRect(), covering = panel.getBoundingClientRect();
   const across = covering.left < box.right && covering.right > box.left;
   return across ? Math.min(innerHeight, covering.top) : innerHeight;
 }
