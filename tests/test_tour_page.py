@@ -232,6 +232,18 @@ def test_back_and_close_buttons(page, server, tour):
     expect(page.locator(".lw-tour-control")).to_have_count(0)
 
 
+def test_closed_part_way_the_tour_resumes_there_after_a_reload(page, server, tour, contract):
+    open_page(page, server, "#tour=4")
+    at_step(page, tour, 4)
+    page.locator(".lw-tour-close").click()
+    expect(page.locator(".lw-tour-open")).to_have_text(texts(contract)["tour_resume"].format(number=4))
+    open_page(page, server)  # the same tab: its sessionStorage remembers the step
+    page.locator(".lw-tour-open").click()
+    at_step(page, tour, 4)
+    page.locator(".lw-tour-back").click()
+    at_step(page, tour, 3)
+
+
 def test_each_revealed_value_is_the_networks_and_follows_the_input(page, server, tour, input_records, network_json,
                                                                    contract, site_url):
     open_page(page, server)
