@@ -133,9 +133,9 @@ class Overview {
       const differences = second && painter.divergingScale(values, contract);  // one scale for the whole layer
       buttons.forEach((button, k) => {
         const canvas = find('canvas', button);
-        // A one-channel input's map is the input itself, unless it shows a difference.
-        canvas.toggleAttribute('data-shows-input', !second && layer === this.network.layers[0] && layer.shape[0] === 1);
-        if (canvas.hasAttribute('data-shows-input')) canvas.dataset.showsInput = 'chosen';
+        // A one-channel input's map is the input itself (tests/test_every_view_follows.py), unless a difference.
+        if (!second && layer === this.network.layers[0] && layer.shape[0] === 1) canvas.dataset.showsInput = 'chosen';
+        else delete canvas.dataset.showsInput;
         if (second) {
           const size = rows * cols, { vmin, vmax } = differences;
           painter.paint(canvas, { shape: [rows, cols], values: values.subarray(k * size, (k + 1) * size) },
