@@ -166,6 +166,7 @@ TEXTS = {
     "link_versus_same": "that is the class explained, so it is compared with {other}",
     "link_channel": "the input's channels are numbered 1 to {count}",
     "link_one_channel": "the input has one channel",
+    "link_pixel": "the image's pixels are rows 1 to {rows} and columns 1 to {cols}, as 'row,column'",
     # the tour (static/tour.js): its panel, its questions' choices and answers
     "tour_step": "Step {number} of {count}",
     "tour_said": "Tour, step {number} of {count}: {title}",
