@@ -1,7 +1,7 @@
 """'Why A and not B' (static/attribution.js) in Chromium: the other class B is any class but the one
 explained, A, whether chosen in the figure or named by a link (versus=, counted from 1); a link's
-versus= that names A or no class, or a channel= the input has not, is named under the picker and let
-go, and the figure shows its own choice of B. The classes explained and offered are worked out here
+versus= that names A or no class, a channel= the input has not or a pixel= outside the image is named
+under the picker and let go, and the figure shows its own choice of B. The classes explained and offered are worked out here
 from the published logits and labels.
 
     .venv/bin/python -m pytest tests/test_why_not.py
@@ -97,3 +97,20 @@ def test_a_channel_of_a_gray_input_is_said(page, server, network_json):
     expect(page.locator(".lw-link-said")).to_have_text(build_contract.text(
         "link_unusable", name="channel", value="2", why=build_contract.text("link_one_channel")))
     expect(page).not_to_have_url(re.compile("channel="))
+
+
+@pytest.mark.parametrize("pixel", ["29,1", "0,5", "12", "a,b"])
+def test_a_pixel_outside_the_image_is_said(page, server, network_json, pixel):
+    _, rows, cols = network_json["layers"][0]["shape"]
+    figure = open_figure(page, server, f"#pixel={pixel}")
+    expect(page.locator(".lw-link-said")).to_have_text(build_contract.text(
+        "link_unusable", name="pixel", value=pixel, why=build_contract.text("link_pixel", rows=rows, cols=cols)))
+    expect(page).not_to_have_url(re.compile("pixel="))
+    expect(figure.locator(".lw-attr-pixel")).to_be_empty()  # no pixel is selected
+
+
+def test_a_pixel_inside_the_image_is_selected(page, server, network_json):
+    _, rows, cols = network_json["layers"][0]["shape"]
+    figure = open_figure(page, server, f"#pixel={rows},{cols}")
+    expect(figure.locator(".lw-attr-pixel")).to_contain_text(f"Row {rows}, column {cols}:")
+    expect(page.locator(".lw-link-said")).to_be_empty()

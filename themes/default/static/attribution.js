@@ -87,32 +87,42 @@ class AttributionFigure {
   }
 
   /**
-   * A versus or channel the store was given (by a link) that the figure cannot use is named under
-   * the picker (the store's `unusable`) and let go, so that the link names what the figure shows.
-   * Checked once per value given; true when something was let go (the store's change draws again).
+   * A versus, channel or pixel the store was given (by a link) that the figure cannot use is named
+   * under the picker (the store's `unusable`) and let go, so that the link names what the figure
+   * shows. Each value is checked once; true when one was let go (the store's change draws again).
    */
   letGoUnusable(chosen) {
-    const { versus = null, channel = null } = this.store.getState().params;
-    const unusable = [];
-    if (versus !== null && versus !== this.checked.versus) {
-      const named = this.namedVersus();
-      if (named === null) {
-        unusable.push({ name: 'versus', value: versus, why: 'link_versus', fields: { count: this.classes.length } });
-      } else if (named === chosen) {
-        unusable.push({ name: 'versus', value: versus, why: 'link_versus_same',
-                        fields: { other: this.classes[this.defaultVersus(chosen)] } });
-      }
-    }
-    if (channel !== null && channel !== this.checked.channel && this.channel() === null) {
-      unusable.push(this.channels === 1 ? { name: 'channel', value: channel, why: 'link_one_channel' }
-        : { name: 'channel', value: channel, why: 'link_channel', fields: { count: this.channels } });
-    }
-    this.checked = { versus, channel };
+    const { params } = this.store.getState();
+    const unusable = LINKED.flatMap(name => {
+      const value = params[name] ?? null;
+      if (value === null || value === this.checked[name]) return [];
+      const why = this.whyUnusable(name, value, chosen);
+      return why ? [{ name, value, ...why }] : [];
+    });
+    this.checked = Object.fromEntries(LINKED.map(name => [name, params[name] ?? null]));
     for (const each of unusable) this.store.dispatch({ type: 'unusable', ...each });
     if (unusable.length) {
       this.store.dispatch({ type: 'setParams', params: Object.fromEntries(unusable.map(({ name }) => [name, null])) });
     }
     return unusable.length > 0;
+  }
+
+  /** Why the figure cannot use `value` for its param `name` ({why, fields}, store.js's unusable), or null. */
+  whyUnusable(name, value, chosen) {
+    if (name === 'versus') {
+      const named = this.namedVersus();
+      if (named === null) return { why: 'link_versus', fields: { count: this.classes.length } };
+      return named === chosen
+        ? { why: 'link_versus_same', fields: { other: this.classes[this.defaultVersus(chosen)] } } : null;
+    }
+    if (name === 'channel') {
+      if (this.channel() !== null) return null;
+      return this.channels === 1 ? { why: 'link_one_channel' }
+        : { why: 'link_channel', fields: { count: this.channels } };
+    }
+    const [, r, c] = /^(\d+),(\d+)$/.exec(value) ?? [];
+    const inside = countUpTo(r, this.rows) !== null && countUpTo(c, this.cols) !== null;
+    return inside ? null : { why: 'link_pixel', fields: { rows: this.rows, cols: this.cols } };
   }
 
   /** What a map shows of (C, H, W) numbers: the chosen channel's, or each pixel's channels summed. */
@@ -281,7 +291,8 @@ class AttributionFigure {
     const { outputs, network, summary, writer } = this.shown;
     if (!this.picture) return;
     Object.assign(this.picture, { width: this.cols, height: this.rows });
-    paintPixels(this.picture, pixelsOf(outputs[network.layers[0].id].values, network.normalisation, this.rows * this.cols));
+    const values = outputs[network.layers[0].id].values;
+    paintPixels(this.picture, pixelsOf(values, network.normalisation, this.rows * this.cols));
     this.picture.setAttribute('aria-label', writer.text(summary.label_name ? 'input_alt' : 'input_alt_unlabelled',
                                                         { label: summary.label_name, source: summary.source }));
   }
@@ -354,6 +365,9 @@ class AttributionFigure {
     return { value, gradient, product: value * gradient };
   }
 }
+
+/** What the figure's links name (the store's params): the other class, the pixel selected, the channel shown. */
+const LINKED = ['versus', 'pixel', 'channel'];
 
 /** The number a link's `text` counts from 1 to `count`, from 0; null for any other text. */
 function countUpTo(text, count) {
