@@ -20,6 +20,7 @@ from typing import Callable
 
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from conftest import open_page
@@ -46,6 +47,7 @@ class State:
     setup: Callable = lambda page, facts: None
     figures: object = FOLLOWING  # a CSS selector, or a function of the facts that gives one
     sizes: tuple = tuple(SIZES)
+    whole: bool = False  # also photograph the whole page, once every figure has loaded
 
 
 # --- setups: each does what a reader does, and waits for its effect -------------------------------
@@ -119,6 +121,12 @@ def inspect_map(layer, k, r, c, channel=None):
             inspector(page, layer).locator(f'button[data-channel="{channel}"]').click()
             expect(inspector(page, layer).locator(".lw-detail table").first).to_be_visible()
     return setup
+
+
+def inspect_input(page, facts):
+    _, rows, cols = layer_of(facts.network, "input")["shape"]
+    click_cell(page, "input", rows // 2, cols // 3, rows, cols)
+    expect(inspector(page, "input")).to_contain_text(f"row {rows // 2 + 1}, column {cols // 3 + 1}:")
 
 
 def inspect_vector(layer, i):
@@ -243,7 +251,7 @@ def tour_target(n):
 
 
 STATES = [
-    State("default", "The page as it opens: the first input.", figures=ALL),
+    State("default", "The page as it opens: the first input (page.png: all of it).", figures=ALL, whole=True),
     State("input-thumbnail", "The third thumbnail chosen in the picker.", setup=thumbnail),
     State("input-link", "A link names a misclassified input.", "#input={wrong}"),
     State("input-position", "A link names an input by its place in the picker.", "#input=2"),
@@ -265,6 +273,8 @@ STATES = [
           setup=compared),
     State("compare-moment", "Two inputs at a learning moment.", "#input={last}&compare={first}&at={moment}",
           setup=compared),
+    State("inspect-input", "The inspector open on a pixel of the input.", setup=inspect_input,
+          figures=".lw-figure[data-layer=input]"),
     State("inspect-conv1", "The inspector open on a conv1 value.", setup=inspect_map("conv1", 2, 10, 12),
           figures="#fig-conv1"),
     State("inspect-conv2-channel", "The inspector on a conv2 value, one input map's contribution open.",
@@ -370,6 +380,16 @@ TOO_WIDE = """root => {
 }"""
 
 
+# Where a figure is, frame after frame: [its top, its height, scrollY].
+MOVING = """async root => { const seen = [];
+  for (let i = 0; i < 10; i++) {
+    await new Promise(done => requestAnimationFrame(done));
+    const box = root.getBoundingClientRect();
+    seen.push([Math.round(box.top), Math.round(box.height), Math.round(scrollY)]);
+  }
+  return seen; }"""
+
+
 def watch(page):
     """Collect the page's console errors, uncaught exceptions and failed requests in page.problems."""
     page.problems = []
@@ -391,7 +411,11 @@ def shoot_figure(page, figure, path):
     what = figure.get_attribute("id")
     assert figure.evaluate(UNLOADED) == [], f"{what}: images that did not load"
     assert figure.evaluate(TOO_WIDE) == [], f"{what}: wider than the screen"
-    figure.screenshot(path=path)
+    try:
+        figure.screenshot(path=path)
+    except PlaywrightTimeout:
+        raise AssertionError(f"{what} never stood still to be photographed; over ten frames its top, its height "
+                             f"and the page's scroll were {figure.evaluate(MOVING)}") from None
     not_blank(path)
 
 
@@ -434,6 +458,10 @@ def test_every_figure_in_every_state(contexts, server, facts, width, state):
         for figure in figures:
             shoot_figure(page, figure, folder / f"{figure.get_attribute('id')}.png")
         hide_picker(page, False)
+        if state.whole:
+            page.evaluate("scrollTo(0, 0)")
+            page.screenshot(path=folder / "page.png", full_page=True)
+            not_blank(folder / "page.png")
         assert page.problems == [], f"{state.name} at {width} px: " + "; ".join(page.problems)
     finally:
         page.close()
