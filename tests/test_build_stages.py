@@ -150,6 +150,8 @@ def test_every_generated_file_is_named_by_a_contract_pattern(site, site_url, con
     if moments:  # and each convolution's filters at every moment
         expected |= {site_url("learning", layer=layer["id"])
                      for layer in network_json["layers"] if layer["type"] == "Conv2d"}
+    if (CONTENT / "tour.md").exists():  # the guided tour, only with content/tour.md (builder/tour.py)
+        expected.add(site_url("tour"))
     found = {p.relative_to(site).as_posix() for folder in ("data", "frames", "charts")
              for p in (site / folder).rglob("*") if p.is_file()}
     assert found == expected
