@@ -47,14 +47,10 @@ GEOMETRY = """([target, pickerBottom]) => {
 
 
 @pytest.fixture(scope="module")
-def tour(site, site_url):
-    contract = json.loads((site / "data" / "contract.json").read_text(encoding="utf-8"))
+def tour(site, contract):
+    """data/tour.json as the build published it."""
     assert "tour" in contract["urls"], "the built site has no tour: is content/tour.md there?"
     return json.loads((site / contract["urls"]["tour"]).read_text(encoding="utf-8"))
-
-
-def texts(contract):
-    return contract["texts"]
 
 
 def at_step(page, tour, n):
@@ -71,7 +67,7 @@ def at_step(page, tour, n):
 
 def expected_answer(question, record, network_json, contract):
     """(the right choice's value, what the page says) for a question and an input, from the .f32 outputs."""
-    said = texts(contract)
+    said = contract["texts"]
     exact = record["exact"][question["layer"]] if "layer" in question else None
     ask = question["ask"]
     if ask == "sign":
@@ -102,7 +98,7 @@ def expected_answer(question, record, network_json, contract):
 
 def revealed_text(guess, question, record, network_json, contract):
     right, answer = expected_answer(question, record, network_json, contract)
-    said = texts(contract)
+    said = contract["texts"]
     verdict = said["tour_right" if guess == right else "tour_wrong"].format(answer=answer)
     return f"{verdict} {said['tour_explained']}"
 
@@ -179,7 +175,7 @@ def test_the_tour_by_keyboard_alone(new_context, server, tour, input_records, ne
         # For a screen reader: a dialog named by its step, and the step announced as it comes
         expect(page.get_by_role("dialog", name=f"Step {n} of {count} {step['title']}")).to_be_visible()
         expect(page.locator(".lw-tour-said")).to_have_text(
-            texts(contract)["tour_said"].format(number=n, count=count, title=step["title"]))
+            contract["texts"]["tour_said"].format(number=n, count=count, title=step["title"]))
         if step["question"]:
             tab_to(page, ".lw-tour-choices input")
             page.keyboard.press("Space")
@@ -192,7 +188,7 @@ def test_the_tour_by_keyboard_alone(new_context, server, tour, input_records, ne
             page.keyboard.press("Escape")
             expect(page.locator(PANEL)).to_be_hidden()
             expect(page.locator(".lw-tour-open")).to_be_focused()
-            expect(page.locator(".lw-tour-open")).to_have_text(texts(contract)["tour_resume"].format(number=3))
+            expect(page.locator(".lw-tour-open")).to_have_text(contract["texts"]["tour_resume"].format(number=3))
             assert "tour=" not in page.evaluate("location.hash")
             page.keyboard.press("Space")
             at_step(page, tour, 3)
@@ -236,7 +232,7 @@ def test_closed_part_way_the_tour_resumes_there_after_a_reload(page, server, tou
     open_page(page, server, "#tour=4")
     at_step(page, tour, 4)
     page.locator(".lw-tour-close").click()
-    expect(page.locator(".lw-tour-open")).to_have_text(texts(contract)["tour_resume"].format(number=4))
+    expect(page.locator(".lw-tour-open")).to_have_text(contract["texts"]["tour_resume"].format(number=4))
     open_page(page, server)  # the same tab: its sessionStorage remembers the step
     page.locator(".lw-tour-open").click()
     at_step(page, tour, 4)
@@ -283,7 +279,7 @@ def test_a_link_opens_the_tour_at_its_step(page, server, tour):
 def test_a_step_past_the_last_is_named_and_the_tour_opens_at_step_1(page, server, tour, contract):
     count = len(tour["steps"])
     open_page(page, server, f"#tour={count + 89}")
-    said = texts(contract)
+    said = contract["texts"]
     expect(page.locator(".lw-link-said")).to_have_text(said["link_unusable"].format(
         name="tour", value=count + 89, why=said["link_tour"].format(count=count)))
     at_step(page, tour, 1)
@@ -312,7 +308,7 @@ def test_axe_finds_nothing_with_the_tour_open_at_each_step(new_context, server, 
 
 def test_a_step_0_is_named_and_the_tour_stays_closed(page, server, contract):
     open_page(page, server, "#tour=0")
-    said = texts(contract)
+    said = contract["texts"]
     expect(page.locator(".lw-link-said")).to_have_text(
         said["link_unusable"].format(name="tour", value="0", why=said["link_count"]))
     expect(page.locator(PANEL)).to_have_count(0)  # tour.js did not even load
@@ -322,7 +318,7 @@ def test_a_tour_link_to_a_page_without_a_tour_is_named(page, server, contract):
     without = {**contract, "urls": {name: url for name, url in contract["urls"].items() if name != "tour"}}
     page.route("**/data/contract.json", lambda route: route.fulfill(json=without))
     open_page(page, server, "#tour=2")
-    said = texts(contract)
+    said = contract["texts"]
     expect(page.locator(".lw-link-said")).to_have_text(
         said["link_unusable"].format(name="tour", value="2", why=said["link_no_tour"]))
     expect(page).not_to_have_url(re.compile("tour="))
