@@ -37,7 +37,7 @@ LINE_MARK = re.compile(rf" {LINE}=(\d+)")
 HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 ATTRIBUTES = re.compile(r"""\{:?\s*((?:[#.]?[\w-]+(?:=(?:"[^"]*"|'[^']*'|[^\s}]+))?\s*)+)\}\s*$""")
 STEP_ATTRIBUTES = ("target", "control")
-# What each kind of question needs ("layer" of a spatial layer for "brightest", …), besides its `ask`.
+# The kinds of question, each what the reader predicts (its fields: _Checks._ask_<kind>; the page computes the answer).
 ASKS = {"sign": "whether one value is positive, zero or negative",
         "brightest": "which map of a layer holds its largest value",
         "winner": "which class the network picks",
@@ -243,7 +243,8 @@ class _Checks:
         return target
 
     def _ids(self):
-        return ", ".join(["lw-picker", *sorted(i for i in self.page.inside if i.startswith("fig-"))])
+        """The ids a step may target: the picker's and the figures'."""
+        return ", ".join(sorted(i for i in self.page.inside if i.startswith(("fig-", "lw-picker"))))
 
     def _control(self, control, target, line):
         if control is None:
@@ -252,9 +253,8 @@ class _Checks:
             self.warn(f"unknown control '{control}' (known: {', '.join(contract.TOUR_CONTROLS)})", line)
             return None
         selector, inside = contract.TOUR_CONTROLS[control], self.page.inside[target]
-        if not any(set(re.findall(r"\.([\w-]+)", alternative)) <= inside for alternative in selector.split(",")):
-            usable = [name for name, s in contract.TOUR_CONTROLS.items()
-                      if any(set(re.findall(r"\.([\w-]+)", a)) <= inside for a in s.split(","))]
+        if not _holds(inside, selector):
+            usable = [name for name, each in contract.TOUR_CONTROLS.items() if _holds(inside, each)]
             self.warn(f"'{target}' has no control '{control}' ({selector}); "
                       f"use one it has ({', '.join(usable) or 'none'}) or none", line)
             return None
@@ -339,6 +339,12 @@ def _within(value, name, count, layer):
     if not str(value).isdigit() or not 1 <= int(value) <= count:
         raise _Unusable(f"{name} {value} is not in {layer.id} (it has {count}: 1 to {count})")
     return int(value)
+
+
+def _holds(classes, selector):
+    """Whether elements of these classes can match one of the selector's alternatives (of classes only, as
+    contract.TOUR_CONTROLS's are): the build's check that a control is in its target's HTML."""
+    return any(set(re.findall(r"\.([\w-]+)", alternative)) <= classes for alternative in selector.split(","))
 
 
 def _listed(value):
