@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 import pytest
 
 from builder import build as building
+from builder.errors import BuildError
 from conftest import CONTENT, CONTRACT, REPO, contract_of, tree_digest
 
 HEADING = re.compile(r"^## (.+?)\s*\{([^}]*)\}\s*$")
@@ -321,3 +322,13 @@ def test_rebuilds_are_byte_identical_and_follow_tour_edits(tmp_path, monkeypatch
     building.build(content, tmp_path / "two", **quiet)
     assert "tour_controls" not in contract_of(tmp_path / "two")
     assert "tour_controls" in json.loads((tmp_path / "one" / CONTRACT).read_text(encoding="utf-8"))
+
+
+def test_an_unknown_front_matter_key_stops_the_build(author, tmp_path):
+    """The tour's front matter is checked as the article's is: a misspelt key names its line and the known ones."""
+    content, build = author
+    (content / "tour.md").write_text("---\ntitel: Oops\n---\n## A step {target=fig-conv1}\n\nText.\n", encoding="utf-8")
+    with pytest.raises(BuildError) as failure:
+        build(tmp_path / "site")
+    assert str(failure.value).startswith(f"{content / 'tour.md'}:2: unknown front matter key 'titel' (known: title)")
+    assert not (tmp_path / "site").exists()
