@@ -152,6 +152,10 @@ def test_every_generated_file_is_named_by_a_contract_pattern(site, site_url, con
                      for layer in network_json["layers"] if layer["type"] == "Conv2d"}
     if (CONTENT / "tour.md").exists():  # the guided tour, only with content/tour.md (builder/tour.py)
         expected.add(site_url("tour"))
+    if "tests" in contract["urls"]:  # every test image, where the build could read the dataset (builder/testset.py)
+        tests = json.loads((site / site_url("tests")).read_text(encoding="utf-8"))
+        expected |= {site_url("tests")} | {site_url("test_chunk", chunk=n)
+                                           for n in range(-(-tests["count"] // tests["chunk"]))}
     found = {p.relative_to(site).as_posix() for folder in ("data", "frames", "charts")
              for p in (site / folder).rglob("*") if p.is_file()}
     assert found == expected
