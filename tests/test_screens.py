@@ -198,6 +198,7 @@ def moment_shown(page, facts):
 
 def compared(page, facts):
     expect(page.locator("#fig-conv1 .lw-maps > li.is-current .lw-pair")).to_be_visible()
+    expect(page.locator(".lw-figure-logits td.lw-pair-logit")).to_have_count(len(facts.classes))
 
 
 def link_said(named, near=None):
@@ -360,11 +361,16 @@ def contact_sheet():
 
 # --- the checks ------------------------------------------------------------------------------------
 
-IMAGES_SETTLED = """([root, mounted]) => {
+# A figure is ready to be photographed when its script has mounted, its images have loaded and its size
+# has stayed the same for ten frames (a figure some script is still filling in grows as it goes).
+SETTLED = """([root, mounted]) => {
   const shown = [...root.querySelectorAll('img')].filter(img => img.getClientRects().length);
   const ready = Object.entries(mounted).every(([kind, selector]) =>
     !root.classList.contains(kind) || root.matches(selector) || root.querySelector(selector));
-  return ready && shown.every(img => img.complete);
+  const { width, height } = root.getBoundingClientRect(), size = `${width} ${height}`;
+  root.lwFrames = root.lwSize === size ? (root.lwFrames ?? 0) + 1 : 0;
+  root.lwSize = size;
+  return ready && shown.every(img => img.complete) && root.lwFrames >= 10;
 }"""
 
 UNLOADED = """root => [...root.querySelectorAll('img')]
@@ -410,7 +416,7 @@ def not_blank(path):
 
 def shoot_figure(page, figure, path):
     figure.scroll_into_view_if_needed()
-    page.wait_for_function(IMAGES_SETTLED, arg=[figure.element_handle(), MOUNTED])
+    page.wait_for_function(SETTLED, arg=[figure.element_handle(), MOUNTED], polling="raf")
     what = figure.get_attribute("id")
     assert figure.evaluate(UNLOADED) == [], f"{what}: images that did not load"
     assert figure.evaluate(TOO_WIDE) == [], f"{what}: wider than the screen"
