@@ -217,7 +217,7 @@ def any_test_image(page, facts):
     expect(page.locator(".lw-status")).to_contain_text("test image 777")
 
 
-def test_image_number(page, facts):
+def type_test_number(page, facts):
     needs(facts, "lw-test-pick", "every test image, by its number")
     field = unfolded(page, ".lw-test-pick")
     field.fill("4321")
@@ -260,7 +260,7 @@ STATES = [
     State("input-position", "A link names an input by its place in the picker.", "#input=2"),
     State("input-test-image", "A link names a test image of the confusion matrix.", "#input=test.{test_image}"),
     State("input-test-any", "A link names any test image by its number.", "#input=test.777", setup=any_test_image),
-    State("input-test-number", "A test image's number typed in the picker.", setup=test_image_number),
+    State("input-test-number", "A test image's number typed in the picker.", setup=type_test_number),
     State("input-upload", "An uploaded picture, with what was done to it under the picker.", setup=upload),
     State("pad-open", "The drawing pad open, nothing drawn.", setup=pad_open, figures=".lw-figure-input"),
     State("input-drawing", "Three strokes drawn on the pad.", setup=drawing),
@@ -362,16 +362,19 @@ def contact_sheet():
 # --- the checks ------------------------------------------------------------------------------------
 
 # A figure is ready to be photographed when its script has mounted, its images have loaded and its size
-# has stayed the same for ten frames (a figure some script is still filling in grows as it goes).
-SETTLED = """([root, mounted]) => {
+# and place have stayed the same for ten frames (a figure some script is still filling in grows as it
+# goes; a page scrolled to a figure moves for a while): every figure `selector` finds, or those on the screen.
+SETTLED = """([selector, onScreen, mounted]) => [...document.querySelectorAll(selector)].every(root => {
+  const box = root.getBoundingClientRect();
+  if (onScreen && (box.bottom <= 0 || box.top >= innerHeight)) return true;
   const shown = [...root.querySelectorAll('img')].filter(img => img.getClientRects().length);
   const ready = Object.entries(mounted).every(([kind, selector]) =>
     !root.classList.contains(kind) || root.matches(selector) || root.querySelector(selector));
-  const { width, height } = root.getBoundingClientRect(), size = `${width} ${height}`;
+  const size = `${box.top} ${box.width} ${box.height}`;
   root.lwFrames = root.lwSize === size ? (root.lwFrames ?? 0) + 1 : 0;
   root.lwSize = size;
   return ready && shown.every(img => img.complete) && root.lwFrames >= 10;
-}"""
+})"""
 
 UNLOADED = """root => [...root.querySelectorAll('img')]
   .filter(img => img.getClientRects().length && !img.naturalWidth).map(img => img.getAttribute('src'))"""
@@ -416,8 +419,8 @@ def not_blank(path):
 
 def shoot_figure(page, figure, path):
     figure.scroll_into_view_if_needed()
-    page.wait_for_function(SETTLED, arg=[figure.element_handle(), MOUNTED], polling="raf")
     what = figure.get_attribute("id")
+    page.wait_for_function(SETTLED, arg=[f"#{what}", False, MOUNTED], polling="raf")
     assert figure.evaluate(UNLOADED) == [], f"{what}: images that did not load"
     assert figure.evaluate(TOO_WIDE) == [], f"{what}: wider than the screen"
     try:
@@ -456,6 +459,7 @@ def test_every_figure_in_every_state(contexts, server, facts, width, state):
         state.setup(page, facts)
         folder.mkdir(parents=True)
         (folder / "about.txt").write_text(state.about + "\n", encoding="utf-8")
+        page.wait_for_function(SETTLED, arg=[".lw-figure", True, MOUNTED], polling="raf")
         page.screenshot(path=folder / "screen.png")
         not_blank(folder / "screen.png")
         crop(folder / "screen.png", page.locator(".lw-picker").bounding_box(), folder / "picker.png")
