@@ -11,7 +11,8 @@ author gives an image can land on another file.
 import json
 import math
 import re
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from typing import Callable, NamedTuple
 
 from builder.layers import DEFAULT_DATASET
 
@@ -264,33 +265,58 @@ def whole(value):
     return f"{int(value):,}".replace(",", FORMAT["thousands"])
 
 
+class Sums(NamedTuple):
+    """Sums printed so that they visibly add up (printed_sums): `number` prints one of their numbers, with
+    `decimals` decimals; `exact` says whether the printed terms add up to the printed totals; what to write
+    between terms and total, `equals`, is ' = ' or ' ≈ '; `about`, before a total printed apart from its
+    terms, is '' or '≈ '."""
+    number: Callable[[float], str]
+    decimals: int
+    exact: bool
+    equals: str
+    about: str
+
+
 def printed_sums(*sums):
-    """Numbers that add up, printed so that they visibly do, as the page's format.js printedSums:
-    each of `sums` is its terms then its total. (number, equals): `number` prints with the fewest
-    decimals, from FORMAT's significant digits of the largest number up to float32's spacing there,
-    for which every sum's rounded terms add up exactly to its rounded total; `equals` is ' = ', or
-    ' ≈ ' when none do (then with the first decimals)."""
+    """Numbers that add up, printed so that they visibly do, as the page's format.js printedSums: each of
+    `sums` is its terms then its total. A Sums with the fewest decimals, from FORMAT's significant digits
+    of the largest number up to float32's spacing there, for which every sum's rounded terms add up exactly
+    to its rounded total; ≈ when none do (then with the first decimals)."""
     decimals, exact = _sum_decimals([[float(value) for value in numbers] for numbers in sums])
-    shown = lambda value: format(_rounded(value, decimals) + 0, "f").replace("-", FORMAT["minus"])  # + 0: no −0
-    return shown, " = " if exact else " \u2248 "
+    shown = lambda value: _fixed(value, decimals) if math.isfinite(value) else number(value)
+    about = "" if exact else "\u2248 "
+    return Sums(shown, decimals, exact, " = " if exact else f" {about}", about)
 
 
 def _sum_decimals(sums):
     largest = max((abs(value) for numbers in sums for value in numbers), default=0.0)
     if not largest:
         return 0, True
+    if not math.isfinite(largest):
+        return 0, False
     first = max(0, FORMAT["digits"] - 1 - int(f"{largest:.{FORMAT['digits'] - 1}e}".split("e")[1]))
     last = max(first, math.floor(-math.log10(2.0 ** (math.floor(math.log2(largest)) - 23))))
-    for decimals in range(first, last + 1):
-        if all(sum(_rounded(value, decimals) for value in numbers[:-1]) == _rounded(numbers[-1], decimals)
-               for numbers in sums):
-            return decimals, True
+    with localcontext(_EXACT):
+        for decimals in range(first, last + 1):
+            if all(sum(_rounded(value, decimals) for value in numbers[:-1]) == _rounded(numbers[-1], decimals)
+                   for numbers in sums):
+                return decimals, True
     return first, False
+
+
+# Enough digits for any double in full (up to 309 before the point; float32's finest decimals after it), so
+# that rounding and adding are exact, as format.js's toFixed and BigInt are.
+_EXACT = Context(prec=1000, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def _fixed(value, decimals):
+    """`value` printed with `decimals` decimals (printed_sums), a true minus sign, none on a zero."""
+    return format(_EXACT.plus(_rounded(value, decimals)), "f").replace("-", FORMAT["minus"])  # plus: −0 is 0
 
 
 def _rounded(value, decimals):
     """`value` rounded to `decimals` decimals, an exact tie to the even digit, as a Decimal."""
-    return Decimal(float(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    return Decimal(float(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN, context=_EXACT)
 
 
 def percent(value, decimals=FORMAT["percent_decimals"]):

@@ -155,13 +155,15 @@ def _attribution_sum(numbers, name, what):
     """The sum written out, for the score `what` (a contract.output()) names."""
     score = numbers[what["key"]]
     if "constant" in numbers:
-        shown, equals = printed_sums([numbers["sum"], numbers["constant"], score])
-        return text("attribution_sum", sum=shown(numbers["sum"]), constant=shown(numbers["constant"]), equals=equals,
-                    what=what["value"], cls=name, logit=shown(score))
+        sums = printed_sums([numbers["sum"], numbers["constant"], score])
+        shown = sums.number
+        return text("attribution_sum", sum=shown(numbers["sum"]), constant=shown(numbers["constant"]),
+                    equals=sums.equals, what=what["value"], cls=name, logit=shown(score))
     baseline = numbers[f"baseline_{what['key']}"]
-    shown, equals = printed_sums([numbers["sum"], baseline, numbers["gap"], score])
+    sums = printed_sums([numbers["sum"], baseline, numbers["gap"], score])
+    shown = sums.number
     return text("attribution_gap", sum=shown(numbers["sum"]), baseline=shown(baseline), gap=shown(numbers["gap"]),
-                equals=equals, what=what["value"], cls=name, logit=shown(score))
+                equals=sums.equals, what=what["value"], cls=name, logit=shown(score))
 
 
 def _why(one, other, name, other_name, what):
@@ -169,9 +171,10 @@ def _why(one, other, name, other_name, what):
     if "constant" not in one:
         return None
     terms = [one["sum"] - other["sum"], one["constant"] - other["constant"], one[what["key"]] - other[what["key"]]]
-    shown, equals = printed_sums(terms)
-    return text("attribution_why", sum=shown(terms[0]), constant=shown(terms[1]), equals=equals, what=what["value"],
-                a=name, b=other_name, difference=shown(terms[2]))
+    sums = printed_sums(terms)
+    shown = sums.number
+    return text("attribution_why", sum=shown(terms[0]), constant=shown(terms[1]), equals=sums.equals,
+                what=what["value"], a=name, b=other_name, difference=shown(terms[2]))
 
 
 UNITS_SHOWN = 5  # the largest positive and the largest negative terms shown; the rest are summed
@@ -192,13 +195,14 @@ def _unit_terms(network, entry, generated, c):
     weights = tensors[:outs * ins].reshape(outs, ins)[c].astype(np.float64)
     bias = float(tensors[outs * ins + c]) if tensors.size > outs * ins else 0.0
     terms = unit_terms(weights, activations, bias)
-    shown, equals = printed_sums([*(unit["product"] for unit in terms["shown"]), terms["rest_sum"], bias,
-                                  terms["total"]])  # the product column adds up to the total
+    sums = printed_sums([*(unit["product"] for unit in terms["shown"]), terms["rest_sum"], bias,
+                         terms["total"]])  # the product column adds up to the total
+    shown = sums.number
     row = lambda unit: dict(unit=unit["unit"], weight=number(unit["weight"]), activation=number(unit["activation"]),
                             product=shown(unit["product"]))
     return dict(layer=before.id, rows=[row(unit) for unit in terms["shown"]],
                 rest=text("units_rest", count=terms["rest"]), rest_sum=shown(terms["rest_sum"]),
-                bias=shown(bias), total=("" if equals == " = " else "\u2248 ") + shown(terms["total"]))
+                bias=shown(bias), total=sums.about + shown(terms["total"]))
 
 
 def unit_terms(weights, activations, bias):

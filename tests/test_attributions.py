@@ -199,8 +199,9 @@ def wrong_input(summaries):
 def sum_text(key, names, numbers, **fields):
     """The contract's text `key` with the numbers of its sum (`names`: their fields, terms then the
     total) printed as the page prints a sum, with the decimals that make them add up."""
-    shown, equals = build_contract.printed_sums(numbers)
-    return build_contract.text(key, **{name: shown(value) for name, value in zip(names, numbers)}, equals=equals,
+    sums = build_contract.printed_sums(numbers)
+    return build_contract.text(key, **{name: sums.number(value) for name, value in zip(names, numbers)},
+                               equals=sums.equals,
                                **fields)
 
 
@@ -258,8 +259,9 @@ def test_the_last_layers_units_add_up_to_the_logit(page, server, site, site_url,
     shown = [*order[:positive], *order[::-1][:int((terms[order[::-1][:5]] < 0).sum())]]
     bias = float(tensors[weight.size + c]) if tensors.size > weight.size else 0.0
     rest = [j for j in range(terms.size) if j not in shown]
-    n, _ = build_contract.printed_sums([*terms[shown], terms[rest].sum(), bias, terms.sum() + bias])
-    expect(figure.locator(".lw-attr-units tfoot td")).to_have_text(re.compile(r"(≈ )?" + n(terms.sum() + bias) + "$"))
+    sums = build_contract.printed_sums([*terms[shown], terms[rest].sum(), bias, terms.sum() + bias])
+    n = sums.number
+    expect(figure.locator(".lw-attr-units tfoot td")).to_have_text(sums.about + n(terms.sum() + bias))
     expect(rows.first.locator("td").last).to_have_text(n(terms[order[0]]))
     expect(rows.nth(positive).locator("td").last).to_have_text(n(terms[order[-1]]))
 
@@ -273,7 +275,7 @@ def test_choosing_a_logit_explains_that_class(page, server, site, site_url, summ
     _, gradients = published(site, site_url, summary)
     x = normalised_input(summary, committed_metrics).numpy().ravel().astype(np.float64)
     total, logit = float((x * gradients[other]).sum()), summary["logits"][other]
-    n, _ = build_contract.printed_sums([total, logit - total, logit])
+    n = build_contract.printed_sums([total, logit - total, logit]).number
     expect(figure.locator(".lw-attr-sum")).to_contain_text(f"Σ contributions ({n(total)})")
 
 

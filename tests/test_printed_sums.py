@@ -16,7 +16,7 @@ network, of tests/models/styles.py's models and of the colour network of test_co
 """
 import math
 import re
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from types import SimpleNamespace
 
 import numpy as np
@@ -448,3 +448,45 @@ def test_the_colour_networks_sums_add_up(colour_article, page, serve):  # noqa: 
     attributions = check_attribution(page, net, colour_article.network["classes"],
                                      contributions_of(random_model(), image))
     print(f"the attribution figure: {attributions} sums checked")
+
+
+# --- the rule's two twins, on edge cases --------------------------------------------------------------
+
+EDGES = [
+    [0.125, 0.125, 0.25],                  # ties: Python rounds to the even digit, JavaScript's toFixed away
+    [2.5, -2.5, 0.0], [1.5, 1.0, 2.5], [-2.5, 0.0, -2.5],
+    [0.0, -0.0, -0.0], [1.0, -1.0, -0.0],  # −0 prints as 0
+    [1e-9, 2e-9, 3e-9], [1e-9, -1e-9, 0.0],
+    [999.5, 0.5, 1000.0], [999.5, 999.5, 1999.0],
+    [3.4e20, 1.0, 3.4e20 + 1.0], [3.4e20, 3.4e20, 6.8e20],
+    [1e21, 1e21, 2e21], [-3.4e38, 1.0, -3.4e38], [6.02e23, -6.02e23, 0.0],  # from 1e21 toFixed writes an exponent
+    [3.003, 1.997, 5.0], [-3.003, 1.997, -1.006], [12.345, -0.0051, -7.0, 5.3399],
+    [*(float(np.float32(0.1 * k)) for k in range(1, 31)), 46.5],   # many terms
+    [0.1, 0.2, 0.30000001192092896],       # adds up only within float32's spacing
+    [1.0, 1e-8, 1.0],                      # not even there: ≈
+]
+
+
+def test_the_page_and_the_build_print_sums_alike(theme_page):
+    """format.js printedSums and builder/contract.py printed_sums, on the same edge cases, choose the same
+    decimals and relation and print the same texts; where they say '=', the printed terms add up, in
+    decimal arithmetic, to the printed total."""
+    from builder import contract
+    page = theme_page.evaluate("""async ([edges, format]) => {
+        const { printedSums } = await import(new URL('static/format.js', document.baseURI));
+        return edges.map(numbers => {
+            const sums = printedSums([numbers], format);
+            return [sums.decimals, sums.exact, sums.equals, sums.about, numbers.map(sums.number)];
+        });
+    }""", [EDGES, contract.FORMAT])
+    for numbers, (decimals, exact, equals, about, texts) in zip(EDGES, page):
+        build = contract.printed_sums(numbers)
+        assert [decimals, exact, equals, about, texts] == \
+            [build.decimals, build.exact, build.equals, build.about, [build.number(x) for x in numbers]], numbers
+        assert equals == (" = " if exact else f" {ABOUT} ") and about == ("" if exact else f"{ABOUT} ")
+        printed = [Decimal(text.replace(MINUS, "-")) for text in texts]
+        with localcontext(Context(prec=1000)):  # every digit of a double, up to 3.4e38's 39
+            assert (sum(printed[:-1]) == printed[-1]) == exact, (numbers, texts)
+            assert exact == (fewest_decimals(numbers) is not None), numbers
+        assert all(text.count(".") <= 1 and "e" not in text and (text.split(".") + [""])[1].__len__() == decimals
+                   for text in texts), texts

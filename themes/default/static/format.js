@@ -61,13 +61,16 @@ export function createWriter({ format, texts }) {
  * then its total (a term that is subtracted, negated). One number of decimals for them all, the
  * fewest from the style's precision up for which the rounded terms add up exactly to the rounded
  * total in decimal arithmetic (sumDecimals). `number` prints a number of the sums with those
- * decimals, `equals` is ' = ', or ' ≈ ' when no decimals within float32's precision make them add up.
+ * decimals. What to write between terms and total, `equals`, is ' = ', or ' ≈ ' when no decimals
+ * within float32's precision make them add up; `about`, before a total printed apart from its terms,
+ * is '' or '≈ '. builder/contract.py printed_sums is its twin.
  */
 export function printedSums(sums, format) {
   const { decimals, exact } = sumDecimals(sums, format);
   const number = value => (Number.isFinite(value) ? formatFixed(value, decimals, format)
     : formatNumber(value, format));
-  return { number, decimals, exact, equals: exact ? ' = ' : ' \u2248 ' };
+  const about = exact ? '' : '\u2248 ';
+  return { number, decimals, exact, about, equals: exact ? ' = ' : ` ${about}` };
 }
 
 /**
@@ -111,11 +114,20 @@ function addsUp(numbers, decimals) {
  * JavaScript's toFixed rounds it away from zero), with no minus sign on a zero.
  */
 function toFixedEven(value, decimals) {
+  if (Math.abs(value) >= 1e21) return wholeFixed(value, decimals);
   const long = value.toFixed(decimals + TIE_DIGITS);
   const kept = long.slice(0, -TIE_DIGITS).replace(/\.$/, ''), dropped = long.slice(-TIE_DIGITS);
   const isTie = /^50*$/.test(dropped), keptIsEven = Number(kept.at(-1)) % 2 === 0;
   const rounded = isTie && keptIsEven ? kept : value.toFixed(decimals);
   return /^-[0.]+$/.test(rounded) ? rounded.slice(1) : rounded;
+}
+
+/**
+ * A number of 1e21 or more, which toFixed writes with an exponent, in all its digits: a double
+ * that large is a whole number (its spacing is 2**17 or more), so its digits are BigInt's.
+ */
+function wholeFixed(value, decimals) {
+  return BigInt(value).toString() + (decimals > 0 ? `.${'0'.repeat(decimals)}` : '');
 }
 
 /** How many digits past the kept ones show whether a number lies exactly half-way. */
