@@ -62,7 +62,7 @@ def build(content_dir="content", out="site", *, strict=False, train=False, data_
     theme.folder_of(article.settings.theme, (article.path, article.line_of("theme")))
     network_key, network, trained, sources = _network(article, train, data_dir, log)
     chosen = inputs.resolve(article, network.classes, network.input_size, problems, data_dir, network.dataset)
-    generated = cache.remembered_folder(_inputs_key(network_key, chosen),
+    generated = cache.remembered_folder(_inputs_key(network_key, chosen, _dataset_seen(network.dataset, data_dir)),
                                         lambda folder: _generate(folder, trained(), chosen, data_dir))
     html, rendered, context = _render_page(article, network, generated, problems, tour is not None)
     published = touring.render(tour, context, html, network, problems) if tour else None
@@ -142,11 +142,44 @@ def _contents(path):
     return path.read_bytes() if path.is_file() else b"missing"
 
 
-def _inputs_key(network_key, chosen):
-    parts = [network_key]
+def _inputs_key(network_key, chosen, dataset):
+    parts = [network_key, *dataset]
     for found in chosen:
         parts += [f"{found.id}|{found.label}|{found.source}", found.pixels.tobytes()]
     return cache.digest(*parts)
+
+
+def _dataset_seen(dataset, data_dir):
+    """What the generate step may read of the dataset for its test images (builder.testset), as the
+    file system tells it without reading a file or importing PyTorch: each place model.data looks in,
+    with the name, size and modification time of every file there. So a build cached when the
+    dataset could not be read (or was other files) is not served once it can be: it publishes them."""
+    spec = dataset["spec"]
+    if not (":" in spec and not Path(spec).exists()) and (Path(spec).is_dir() or "/" in spec or os.sep in spec):
+        places = [(Path(spec) / "test", 2)]  # a folder dataset: test/<class>/*
+    else:  # FashionMNIST, a torchvision dataset or an author's class: model.data's roots, then Debian's package
+        roots = [data_dir, os.environ.get("LAYERWISE_DATA"), Path(model_package.__file__).parent.parent / ".cache/data"]
+        places = [(Path(root), 3) for root in roots if root] + [(Path("/usr/share/datasets/fashion-mnist"), 1)]
+    seen = []
+    for place, depth in places:
+        seen += [str(place.resolve()), *_files(place, depth)]
+    return seen
+
+
+def _files(folder, depth):
+    """'path|size|mtime' of each file in `folder` and its subfolders `depth` levels down, in order."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if entry.is_dir() and depth > 1:
+            found += _files(entry.path, depth - 1)
+        elif entry.is_file() and not entry.name.endswith(".part"):  # model.data unpacking Debian's files
+            stat = entry.stat()
+            found.append(f"{entry.path}|{stat.st_size}|{stat.st_mtime_ns}")
+    return found
 
 
 def _generate(folder, network, chosen, data_dir):

@@ -217,3 +217,23 @@ def test_an_edit_to_a_module_the_model_does_not_import_is_a_cache_hit(project, t
     replace(project / "custom" / "parts" / "act.py", '"relu": nn.ReLU', '"relu": nn.ELU')
     build(project, tmp_path / "site", cache)
     assert sorted(path.name for path in cache.iterdir()) != entries, "an edit to an imported module is a miss"
+
+
+def test_a_build_cached_before_the_dataset_could_be_read_publishes_its_test_images_once_it_can(project, tmp_path):
+    """The generate step reads the dataset's test split to publish every test image (builder.testset);
+    a build without the dataset publishes none, and the next build, the dataset now there, gives what an
+    empty cache gives: the test images."""
+    metrics = project / "weights" / "net.json"
+    dataset = dict(spec="images/fashion", input_shape=[1, 28, 28])  # a folder dataset, not there yet
+    write_bytes(metrics, json.dumps(dict(json.loads(metrics.read_text()), dataset=dataset)).encode())
+    build(project, tmp_path / "site", tmp_path / "cache")
+    assert not (tmp_path / "site" / "data" / "tests.json").exists(), "no dataset, no test images"
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 10, 28, 28), dtype=np.uint8)
+    for split, images in zip(("train", "test"), pixels):
+        for name, image in zip("abcdefghij", images):
+            (project / "images" / "fashion" / split / name).mkdir(parents=True)
+            Image.fromarray(image).save(project / "images" / "fashion" / split / name / "0.png")
+    warm = build(project, tmp_path / "site", tmp_path / "cache")
+    cold = build(project, tmp_path / "cold", tmp_path / "cold-cache")
+    assert (tmp_path / "cold" / "data" / "tests.json").is_file()
+    assert warm == cold, "the build cached without the dataset was served once the dataset was there"
