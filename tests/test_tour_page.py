@@ -323,3 +323,23 @@ def test_a_tour_link_to_a_page_without_a_tour_is_named(page, server, contract):
         said["link_unusable"].format(name="tour", value="2", why=said["link_no_tour"]))
     expect(page).not_to_have_url(re.compile("tour="))
     expect(page.locator(PANEL)).to_have_count(0)
+
+
+def test_a_tour_that_failed_to_load_loads_on_the_next_press(page, server, tour):
+    """The tour's steps failing to arrive (the connection dropped) are not kept as the tour: the next press loads
+    them. (A module whose own fetch failed, the browser keeps failed; the page's data files it asks for again.)"""
+    dropped = []
+
+    def drop_once(route):
+        if dropped:
+            return route.continue_()
+        dropped.append(route.request.url)
+        return route.abort()
+
+    page.route(re.compile(r"/data/tour\.json$"), drop_once)
+    open_page(page, server)
+    with page.expect_event("pageerror"):  # the failed load, uncaught as any is
+        page.locator(".lw-tour-open").click()
+    assert dropped
+    page.locator(".lw-tour-open").click()
+    expect(page.locator(COUNT)).to_have_text(f"Step 1 of {len(tour['steps'])}")

@@ -154,7 +154,10 @@ function whenNear(elements, mount, margin = 1000) {
  */
 function onFirstUse(button, field, load, opened, linked = () => {}) {
   let loading = null;
-  const mount = () => (loading ??= load());
+  const mount = () => (loading ??= load().catch(error => {
+    loading = null;  // a load that failed (the network dropped) is tried again on the next use
+    throw error;
+  }));
   button?.addEventListener('click', async () => opened(await mount()));
   const stop = store.subscribe(state => {
     if (state[field] === null) return;
