@@ -133,7 +133,8 @@ class Overview {
       const differences = second && painter.divergingScale(values, contract);  // one scale for the whole layer
       buttons.forEach((button, k) => {
         const canvas = find('canvas', button);
-        // A one-channel input's map is the input itself (tests/test_every_view_follows.py), unless a difference.
+        // A one-channel input's map is the input itself, so it says which input it shows (README, "Every view
+        // follows the chosen input"); a difference of two inputs shows neither.
         if (!second && layer === this.network.layers[0] && layer.shape[0] === 1) canvas.dataset.showsInput = 'chosen';
         else delete canvas.dataset.showsInput;
         if (second) {
