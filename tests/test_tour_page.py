@@ -343,3 +343,25 @@ def test_a_tour_that_failed_to_load_loads_on_the_next_press(page, server, tour):
     assert dropped
     page.locator(".lw-tour-open").click()
     expect(page.locator(COUNT)).to_have_text(f"Step 1 of {len(tour['steps'])}")
+
+
+def test_the_revealed_value_is_selected_at_the_reveal_only(page, server, tour, input_records, network_json, contract,
+                                                           site_url):
+    """Reveal selects the answer's value; when the input changes, the answer follows it but the page does not
+    select the value again over what the reader has (the store's rule: a new input, nothing selected)."""
+    first = input_records[0]
+    differs = lambda question, record: (expected_answer(question, record, network_json, contract)
+                                         != expected_answer(question, first, network_json, contract))
+    n, question, other = next((n, step["question"], record) for n, step in enumerate(tour["steps"], 1)
+                              if step["question"] and step["question"]["ask"] == "sign"
+                              and len(layer_of(network_json, step["question"]["layer"])["shape"]) == 3
+                              for record in input_records[1:] if differs(step["question"], record))
+    open_page(page, server, f"#input={first['id']}&tour={n}")
+    at_step(page, tour, n)
+    guess = guess_and_reveal(page)
+    k, r, c = question["at"]
+    expect(header(page, question["layer"])).to_contain_text(
+        f"{question['layer']}, map {k + 1}, row {r + 1}, column {c + 1}:")
+    choose(page, other, site_url)
+    expect(page.locator(ANSWER)).to_have_text(revealed_text(guess, question, other, network_json, contract))
+    expect(page.locator(f"#fig-{question['layer']} .lw-cursor:visible")).to_have_count(0)

@@ -117,11 +117,9 @@ class Tour {
     return this.asks[question.ask].answer(question, key.slice(key.indexOf(' ') + 1));
   }
 
-  /** Say the answer found for `key` (right or not, with the reader's guess) and select its value. */
+  /** Say the answer found for `key` (right or not, with the reader's guess). */
   say(found, key) {
-    if (!found) return;
-    this.panel.answer(answerText(this.writer, this.answers.get(parseInt(key, 10)).guess, found));
-    selectIn(this.store, found.select);
+    if (found) this.panel.answer(answerText(this.writer, this.answers.get(parseInt(key, 10)).guess, found));
   }
 
   /** Reveal the current step's answer, or say it again (a new guess after the reveal). */
@@ -129,7 +127,10 @@ class Tour {
     this.answers.get(this.store.getState().tour).revealed = true;
     const key = this.revealedAt(this.store.getState());
     const found = await this.answerFor(key);
-    if (this.revealedAt(this.store.getState()) === key) this.say(found, key);
+    if (this.revealedAt(this.store.getState()) !== key) return;
+    this.say(found, key);
+    // Selected at the reveal only: later the answer follows the input, and the reader's own selection stays.
+    if (found) selectIn(this.store, found.select);
   }
 
   bind() {
