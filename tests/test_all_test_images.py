@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from builder import contract as build_contract
 from conftest import CHECKPOINT, open_page
 from model.cnn import FashionCNN
-from test_own_input import CANVAS_GRAY, expect_follows
+from test_own_input import CANVAS_GRAY, expect_follows, torch_outputs
 
 IDX = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist, as the IDX files were published
 
@@ -129,6 +129,35 @@ def test_a_link_to_any_test_image_shows_it_and_pytorchs_answer(page, server, dat
     assert failed == [] and errors == []
 
 
+def test_links_to_the_images_at_each_files_edges_show_them_and_pytorchs_answer(page, server, dataset, published,
+                                                                              model, committed_metrics):
+    """The first and last image of the first file, the first of the second and the last of the set (0, 99,
+    100 and 9,999 of FashionMNIST's, 100 to a file), linked one after another on one page: each time the
+    picker's picture is the dataset's image, the status names it and PyTorch's prediction, the output
+    table shows PyTorch's logits, and the file fetched is the one that holds it."""
+    chunk, last = published["chunk"], published["count"] - 1
+    failed, fetched, errors = [], [], []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.on("request", lambda request: fetched.append(request.url) if "/data/tests/" in request.url else None)
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_page(page, server)
+    for index in (0, chunk - 1, chunk, last):
+        page.evaluate("fragment => { location.hash = fragment }", f"#input=test.{index}")
+        logits = torch_outputs(model, committed_metrics, dataset.images[index])["fc2"]
+        expect(page.locator(".lw-status")).to_contain_text(
+            f"Showing {FashionCNN.classes[int(dataset.labels[index])]} (FashionMNIST test image {index})")
+        expect(page.locator(".lw-status")).to_contain_text(f"predicted {FashionCNN.classes[int(logits.argmax())]}")
+        expect(page.locator("#fig-fc2 tbody .lw-logit")).to_have_text([build_contract.number(v) for v in logits])
+        page.wait_for_function(f"pixels => ({CANVAS_GRAY})(document.querySelector('.lw-yours canvas'))"
+                               ".every((value, i) => value === pixels[i])", arg=dataset.images[index].ravel().tolist())
+        assert fetched[-1] == server + build_contract.url("test_chunk", chunk=index // chunk)
+    assert sorted(set(fetched)) == sorted({server + build_contract.url("test_chunk", chunk=n)
+                                           for n in (0, 1, last // chunk)}), "only the files that hold them"
+    expect(page.locator(".lw-link-said")).to_be_hidden()
+    assert failed == [] and errors == []
+
+
 def test_the_picker_takes_a_test_images_number_from_the_keyboard(page, server, dataset, model, committed_metrics,
                                                                  contract):
     """Typing a number and Enter makes that test image the input, without leaving the page; a number
@@ -153,9 +182,10 @@ def test_the_picker_takes_a_test_images_number_from_the_keyboard(page, server, d
     expect(page.locator(".lw-status")).to_have_text(status)
 
 
-def test_a_test_image_past_the_set_or_the_cap_is_named_under_the_picker(page, server, published, contract):
+def test_a_test_image_past_the_set_or_the_cap_is_named_under_the_picker(page, server, published, contract, dataset):
     """test.10000 is past FashionMNIST's test set; with an index that publishes fewer (as a large set's
-    would), an image past them is named with the cap, and no file is asked for."""
+    would), an image past them is named with the cap, and no file is asked for; the last one published
+    (at the cap's edge) is shown, the next one named."""
     said = page.locator(".lw-link-said")
     texts = contract["texts"]
     open_page(page, server, f"#input=test.{published['total']}")
@@ -174,3 +204,16 @@ def test_a_test_image_past_the_set_or_the_cap_is_named_under_the_picker(page, se
             count=f"{5000:,}", total=f"{published['total']:,}",
             cap=f"{published['cap'] // 10**6:,}")))
     assert fetched == []
+    other.evaluate("location.hash = '#input=test.4999'")
+    expect(other.locator(".lw-status")).to_contain_text(
+        f"Showing {FashionCNN.classes[int(dataset.labels[4999])]} (FashionMNIST test image 4999)")
+    other.wait_for_function(f"pixels => ({CANVAS_GRAY})(document.querySelector('.lw-yours canvas'))"
+                            ".every((value, i) => value === pixels[i])", arg=dataset.images[4999].ravel().tolist())
+    expect(other.locator(".lw-link-said")).to_be_hidden()
+    other.evaluate("location.hash = '#input=test.5000'")
+    expect(other.locator(".lw-link-said")).to_have_text(texts["link_unusable"].format(
+        name="input", value="test.5000", why=texts["link_test_cap"].format(
+            count=f"{5000:,}", total=f"{published['total']:,}",
+            cap=f"{published['cap'] // 10**6:,}")))
+    expect(other.locator(".lw-status")).to_contain_text("(FashionMNIST test image 4999)")  # and stays on it
+    assert fetched == [server + build_contract.url("test_chunk", chunk=4999 // published["chunk"])]
