@@ -184,6 +184,8 @@ TEXTS = {
     "tour_sign": "The value is {value}: {sign}.",
     "tour_brightest": "Map {number} holds the largest value, {value}.",
     "tour_winner": "The network picks {cls}, with a {what} of {value}.",
+    # a winner question that names some classes, of which the network's answer is not one
+    "tour_winner_of": "Of these, {cls} scores highest, with a {what} of {value}; the network's answer is {answer}.",
     "tour_more": "more than half",
     "tour_fewer": "half or fewer",
     "tour_zeroed": "{count} of its {total} values are exactly 0 ({share}): {half}.",

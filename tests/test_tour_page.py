@@ -90,9 +90,10 @@ def expected_answer(question, record, network_json, contract):
                                                 share=f"{100 * zeros / total:.1f}%", half=said[f"tour_{half}"])
     if ask == "winner":
         classes = question.get("classes") or list(range(len(record["classes"])))
-        c = max(classes, key=lambda i: exact[i])
-        return str(c), said["tour_winner"].format(cls=record["classes"][c], what=contract["output"]["value"],
-                                                  value=printed(exact[c]))
+        c, answer = max(classes, key=lambda i: exact[i]), int(exact.argmax())
+        return str(c), said["tour_winner" if c == answer else "tour_winner_of"].format(
+            cls=record["classes"][c], what=contract["output"]["value"], value=printed(exact[c]),
+            answer=record["classes"][answer])
     raise AssertionError(f"a question this test does not know: {ask}")
 
 
@@ -365,3 +366,23 @@ def test_the_revealed_value_is_selected_at_the_reveal_only(page, server, tour, i
     choose(page, other, site_url)
     expect(page.locator(ANSWER)).to_have_text(revealed_text(guess, question, other, network_json, contract))
     expect(page.locator(f"#fig-{question['layer']} .lw-cursor:visible")).to_have_count(0)
+
+
+def test_a_winner_of_some_classes_says_the_networks_answer_is_another(page, server, tour, input_records, network_json,
+                                                                     contract):
+    """A winner question naming classes (classes=) that leave out the network's answer says which of them scores
+    highest and what the network picks, not that the network picks it. The tour served is the built one with
+    its winner question limited to two classes the network does not pick for the first input."""
+    first = input_records[0]
+    n, step = next((n, step) for n, step in enumerate(tour["steps"], 1)
+                   if step["question"] and step["question"]["ask"] == "winner")
+    logits = first["exact"][step["question"].get("layer") or network_json["layers"][-1]["id"]]
+    question = {**step["question"], "classes": [int(c) for c in logits.argsort()[-3:-1]]}  # second and third
+    served = {**tour, "steps": [{**each, "question": question} if each is step else each for each in tour["steps"]]}
+    page.route(re.compile(r"/data/tour\.json$"), lambda route: route.fulfill(json=served))
+    open_page(page, server, f"#input={first['id']}&tour={n}")
+    at_step(page, tour, n)
+    guess = guess_and_reveal(page)
+    expected = revealed_text(guess, question, first, network_json, contract)
+    assert contract["texts"]["tour_winner_of"].split("{")[0] in expected  # the oracle says the other words
+    expect(page.locator(ANSWER)).to_have_text(expected)

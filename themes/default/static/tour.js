@@ -414,7 +414,10 @@ function makeAsks(writer, contract, network, site) {
           half: writer.text(`tour_${half}`) }) };
       },
     },
-    /** Which class will the network pick (of `classes`, indices; all when none are named)? */
+    /**
+     * Which class will the network pick (of `classes`, indices; all when none are named)? Of classes
+     * that leave out the network's answer, the answer says which scores highest, and what the network picks.
+     */
     winner: {
       choices: ({ classes }) => (classes ?? [...network.classes.keys()]).map(c =>
         ({ value: String(c), label: network.classes[c] })),
@@ -422,9 +425,10 @@ function makeAsks(writer, contract, network, site) {
         const summary = await site.summary(input), scores = summary[contract.output.kind];
         const c = [...(classes ?? network.classes.keys())].reduce((best, each) => (scores[each] > scores[best] ? each : best));
         const { value: what, percent } = contract.output;
+        const fields = { cls: network.classes[c], what, answer: network.classes[summary.predicted],
+                         value: percent ? writer.percent(scores[c]) : writer.number(scores[c]) };
         return { choice: String(c), select: { layer: layer ?? network.layers.at(-1).id, k: 0, r: 0, c },
-                 said: writer.text('tour_winner', {
-                   cls: network.classes[c], what, value: percent ? writer.percent(scores[c]) : writer.number(scores[c]) }) };
+                 said: writer.text(c === summary.predicted ? 'tour_winner' : 'tour_winner_of', fields) };
       },
     },
   };
