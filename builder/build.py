@@ -66,6 +66,9 @@ def build(content_dir="content", out="site", *, strict=False, train=False, data_
                                         lambda folder: _generate(folder, trained(), chosen, data_dir))
     html, rendered, context = _render_page(article, network, generated, problems, tour is not None)
     published = touring.render(tour, context, html, network, problems) if tour else None
+    if published is not None and not published["steps"]:  # each step was left out, and warned of: offer no tour
+        published = None
+        html, rendered, context = _render_page(article, network, generated, Problems(), False)
     _write_site(out, article, generated, html, published, strict, problems)
     for warning in problems:
         log(f"warning: {warning}")

@@ -303,6 +303,20 @@ def test_no_tour_file_no_tour(author, tmp_path):
     assert "lw-tour-open" not in parsed((site / "index.html").read_text(encoding="utf-8")).classes
 
 
+def test_a_tour_whose_every_step_is_left_out_is_no_tour(author, tmp_path):
+    """Without --strict, a tour none of whose steps the page holds publishes nothing and offers no
+    Tour button (which would open a tour of no steps), and the build says why."""
+    content, build = author
+    (content / "tour.md").write_text("## Not here {target=fig-pool1}\n\nText.\n\n## Nor here {target=fig-spaceship}\n\nText.\n",
+                                     encoding="utf-8")
+    result = build(tmp_path / "site")
+    site = tmp_path / "site"
+    assert not (site / "data" / "tour.json").exists()
+    assert "tour" not in contract_of(site)["urls"]
+    assert "lw-tour-open" not in parsed((site / "index.html").read_text(encoding="utf-8")).classes
+    assert [str(warning).split(": ")[0] for warning in result.warnings] == [f"{content / 'tour.md'}:1", f"{content / 'tour.md'}:5"]
+
+
 def test_rebuilds_are_byte_identical_and_follow_tour_edits(tmp_path, monkeypatch):
     """Two builds give the same bytes; an edit to tour.md alone is in the next build (the cache
     keeps no tour), and the contract it names is a file of the site's own, not the cache's."""
