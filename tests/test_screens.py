@@ -48,6 +48,7 @@ class State:
     figures: object = FOLLOWING  # a CSS selector, or a function of the facts that gives one
     sizes: tuple = tuple(SIZES)
     whole: bool = False  # also photograph the whole page, once every figure has loaded
+    scheme: str = "light"  # the reader's colour scheme (prefers-color-scheme)
 
 
 # --- setups: each does what a reader does, and waits for its effect -------------------------------
@@ -255,6 +256,7 @@ def tour_target(n):
 
 STATES = [
     State("default", "The page as it opens: the first input (page.png: all of it).", figures=ALL, whole=True),
+    State("dark", "The page as it opens, in a reader's dark colour scheme.", figures=ALL, scheme="dark"),
     State("input-thumbnail", "The third thumbnail chosen in the picker.", setup=thumbnail),
     State("input-link", "A link names a misclassified input.", "#input={wrong}"),
     State("input-position", "A link names an input by its place in the picker.", "#input=2"),
@@ -319,6 +321,8 @@ STATES = [
           sizes=(375,)),
     *(State(f"tour-{n}", f"Tour step {n}, its question revealed.", f"#tour={n}", setup=tour_step(n),
             figures=tour_target(n)) for n in range(1, TOUR_STEPS + 1)),
+    State("dark-tour-3", "Tour step 3 in the dark colour scheme, its question revealed.", "#tour=3", setup=tour_step(3),
+          figures=tour_target(3), scheme="dark"),
 ]
 
 
@@ -455,6 +459,7 @@ def test_every_figure_in_every_state(contexts, server, facts, width, state):
     page.set_default_timeout(10_000)  # a page that is ready has no step that waits longer
     try:
         watch(page)
+        page.emulate_media(color_scheme=state.scheme)
         open_page(page, server, state.fragment.format(**vars(facts)))
         state.setup(page, facts)
         folder.mkdir(parents=True)
