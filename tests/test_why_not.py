@@ -114,3 +114,28 @@ def test_a_pixel_inside_the_image_is_selected(page, server, network_json):
     figure = open_figure(page, server, f"#pixel={rows},{cols}")
     expect(figure.locator(".lw-attr-pixel")).to_contain_text(f"Row {rows}, column {cols}:")
     expect(page.locator(".lw-link-said")).to_be_empty()
+
+
+@pytest.mark.parametrize("fragment, name, value", [("versus=11", "versus", "11"), ("versus=explained", "versus", None),
+                                                   ("pixel=0,5", "pixel", "0,5"), ("channel=2", "channel", "2"),
+                                                   ("versus=" + "9" * 40, "versus", "9" * 23 + "…")])
+def test_a_bad_value_is_said_when_the_link_is_read_before_the_figure_loads(page, server, summaries, network_json,
+                                                                             fragment, name, value):
+    """The picker names a bad versus=, pixel= or channel= as soon as the page reads the link, at the top of the
+    page, with the attribution figure's script not loaded (it loads when the reader comes near); a long value
+    is quoted short, as every link value is."""
+    summary = wrong(summaries)
+    names, a = summary["classes"], explained(summary)
+    if value is None:
+        fragment, value = f"versus={a + 1}", str(a + 1)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    open_page(page, server, f"#input={summary['id']}&{fragment}")
+    _, rows, cols = network_json["layers"][0]["shape"]
+    why = {"versus": ("link_versus_same", dict(other=names[default_other(summary, a)])) if value == str(a + 1)
+           else ("link_versus", dict(count=len(names))),
+           "pixel": ("link_pixel", dict(rows=rows, cols=cols)), "channel": ("link_one_channel", {})}[name]
+    expect(page.locator(".lw-link-said")).to_have_text(build_contract.text(
+        "link_unusable", name=name, value=value, why=build_contract.text(why[0], **why[1])))
+    expect(page).not_to_have_url(re.compile(f"{name}="))
+    assert not [url for url in requests if url.endswith("/attribution.js")], "the figure's script loaded"

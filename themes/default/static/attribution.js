@@ -24,6 +24,7 @@ import { channelOf, contributionsOf, explained, otherClass, perPixel, unitTerms,
 import { element, find, findAll } from './dom.js';
 import { createWriter } from './format.js';
 import { divergingScale, paint, paintPixels } from './paint.js';
+import { countUpTo } from './params.js';
 import { pixelsOf } from './picture.js';
 import { fetchOnce, urlOf } from './site.js';
 import { shownInput, watch, watchLoaded } from './store.js';
@@ -39,7 +40,7 @@ class AttributionFigure {
   constructor(figure, store, site, network) {
     const [channels, rows, cols] = network.layers[0].shape;
     Object.assign(this, { figure, store, site, lastLayer: network.layers.at(-1).id, classes: network.classes,
-                          channels, rows, cols, shown: null, checked: {} });
+                          channels, rows, cols, shown: null });
   }
 
   mount() {
@@ -75,54 +76,16 @@ class AttributionFigure {
     return countUpTo(this.store.getState().params.versus, this.classes.length);
   }
 
-  /** The selected pixel [row, column] the store names ('12,9', from 1), held inside the image, or null. */
+  /** The selected pixel [row, column] the store names ('12,9', from 1), or null (none, or one outside the image). */
   pixel() {
     const [, r, c] = /^(\d+),(\d+)$/.exec(this.store.getState().params.pixel ?? '') ?? [];
-    return r === undefined ? null : this.inside([Number(r) - 1, Number(c) - 1]);
+    const at = [countUpTo(r, this.rows), countUpTo(c, this.cols)];
+    return at.includes(null) ? null : at;
   }
 
   /** The channel whose share the maps show alone (from 0), or null: every channel's, summed. */
   channel() {
     return this.channels > 1 ? countUpTo(this.store.getState().params.channel, this.channels) : null;
-  }
-
-  /**
-   * A versus, channel or pixel the store was given (by a link) that the figure cannot use is named
-   * under the picker (the store's `unusable`) and let go, so that the link names what the figure
-   * shows. Each value is checked once; true when one was let go (the store's change draws again).
-   */
-  letGoUnusable(chosen) {
-    const { params } = this.store.getState();
-    const unusable = LINKED.flatMap(name => {
-      const value = params[name] ?? null;
-      if (value === null || value === this.checked[name]) return [];
-      const why = this.whyUnusable(name, value, chosen);
-      return why ? [{ name, value, ...why }] : [];
-    });
-    this.checked = Object.fromEntries(LINKED.map(name => [name, params[name] ?? null]));
-    for (const each of unusable) this.store.dispatch({ type: 'unusable', ...each });
-    if (unusable.length) {
-      this.store.dispatch({ type: 'setParams', params: Object.fromEntries(unusable.map(({ name }) => [name, null])) });
-    }
-    return unusable.length > 0;
-  }
-
-  /** Why the figure cannot use `value` for its param `name` ({why, fields}, store.js's unusable), or null. */
-  whyUnusable(name, value, chosen) {
-    if (name === 'versus') {
-      const named = this.namedVersus();
-      if (named === null) return { why: 'link_versus', fields: { count: this.classes.length } };
-      return named === chosen
-        ? { why: 'link_versus_same', fields: { other: this.classes[this.defaultVersus(chosen)] } } : null;
-    }
-    if (name === 'channel') {
-      if (this.channel() !== null) return null;
-      return this.channels === 1 ? { why: 'link_one_channel' }
-        : { why: 'link_channel', fields: { count: this.channels } };
-    }
-    const [, r, c] = /^(\d+),(\d+)$/.exec(value) ?? [];
-    const inside = countUpTo(r, this.rows) !== null && countUpTo(c, this.cols) !== null;
-    return inside ? null : { why: 'link_pixel', fields: { rows: this.rows, cols: this.cols } };
   }
 
   /** What a map shows of (C, H, W) numbers: the chosen channel's, or each pixel's channels summed. */
@@ -158,7 +121,7 @@ class AttributionFigure {
   }
 
   draw() {
-    if (!this.shown || this.letGoUnusable(this.shown.chosen)) return;
+    if (!this.shown) return;
     const { summary, chosen, writer, contract } = this.shown;
     const contributions = this.contributionsOf(chosen), shown = this.shownOf(contributions);
     const scale = divergingScale(shown, contract);
@@ -364,14 +327,6 @@ class AttributionFigure {
     const gradient = gradientOf(chosen)[i];
     return { value, gradient, product: value * gradient };
   }
-}
-
-/** What the figure's links name (the store's params): the other class, the pixel selected, the channel shown. */
-const LINKED = ['versus', 'pixel', 'channel'];
-
-/** The number a link's `text` counts from 1 to `count`, from 0; null for any other text. */
-function countUpTo(text, count) {
-  return /^\d+$/.test(text ?? '') && Number(text) >= 1 && Number(text) <= count ? Number(text) - 1 : null;
 }
 
 /** A canvas over the surface's picture (or in its place, for the difference). */

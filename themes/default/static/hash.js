@@ -97,10 +97,12 @@ function inputNamed(name, inputIds) {
  * end). `resolve(link)` makes the input a link names, when it is not an author's: {input} with
  * its id, or {why, fields} when it cannot (as in store.js's unusable). `moments()` gives the
  * steps training kept (null: none), loaded only for a link that names one; `figureNames`, the
- * names the page's figures read from links.
+ * names the page's figures read from links; `checkParams(state)`, what of the state's params (as the
+ * link gave them) the page cannot use (as in store.js's unusable), which are named and let go.
  */
 export function mountHash(store, inputIds, { linkOf = id => id, resolve = async () => ({ why: 'link_input' }),
-                                             moments = async () => null, figureNames = [] } = {}) {
+                                             moments = async () => null, figureNames = [],
+                                             checkParams = async () => [] } = {}) {
   let reads = 0;  // the newest link wins over an earlier one still loading what it names
   const read = async () => {
     const hash = location.hash, named = parseHash(hash, inputIds), current = ++reads;
@@ -124,6 +126,7 @@ export function mountHash(store, inputIds, { linkOf = id => id, resolve = async 
     unusable.sort((one, other) => order.indexOf(one.name) - order.indexOf(other.name));
     if (current !== reads) return;
     store.dispatch({ type: 'restore', input, positions, compare, moment, params, tour: named.tour, unusable });
+    if (Object.keys(params).length) letGo(store, await checkParams(store.getState()), () => current === reads);
   };
   addEventListener('hashchange', read);
   store.subscribe((state, previous) => {
@@ -144,6 +147,17 @@ async function momentNamed(at, moments, unusable) {
   const fields = steps ? { count: steps.length, first: steps[0], last: steps.at(-1) } : {};
   unusable.push({ name: 'at', value: quoted(at), why: steps ? 'link_moment' : 'link_no_moments', fields });
   return null;
+}
+
+/**
+ * Name each param the page cannot use and let it go, so the link names what the figures show; not
+ * when a newer link has come (`still()` false), nor a value the reader has changed meanwhile.
+ */
+function letGo(store, unusable, still) {
+  const { params } = store.getState();
+  const gone = unusable.filter(({ name, value }) => still() && params[name] === value);
+  for (const { name, value, why, fields } of gone) store.dispatch({ type: 'unusable', name, value: quoted(value), why, fields });
+  if (gone.length) store.dispatch({ type: 'setParams', params: Object.fromEntries(gone.map(({ name }) => [name, null])) });
 }
 
 /** Whether the fragment already names this state (then it stays as the reader wrote it). */

@@ -65,6 +65,7 @@ mountHash(store, inputIds(picker), {
   moments: async () => (learning ? (await site.json('training')).snapshots.map(moment => moment.step) : null),
   figureNames: Object.entries(SCRIPTS).flatMap(([kind, { links = [] }]) =>
     (find(`.lw-figure-${kind}`) ? links : [])),
+  checkParams: async state => (await import('./params.js')).unusableParams(state, site),
 });
 
 /** The inspector's code (and its arithmetic) is fetched when the reader first selects a value. */
