@@ -289,3 +289,33 @@ def test_a_horizontal_swipe_changes_the_map(new_context, server, first, site_url
     swipe(10, 90)
     swipe(-60, -5)
     expect(counter).to_have_text(re.compile(r"^2 / "))
+
+
+# Without the script: the controls a reader sees (none should be: each needs the script) and the text, links and
+# pictures not shown, outside the picker (the script's controls, hidden whole) and the words on selecting cells.
+NO_SCRIPT = """() => {
+  const seen = e => { const box = e.getBoundingClientRect();
+                      return box.width > 1 && box.height > 1 && getComputedStyle(e).visibility !== 'hidden'; };
+  const name = e => `${e.tagName.toLowerCase()}${[...e.classList].map(c => '.' + c).join('')}`
+    + ` (in ${e.parentElement.closest('[id]')?.id ?? 'body'}): ${e.textContent.trim().slice(0, 40)}`;
+  const controls = [...document.querySelectorAll('button, select, input, textarea, [role=button]')]
+    .filter(seen).map(name);
+  const needed = 'p, li, h1, h2, h3, h4, figcaption, td, th, a, img, math, table, pre';
+  const hidden = [...document.body.querySelectorAll(needed)]
+    .filter(e => !e.closest('.lw-picker, .lw-cell-help') && (e.textContent.trim() || e.matches('img')) && !seen(e))
+    .map(name);
+  return { controls, hidden };
+}"""
+
+
+def test_without_javascript_on_a_phone_nothing_needs_the_script_or_hides_the_text(new_context, server):
+    """With scripting off at 375 px, no button or other control shows (the picker, its More and Tour, the
+    carousels' arrows all need the script), and every paragraph, heading, cell, link and picture of the article
+    is shown, none folded away."""
+    page = new_context(java_script_enabled=False, **SCREENS["phone"]).new_page()
+    page.goto(server + "index.html")
+    expect(page.locator("#fig-conv1 .lw-maps img").first).to_be_visible()
+    found = page.evaluate(NO_SCRIPT)
+    shoot(page, "phone-no-script")
+    assert found["controls"] == [], f"controls that do nothing without the script: {found['controls']}"
+    assert found["hidden"] == [], f"hidden without the script: {found['hidden']}"
