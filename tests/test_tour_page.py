@@ -326,9 +326,10 @@ def test_a_tour_link_to_a_page_without_a_tour_is_named(page, server, contract):
     expect(page.locator(PANEL)).to_have_count(0)
 
 
-def test_a_tour_that_failed_to_load_loads_on_the_next_press(page, server, tour):
-    """The tour's steps failing to arrive (the connection dropped) are not kept as the tour: the next press loads
-    them. (A module whose own fetch failed, the browser keeps failed; the page's data files it asks for again.)"""
+@pytest.mark.parametrize("dropped_file", [r"/data/tour\.json$", r"/static/tour\.css$"])
+def test_a_tour_that_failed_to_load_loads_on_the_next_press(page, server, tour, dropped_file):
+    """The tour's steps or stylesheet failing to arrive (the connection dropped) are not kept as the tour: the next
+    press loads them. (A module whose own fetch failed, the browser keeps failed; the page's files it asks for again.)"""
     dropped = []
 
     def drop_once(route):
@@ -337,7 +338,7 @@ def test_a_tour_that_failed_to_load_loads_on_the_next_press(page, server, tour):
         dropped.append(route.request.url)
         return route.abort()
 
-    page.route(re.compile(r"/data/tour\.json$"), drop_once)
+    page.route(re.compile(dropped_file), drop_once)
     open_page(page, server)
     with page.expect_event("pageerror"):  # the failed load, uncaught as any is
         page.locator(".lw-tour-open").click()

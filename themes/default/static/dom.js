@@ -28,13 +28,17 @@ export function element(tag, properties = {}, ...children) {
 
 const sheets = new Map();
 
-/** Add the stylesheet at page-relative `href` once; resolves when it has loaded. */
+/** Add the stylesheet at page-relative `href` once; resolves when it has loaded (one that failed is asked for anew). */
 export function stylesheet(href) {
   if (!sheets.has(href)) {
     const link = element('link', { rel: 'stylesheet', href });
     sheets.set(href, new Promise((resolve, reject) => {
       link.onload = resolve;
-      link.onerror = () => reject(new Error(`${href} did not load`));
+      link.onerror = () => {
+        sheets.delete(href);  // asked for again on the next use
+        link.remove();
+        reject(new Error(`${href} did not load`));
+      };
     }));
     document.head.append(link);
   }
