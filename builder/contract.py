@@ -150,6 +150,16 @@ TEXTS = {
     "attribution_why": "Σ differences ({sum}) + constant ({constant}){equals}{what} of {a} − {what} of {b} ({difference})",
     "attribution_pixel": "Row {row}, column {col}: value {value} × gradient {gradient} = {product}",
     "attribution_alt": "Each pixel's contribution to the {what} of {cls}, from {low} to {high}",
+    # a colour input's pixel (each channel's value × gradient = product) and its sum by channel
+    "attribution_pixel_channels": "Row {row}, column {col}: {each}; together {about}{total}",
+    "attribution_channels": "; by channel, Σ contributions = {parts}{equals}{total}.",
+    "versus_label": "the other class",
+    # the inspector of a convolution reading many maps (inspector.js); {about} is '≈ ' when not exact
+    "maps_sums": "The {count} maps' sums add up to {about}",
+    # Compare's output table: "<logit> of <first input>", then "vs <second input>: <logit> (difference)"
+    "pair_of": " of ",
+    "pair_versus": "vs ",
+    "pair_difference": ": {what} (difference)",
     "units_rest": "the other {count} units",
     "moment": "Step {step} of {total} (epoch {epoch}): test accuracy {accuracy}.",
     "moment_final": "The trained network.",

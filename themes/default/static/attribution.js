@@ -32,14 +32,14 @@ import { shownInput, watch, watchLoaded } from './store.js';
 export async function mount(figures, store, site) {
   // The output layer is known before the figure follows the store: a logit selected while the
   // figure's data loads is then the class it explains.
-  const network = await site.network();
-  for (const figure of figures) new AttributionFigure(figure, store, site, network).mount();
+  const [network, contract] = await Promise.all([site.network(), site.contract()]);
+  for (const figure of figures) new AttributionFigure(figure, store, site, network, createWriter(contract)).mount();
 }
 
 class AttributionFigure {
-  constructor(figure, store, site, network) {
+  constructor(figure, store, site, network, writer) {
     const [channels, rows, cols] = network.layers[0].shape;
-    Object.assign(this, { figure, store, site, lastLayer: network.layers.at(-1).id, classes: network.classes,
+    Object.assign(this, { figure, store, site, writer, lastLayer: network.layers.at(-1).id, classes: network.classes,
                           channels, rows, cols, shown: null });
   }
 
@@ -183,7 +183,7 @@ class AttributionFigure {
         element('th', { scope: 'row', colSpan: 3 }, writer.text('units_rest', { count: units.rest })),
         term(units.restSum)),
       element('tr', {}, element('th', { scope: 'row', colSpan: 3 }, 'bias'), term(units.bias)));
-    find('tfoot td', table).textContent = `${sums.exact ? '' : '\u2248 '}${sums.number(units.total)}`;
+    find('tfoot td', table).textContent = `${sums.about}${sums.number(units.total)}`;
   }
 
   /** Why the chosen class and not the other: the difference of the two maps and of the logits. */
@@ -212,7 +212,8 @@ class AttributionFigure {
   makeChooser() {
     const other = find('.lw-attr-other', this.figure);
     if (!other) return null;
-    const chooser = element('select', { className: 'lw-attr-other', attributes: { 'aria-label': 'the other class' } });
+    const chooser = element('select', { className: 'lw-attr-other',
+                                        attributes: { 'aria-label': this.writer.text('versus_label') } });
     chooser.addEventListener('change', () => this.store.dispatch({
       type: 'setParams', params: { versus: String(Number(chooser.value) + 1) } }));
     other.replaceWith(chooser);
@@ -246,7 +247,8 @@ class AttributionFigure {
     const sums = Array.from({ length: this.channels }, (_, c) => sum(channelOf(contributions, this.channels, c)));
     const { number, equals } = this.shown.writer.sums([...sums, sum(contributions)]);
     const parts = sums.map((part, c) => `${channelName(this.channels, c)} ${number(part)}`);
-    this.channelSums.textContent = `; by channel, Σ contributions = ${parts.join(' + ')}${equals}${number(sum(contributions))}.`;
+    this.channelSums.textContent = this.shown.writer.text('attribution_channels', {
+      parts: parts.join(' + '), equals, total: number(sum(contributions)) });
   }
 
   /** The input beside its contributions: its pixels, from the numbers the figure explains. */
@@ -314,8 +316,8 @@ class AttributionFigure {
     const sums = writer.sums([...terms.map(term => term.product), together]);
     const each = terms.map(({ value, gradient, product }, channel) =>
       `${channelName(this.channels, channel)} ${n(value)} × ${n(gradient)} = ${sums.number(product)}`);
-    return `Row ${r + 1}, column ${c + 1}: ${each.join('; ')}; together${sums.exact ? ' ' : sums.equals}`
-      + sums.number(together);
+    return writer.text('attribution_pixel_channels', { row: r + 1, col: c + 1, each: each.join('; '),
+                                                       about: sums.about, total: sums.number(together) });
   }
 
   /** One channel's value at pixel (r, c) (less the baseline), its gradient and their product. */

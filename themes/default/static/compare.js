@@ -98,7 +98,7 @@ function showAll(figures, loaded, positions) {
       difference.setAttribute('aria-label', `${layer}: ${names[0].source} minus ${names[1].source}, ${
         writer.range(-bound, bound)}`);
       find('.lw-pair-first', surface).replaceChildren(thumbnail(one), ` ${oneName}`);
-      find('.lw-pair-second', pair).replaceChildren('vs ', thumbnail(two), ` ${twoName}`);
+      find('.lw-pair-second', pair).replaceChildren(writer.text('pair_versus'), thumbnail(two), ` ${twoName}`);
       find('.lw-pair-range', pair).replaceChildren(thumbnail(one), ' − ', thumbnail(two), `, ±${writer.number(bound)}`);
       pair.hidden = false;
     });
@@ -116,9 +116,10 @@ function showLogits(tables, loaded) {
     const { contract, writer, names: [summary, other], pictures: [a, b] } = loaded;
     const [first, second] = [summary, other].map(each => each[contract.output.kind]);
     find('thead th:nth-child(2)', table).append(element('span', { className: 'lw-pair-logit' },
-      ' of ', thumbnail(a), ` ${shortName(summary)}`));
+      writer.text('pair_of'), thumbnail(a), ` ${shortName(summary)}`));
     find('thead tr', table).append(element('th', { scope: 'col', className: 'lw-pair-logit' },
-      'vs ', thumbnail(b), ` ${shortName(other)}: ${contract.output.value} (difference)`));
+      writer.text('pair_versus'), thumbnail(b), ` ${shortName(other)}`,
+      writer.text('pair_difference', { what: contract.output.value })));
     findAll('tbody tr', table).forEach((row, c) => row.append(element('td', { className: 'lw-pair-logit' },
       `${writer.number(second[c])} (${writer.number(first[c] - second[c])})`)));
   }

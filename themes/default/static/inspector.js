@@ -244,7 +244,7 @@ function convColours(view) {
  * the total, and room for the arithmetic of the channel the reader chooses.
  */
 function convChannels(view) {
-  const { explanation: { source, terms, sum, outline: [box] }, store } = view;
+  const { explanation: { source, terms, sum, outline: [box] }, store, writer } = view;
   const [sums, total] = linked(view, [...terms.map(term => term.sum), sum], totalSum(view, sum));
   const number = sums.number;
   const detail = element('div', { className: 'lw-detail' });
@@ -265,7 +265,7 @@ function convChannels(view) {
     paragraph(`Each of the ${terms.length} maps of ${source} it reads adds the sum of its `
               + 'products; choose one to see them.'),
     table(rows, `map ${first} to ${last}, row by row`),
-    paragraph(...line([`The ${terms.length} maps' sums add up to ${about(sums)}`, sum, '.'], number)),
+    paragraph(...line([writer.text('maps_sums', { count: terms.length, about: sums.about }), sum, '.'], number)),
     detail,
     equation(view, sum, 'Total ', total),
   ];
@@ -324,7 +324,7 @@ function linearNodes(view) {
     table,
     ...(rest.count ? [paragraph('The other ', `${rest.count}`, ' terms add up to ',
                                 ...line([rest.sum], terms.number), '.')] : []),
-    element('p', { className: 'lw-working' }, ...line([`All ${count} terms add up to ${about(terms)}`, sum, '; '], terms.number),
+    element('p', { className: 'lw-working' }, ...line([`All ${count} terms add up to ${terms.about}`, sum, '; '], terms.number),
             ...line([sum, ...plus, total.equals], total.number), element('b', {}, total.number(result)),
             ', the value shown.'),
   ];
@@ -357,7 +357,7 @@ function meanNodes({ explanation: { source, k, window, cells, padded: outside, p
   const divisor = override === null ? [`÷ n ${count}${which} = `]
     : [`÷ ${count}, the divisor it is given (divisor_override), whatever the window holds = `];
   return [paragraph(where), table(shown),
-          workingLine(sums.number, [`Sum ${about(sums)}`, sum, ' ', ...divisor], result)];
+          workingLine(sums.number, [`Sum ${sums.about}`, sum, ' ', ...divisor], result)];
 }
 
 /** What a pool's window clipped by ceil_mode says. */
@@ -477,11 +477,6 @@ function capital(word) {
 
 function padded(padding) {
   return padding.some(amount => amount > 0);
-}
-
-/** '≈ ' before a total its printed terms do not add up to exactly (format.js printedSums), else ''. */
-function about({ exact }) {
-  return exact ? '' : '\u2248 ';
 }
 
 function infinity(value) {
