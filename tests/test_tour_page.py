@@ -387,3 +387,41 @@ def test_a_winner_of_some_classes_says_the_networks_answer_is_another(page, serv
     expected = revealed_text(guess, question, first, network_json, contract)
     assert contract["texts"]["tour_winner_of"].split("{")[0] in expected  # the oracle says the other words
     expect(page.locator(ANSWER)).to_have_text(expected)
+
+
+# Where the revealed value's working (the inspector under its figure) is, and whether the panel covers it or the
+# article's column.
+WORKING = """([layer, pickerBottom]) => {
+  const box = document.querySelector(`#fig-${layer} .lw-inspector`).getBoundingClientRect();
+  const panel = document.querySelector('.lw-tour').getBoundingClientRect();
+  const column = document.querySelector('article').getBoundingClientRect();
+  const across = panel.left < box.right && panel.right > box.left;
+  const bottom = across ? panel.top : innerHeight;
+  const seen = Math.min(box.bottom, bottom) - Math.max(box.top, pickerBottom);
+  return { seen, height: box.height, room: bottom - pickerBottom, overColumn: panel.left < column.right - 1,
+           roomForPanel: innerWidth - column.right >= 16 * 16 + 32 };
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_after_a_reveal_the_working_is_in_view_and_the_panel_beside_the_column(new_context, server, tour, size):
+    """The answer says the figure shows how it was computed: after Reveal the inspector's lines lie between the
+    pinned picker and the panel; on a window with room beside the article's column the panel lies there."""
+    width, height = SIZES[size]
+    page = new_context(viewport={"width": width, "height": height}).new_page()
+    open_page(page, server)
+    page.locator(".lw-tour-open").click()
+    for n, step in enumerate(tour["steps"], 1):
+        at_step(page, tour, n)
+        question = step["question"]
+        if question and question["ask"] != "zeroed":
+            guess_and_reveal(page)
+            expect(header(page, question["layer"])).to_contain_text(f"{question['layer']}, ")
+            wait_for_images(page.locator(f"#fig-{question['layer']}"))
+            page.wait_for_function(f"""() => {{ const w = ({WORKING})(['{question["layer"]}',
+                document.querySelector('.lw-picker').getBoundingClientRect().bottom]);
+                return w.seen >= Math.min(w.height, w.room - 10) - 1; }}""")
+            where = page.evaluate(WORKING, [question["layer"], picker_bottom(page)])
+            if where["roomForPanel"]:
+                assert not where["overColumn"], f"step {n} at {width} px: the panel lies over the article's column"
+        page.locator(NEXT).click()

@@ -38,6 +38,7 @@ class Tour {
     this.remembered = recall(steps.length);
     this.shown = null;         // the step on screen
     this.unplace = () => {};
+    this.unwork = () => {};
     if (opener) {
       opener.dataset.named ??= opener.textContent;
       opener.setAttribute('aria-controls', this.panel.node.id);
@@ -78,6 +79,7 @@ class Tour {
     if (!this.answers.has(number)) this.answers.set(number, { guess: null, revealed: false });
     this.panel.show(number, step, question && this.asks[question.ask].choices(question), this.answers.get(number));
     this.unplace();
+    this.unwork();
     this.unplace = placeWhileStill(document.getElementById(step.target),
                                    step.control && this.contract.tour_controls?.[step.control], this.panel.node);
     remember(this.remembered = number);
@@ -85,6 +87,7 @@ class Tour {
 
   close() {
     this.unplace();
+    this.unwork();
     this.unplace = () => {};
     const hadFocus = this.panel.node.contains(document.activeElement);
     this.panel.hide();
@@ -131,6 +134,12 @@ class Tour {
     this.say(found, key);
     // Selected at the reveal only: later the answer follows the input, and the reader's own selection stays.
     if (found) selectIn(this.store, found.select);
+    // The answer says the figure shows how it was computed: bring that working (its inspector) into view.
+    const working = found?.select && find(`#fig-${CSS.escape(found.select.layer)} .lw-inspector`);
+    if (working) {
+      this.unwork();
+      this.unwork = showWhileStill(working, this.panel.node);
+    }
   }
 
   bind() {
@@ -293,6 +302,32 @@ function placeWhileStill(target, selector, panel) {
     fold();
     control?.classList.remove('lw-tour-control');
   };
+}
+
+/**
+ * Scroll the least that brings `working` (a revealed value's inspector) between the pinned picker and
+ * the panel (or its top below the picker, when it is taller than the room); again as its lines are
+ * written, until the reader scrolls or types. Returns what stops following.
+ */
+function showWhileStill(working, panel) {
+  const place = () => {
+    const top = coveredAbove(working) + GAP, bottom = coveredBelow(working, panel) - GAP;
+    const box = working.getBoundingClientRect();
+    let distance = Math.max(0, box.bottom - bottom);
+    if (box.top - distance < top) distance = box.top - top;
+    if (Math.abs(distance) >= 1) scrollBy({ top: distance, behavior: 'instant' });
+  };
+  const resized = new ResizeObserver(place);
+  for (const each of [working, panel]) resized.observe(each);
+  const events = ['wheel', 'touchmove', 'keydown', 'pointerdown'];
+  const stop = () => {
+    resized.disconnect();
+    for (const name of events) removeEventListener(name, stop, true);
+  };
+  // Added after the event that revealed, so that its own pointerdown or keydown does not stop it.
+  setTimeout(() => { for (const name of events) addEventListener(name, stop, { capture: true, passive: true }); });
+  place();
+  return stop;
 }
 
 /**
