@@ -7,6 +7,7 @@ without JavaScript, and axe-core with the pad open.
     .venv/bin/python -m pytest tests/test_own_input.py
 """
 import base64
+import json
 import io
 import re
 import zlib
@@ -260,7 +261,7 @@ def test_an_image_dropped_on_the_page_becomes_the_input(opened):
 
 
 def test_a_cell_of_the_confusion_matrix_opens_its_test_images(opened, model, committed_metrics, contract,
-                                                              fashion_test_split, context):
+                                                              fashion_test_split, context, summaries):
     norm = committed_metrics["normalisation"]
     with torch.no_grad():
         x = data.as_input(fashion_test_split.images, norm["mean"], norm["std"])
@@ -278,16 +279,36 @@ def test_a_cell_of_the_confusion_matrix_opens_its_test_images(opened, model, com
     images = opened.locator("#fig-confusion .lw-cell-image")
     expect(images).to_have_count(len(indices))
     assert [int(t) for t in images.locator("span").all_inner_texts()] == indices.tolist()
-    pixels = fashion_test_split.images[indices[0]].numpy()[0]  # (28, 28): its one channel
-    first = images.first.locator("canvas").evaluate(CANVAS_GRAY)
-    assert np.array_equal(np.array(first).reshape(28, 28), pixels)
-    images.first.click()
-    expect(opened).to_have_url(re.compile(rf"input=test\.{indices[0]}\b"))
+    # The first that is not one of the author's inputs (one that is chooses its thumbnail: the test below)
+    at = next(n for n, i in enumerate(indices) if not any(s["source"].endswith(f" test image {i}") for s in summaries))
+    pixels = fashion_test_split.images[indices[at]].numpy()[0]  # (28, 28): its one channel
+    chosen = images.nth(at).locator("canvas").evaluate(CANVAS_GRAY)
+    assert np.array_equal(np.array(chosen).reshape(28, 28), pixels)
+    images.nth(at).click()
+    expect(opened).to_have_url(re.compile(rf"input=test\.{indices[at]}\b"))
     expect_follows(opened, model, committed_metrics, pixels, contract)
     expect(opened.locator(".lw-status")).to_contain_text(f"Showing {FashionCNN.classes[true]}")
     other = context.new_page()
     other.goto(opened.url)
     expect(other.locator(".lw-status")).to_have_text(opened.locator(".lw-status").inner_text())
+
+
+def test_a_mistake_that_is_one_of_the_authors_inputs_chooses_its_thumbnail(opened, summaries, site, site_url):
+    """A test image in a cell of the matrix that the author's picker already offers (its summary's source names
+    the test image) chooses that thumbnail's input, and adds no chip of its own beside it."""
+    cells = json.loads((site / site_url("confusion")).read_text(encoding="utf-8"))["cells"]
+    offered = {int(m.group(1)): s["id"] for s in summaries if (m := re.search(r"test image (\d+)$", s["source"]))}
+    index, key = next((i, key) for i, id_ in offered.items() for key, shown in cells.items()
+                      if i in shown and key.split("-")[0] != key.split("-")[1])  # a mistake the picker offers
+    true, wrong = map(int, key.split("-"))
+    chips = opened.locator(".lw-picker input[name=input]")
+    before = chips.count()
+    opened.locator("#fig-confusion").scroll_into_view_if_needed()
+    opened.locator(f"#fig-confusion tbody tr:nth-child({true + 1}) td:nth-of-type({wrong + 1}) button").click()
+    opened.locator("#fig-confusion .lw-cell-image", has=opened.locator("span", has_text=re.compile(rf"^{index}$"))).click()
+    expect(opened.locator(f".lw-picker input[name=input][value='{offered[index]}']")).to_be_checked()
+    expect(chips).to_have_count(before)
+    assert opened.errors == []
 
 
 def test_without_javascript_there_are_no_controls_and_the_matrix_is_plain(browser, server):

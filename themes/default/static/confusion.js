@@ -38,7 +38,7 @@ async function showCell(list, { trueClass, predicted, names }, store, site, ownI
   const said = element('p', { className: 'lw-cell-said', attributes: { 'aria-live': 'polite' } });
   const choose = async (index, pixels) => {
     const own = await ownInputs();
-    const input = await own.add(pixels, {
+    const input = await authorsInput(site, index) ?? await own.add(pixels, {
       kind: 'test', label: trueClass, link: `test.${index}`,
       source: writer.text('source_test', { index }) });
     store.dispatch({ type: 'chooseInput', input });
@@ -71,11 +71,19 @@ function thumbnail(pixels, shape) {
 export async function resolveTestLink(link, site, own) {
   const index = Number(link.match(/^test\.(\d+)$/)?.[1] ?? NaN);
   if (!Number.isInteger(index)) return { why: 'link_input' };
+  const authors = await authorsInput(site, index);
+  if (authors) return { input: authors };
   const contract = await site.contract();
   const found = await ('tests' in contract.urls ? publishedImage : cellImage)(site, contract, index);
   if (found.why) return found;
   return { input: await own.add(found.pixels, { kind: 'test', label: found.label, link,
                                                  source: createWriter(contract).text('source_test', { index }) }) };
+}
+
+/** The id of the author's input (data/inputs.json, a picker's thumbnail) that is test image `index`, if one is. */
+async function authorsInput(site, index) {
+  const id = `test-${String(index).padStart(5, '0')}`;  // as builder/inputs.py names a test image it exports
+  return (await site.json('inputs')).some(each => each.id === id) ? id : null;
 }
 
 /**
