@@ -3,9 +3,11 @@ reduced motion, and text contrast in both colour schemes with the inspectors ope
 
     .venv/bin/python -m pytest tests/test_accessibility.py
 """
+import io
 import re
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
 from conftest import open_page
@@ -115,3 +117,21 @@ def test_every_text_has_enough_contrast(new_context, server, network_json, schem
     low = [(t["what"], round(contrast(t["colour"], t["background"]), 2))
            for t in page.evaluate(TEXT_COLOURS) if contrast(t["colour"], t["background"]) < 4.5]
     assert low == [], f"text below 4.5:1 in the {scheme} scheme: {low}"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_native_controls_follow_the_colour_scheme(new_context, server, scheme):
+    """The page's own fields and menus ("and not" under the attribution, the picker's Test #) are drawn, as the
+    browser renders them, in the page's scheme: dark on the dark page, light on the light one."""
+    page = new_context(color_scheme=scheme, viewport={"width": 1280, "height": 800}).new_page()
+    open_page(page, server)
+    page.locator("#fig-attribution").scroll_into_view_if_needed()
+    controls = [page.locator("#fig-attribution select").first, page.locator(".lw-picker input[type=number]").first]
+    for control in controls:
+        control.scroll_into_view_if_needed()
+        expect(control).to_be_visible()
+        shot = Image.open(io.BytesIO(control.screenshot())).convert("L")
+        middle = shot.crop((2, 2, max(3, shot.width // 3), shot.height - 2))  # its face, left of any arrow
+        brightness = sum(middle.getdata()) / (255 * middle.width * middle.height)
+        what = f"{control} in the {scheme} scheme: brightness {brightness:.2f}"
+        assert (brightness < 0.35) if scheme == "dark" else (brightness > 0.65), what
