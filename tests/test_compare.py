@@ -163,3 +163,37 @@ def test_both_inputs_maps_are_labelled_in_every_figure(page, server, summaries):
     header = page.locator("#fig-fc2 thead th")
     expect(header.nth(1)).to_contain_text(f"of {first['label_name']}")
     expect(header.last).to_contain_text(f"vs {second['label_name']}")
+
+
+# The words (runs of text between spaces) of an element that the browser breaks across lines: each word's
+# range has more than one line box.
+BROKEN_WORDS = """root => {
+  const broken = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const match of node.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (tops.size > 1) broken.push(match[0]);
+    }
+  }
+  return broken;
+}"""
+
+
+def test_on_a_phone_the_compare_labels_and_table_wrap_only_between_words(new_context, server, summaries):
+    """At 375 px the pair's captions ("vs T-shirt/top", "− , ±3.76") and the output table's headers and class
+    names wrap at spaces, never inside a word, and the range's picture pair stays on its line with the range."""
+    page = new_context(viewport={"width": 375, "height": 812}).new_page()
+    first, second = summaries[6], summaries[0]  # a Shirt beside a T-shirt/top: the longest name
+    open_page(page, server, f"#input={first['id']}&compare={second['id']}&conv2=4")
+    expect(pair_of(page, "conv2")).to_be_visible()
+    page.locator("#fig-fc2").scroll_into_view_if_needed()
+    expect(page.locator("#fig-fc2 th.lw-pair-logit")).to_be_visible()
+    labels = page.locator("#fig-conv2 .lw-maps > li.is-current :is(.lw-pair figcaption, .lw-pair-first), "
+                          "#fig-fc2 .lw-outputs th")
+    assert labels.count() > 10
+    broken = {label.inner_text(): words for label in labels.all() if (words := label.evaluate(BROKEN_WORDS))}
+    assert broken == {}, f"words broken across lines at 375 px: {broken}"

@@ -97,9 +97,10 @@ function showAll(figures, loaded, positions) {
       if (surface.dataset.showsInput) other.dataset.showsInput = 'compared';  // the second input itself
       difference.setAttribute('aria-label', `${layer}: ${names[0].source} minus ${names[1].source}, ${
         writer.range(-bound, bound)}`);
-      find('.lw-pair-first', surface).replaceChildren(thumbnail(one), ` ${oneName}`);
-      find('.lw-pair-second', pair).replaceChildren(writer.text('pair_versus'), thumbnail(two), ` ${twoName}`);
-      find('.lw-pair-range', pair).replaceChildren(thumbnail(one), ' − ', thumbnail(two), `, ±${writer.number(bound)}`);
+      find('.lw-pair-first', surface).replaceChildren(thumbnail(one), ' ', ...words(oneName));
+      find('.lw-pair-second', pair).replaceChildren(whole(writer.text('pair_versus'), thumbnail(two)), ' ', ...words(twoName));
+      find('.lw-pair-range', pair).replaceChildren(whole(thumbnail(one), ' − ', thumbnail(two), ','), ' ',
+                                                   whole(`±${writer.number(bound)}`));
       pair.hidden = false;
     });
   }
@@ -116,13 +117,23 @@ function showLogits(tables, loaded) {
     const { contract, writer, names: [summary, other], pictures: [a, b] } = loaded;
     const [first, second] = [summary, other].map(each => each[contract.output.kind]);
     find('thead th:nth-child(2)', table).append(element('span', { className: 'lw-pair-logit' },
-      writer.text('pair_of'), thumbnail(a), ` ${shortName(summary)}`));
+      writer.text('pair_of'), thumbnail(a), ' ', ...words(shortName(summary))));
     find('thead tr', table).append(element('th', { scope: 'col', className: 'lw-pair-logit' },
-      writer.text('pair_versus'), thumbnail(b), ` ${shortName(other)}`,
+      writer.text('pair_versus'), thumbnail(b), ' ', ...words(shortName(other)),
       writer.text('pair_difference', { what: contract.output.value })));
     findAll('tbody tr', table).forEach((row, c) => row.append(element('td', { className: 'lw-pair-logit' },
       `${writer.number(second[c])} (${writer.number(first[c] - second[c])})`)));
   }
+}
+
+/** A name's words, each kept whole on its line ('T-shirt/top' would break at its hyphen), spaces between. */
+function words(name) {
+  return name.split(' ').flatMap((word, i) => (i ? [' ', whole(word)] : [whole(word)]));
+}
+
+/** Text (and pictures) the line does not break inside. */
+function whole(...children) {
+  return element('span', { className: 'lw-nowrap' }, ...children);
 }
 
 /** An input's name beside its picture: its class, or its source when it has none. */
