@@ -126,10 +126,13 @@ const RENDER = {
   },
 };
 
-/** The arithmetic's paragraph: a line of maths.js ending in its result, in bold. */
-function workingLine(number, pieces, result, end = ', the value shown.') {
+/**
+ * The arithmetic's paragraph: a line of maths.js ending in its result, in bold, printed with `last`
+ * (a quotient is no term of the sum before it, so it may read as the value shown does).
+ */
+function workingLine(number, pieces, result, end = ', the value shown.', last = number) {
   return element('p', { className: 'lw-working' }, ...line(pieces, number),
-                 element('b', {}, number(result)), end);
+                 element('b', {}, last(result)), end);
 }
 
 /**
@@ -333,7 +336,7 @@ function linearNodes(view) {
 /** A mean: its window (the padding as it counts), and sum ÷ n. */
 function meanNodes({ explanation: { source, k, window, cells, padded: outside, paddingCounts,
                                     adaptive, whole, clipped, override, padding, sum, count,
-                                    result }, writer }) {
+                                    result }, number, writer }) {
   const rows = `rows ${window.top + 1}–${window.top + window.height}`;
   const cols = `columns ${window.left + 1}–${window.left + window.width}`;
   const where = whole
@@ -357,7 +360,7 @@ function meanNodes({ explanation: { source, k, window, cells, padded: outside, p
   const divisor = override === null ? [`÷ n ${count}${which} = `]
     : [`÷ ${count}, the divisor it is given (divisor_override), whatever the window holds = `];
   return [paragraph(where), table(shown),
-          workingLine(sums.number, [`Sum ${sums.about}`, sum, ' ', ...divisor], result)];
+          workingLine(sums.number, [`Sum ${sums.about}`, sum, ' ', ...divisor], result, undefined, number)];
 }
 
 /** What a pool's window clipped by ceil_mode says. */
