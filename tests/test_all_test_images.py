@@ -131,8 +131,9 @@ def test_a_link_to_any_test_image_shows_it_and_pytorchs_answer(page, server, dat
 
 def test_links_to_the_images_at_each_files_edges_show_them_and_pytorchs_answer(page, server, dataset, published,
                                                                               model, committed_metrics):
-    """The first and last image of the first file, the first of the second and the last of the set (0, 99,
-    100 and 9,999 of FashionMNIST's, 100 to a file), linked one after another on one page: each time the
+    """The first image of the first file that the picker does not offer already (one it offers chooses
+    its thumbnail: test_own_input), the last of that file, the first of the second and the last of the
+    set (3, 99, 100 and 9,999 of FashionMNIST's, 100 to a file), linked one after another on one page: each time the
     picker's picture is the dataset's image, the status names it and PyTorch's prediction, the output
     table shows PyTorch's logits, and the file fetched is the one that holds it."""
     chunk, last = published["chunk"], published["count"] - 1
@@ -142,7 +143,9 @@ def test_links_to_the_images_at_each_files_edges_show_them_and_pytorchs_answer(p
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     open_page(page, server)
-    for index in (0, chunk - 1, chunk, last):
+    offered = set(page.locator(".lw-picker input[name=input]").evaluate_all("inputs => inputs.map(input => input.value)"))
+    first = next(index for index in range(chunk) if f"test-{index:05d}" not in offered)
+    for index in (first, chunk - 1, chunk, last):
         page.evaluate("fragment => { location.hash = fragment }", f"#input=test.{index}")
         logits = torch_outputs(model, committed_metrics, dataset.images[index])["fc2"]
         expect(page.locator(".lw-status")).to_contain_text(
