@@ -75,7 +75,7 @@ export function unusableNames(hash, maps, figureNames = []) {
 }
 
 /** A whole number from 1, as a link counts maps and steps. */
-function isCount(text) {
+export function isCount(text) {
   return /^\d+$/.test(text ?? '') && Number(text) >= 1;
 }
 

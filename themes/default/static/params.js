@@ -7,6 +7,7 @@
  * input shape, the shown input's scores), not the figure's module. Loaded for a link that names one.
  */
 import { otherClass } from './contributions.js';
+import { isCount } from './hash.js';
 import { shownInput } from './store.js';
 
 /** Each checked param's [why, fields] for a value the page cannot use, or null for one it can. */
@@ -48,5 +49,5 @@ export async function unusableParams(state, site) {
 
 /** The number a link's `text` counts from 1 to `count`, from 0; null for any other text. */
 export function countUpTo(text, count) {
-  return /^\d+$/.test(text ?? '') && Number(text) >= 1 && Number(text) <= count ? Number(text) - 1 : null;
+  return isCount(text) && Number(text) <= count ? Number(text) - 1 : null;
 }
